@@ -1,0 +1,459 @@
+/* mitogen-latch.c: a queue whose waiters stay interruptible
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include "config.h"
+
+#include "mitogen-latch.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mitogen-errors.h"
+
+/**
+ * MitogenLatch:
+ *
+ * A queue that many threads may put to and wait on.
+ *
+ * Unlike a `GAsyncQueue`, a waiting thread sleeps in `poll()` on a socket
+ * of its own, so a wait with a timeout wakes exactly on time, a wait can be
+ * ended by a `GCancellable`, and mitogen_latch_close() wakes every sleeper
+ * with %MITOGEN_LATCH_ERROR_CLOSED.
+ *
+ * The socketpair is made the first time a thread sleeps on any latch and
+ * kept for the life of the thread. An item put while threads sleep is handed
+ * straight to the one that has slept longest, so items are taken in the
+ * order threads began to wait.
+ */
+
+typedef struct {
+  int rfd;
+  int wfd;
+} ThreadSockets;
+
+typedef struct {
+  int wfd;
+  gboolean woken;
+  gboolean closed;
+  gpointer item;
+} Sleeper;
+
+struct _MitogenLatch {
+  GObject parent_instance;
+
+  GMutex mutex;
+  GQueue items;
+  GQueue sleepers;
+  gboolean closed;
+  GDestroyNotify item_free;
+  MitogenLatchNotify notify;
+  gpointer notify_data;
+};
+
+G_DEFINE_FINAL_TYPE (MitogenLatch, mitogen_latch, G_TYPE_OBJECT)
+
+static void
+thread_sockets_free (gpointer data)
+{
+  ThreadSockets *ts = data;
+  close (ts->rfd);
+  close (ts->wfd);
+  g_free (ts);
+}
+
+static GPrivate thread_sockets_key = G_PRIVATE_INIT (thread_sockets_free);
+
+static ThreadSockets *
+get_thread_sockets (GError **error)
+{
+  ThreadSockets *ts = g_private_get (&thread_sockets_key);
+  int sv[2];
+
+  if (ts)
+    return ts;
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Could not create a latch socketpair: %s",
+                   g_strerror (errsv));
+      return NULL;
+    }
+  ts = g_new (ThreadSockets, 1);
+  ts->rfd = sv[0];
+  ts->wfd = sv[1];
+  g_private_set (&thread_sockets_key, ts);
+  return ts;
+}
+
+static void
+free_item (MitogenLatch *self,
+           gpointer item)
+{
+  if (self->item_free && item)
+    self->item_free (item);
+}
+
+static void
+mitogen_latch_finalize (GObject *object)
+{
+  MitogenLatch *self = MITOGEN_LATCH (object);
+  gpointer item;
+
+  g_assert (g_queue_is_empty (&self->sleepers));
+  while ((item = g_queue_pop_head (&self->items)))
+    free_item (self, item);
+  g_mutex_clear (&self->mutex);
+
+  G_OBJECT_CLASS (mitogen_latch_parent_class)->finalize (object);
+}
+
+static void
+mitogen_latch_class_init (MitogenLatchClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mitogen_latch_finalize;
+}
+
+static void
+mitogen_latch_init (MitogenLatch *self)
+{
+  g_mutex_init (&self->mutex);
+}
+
+/**
+ * mitogen_latch_new:
+ *
+ * Creates a latch whose items are not owned by it.
+ *
+ * Returns: (transfer full): a new latch
+ */
+MitogenLatch *
+mitogen_latch_new (void)
+{
+  return mitogen_latch_new_full (NULL);
+}
+
+/**
+ * mitogen_latch_new_full: (skip)
+ * @item_free: (nullable): frees items left in the latch when it is closed or
+ *   finalized, and items refused by a closed latch
+ *
+ * Returns: (transfer full): a new latch
+ */
+MitogenLatch *
+mitogen_latch_new_full (GDestroyNotify item_free)
+{
+  MitogenLatch *self = g_object_new (MITOGEN_TYPE_LATCH, NULL);
+  self->item_free = item_free;
+  return self;
+}
+
+/**
+ * mitogen_latch_empty:
+ * @self: a latch
+ *
+ * Tells whether mitogen_latch_get() would block. As with any queue shared
+ * between threads, the answer may be stale by the time it is used.
+ *
+ * Returns: %TRUE when no item is queued
+ */
+gboolean
+mitogen_latch_empty (MitogenLatch *self)
+{
+  return mitogen_latch_size (self) == 0;
+}
+
+/**
+ * mitogen_latch_size:
+ * @self: a latch
+ *
+ * Returns: the number of queued items
+ */
+gsize
+mitogen_latch_size (MitogenLatch *self)
+{
+  gsize n;
+
+  g_return_val_if_fail (MITOGEN_IS_LATCH (self), 0);
+
+  g_mutex_lock (&self->mutex);
+  n = self->items.length;
+  g_mutex_unlock (&self->mutex);
+  return n;
+}
+
+/**
+ * mitogen_latch_is_closed:
+ * @self: a latch
+ *
+ * Returns: %TRUE once mitogen_latch_close() was called
+ */
+gboolean
+mitogen_latch_is_closed (MitogenLatch *self)
+{
+  gboolean closed;
+
+  g_mutex_lock (&self->mutex);
+  closed = self->closed;
+  g_mutex_unlock (&self->mutex);
+  return closed;
+}
+
+static void
+set_closed_error (GError **error)
+{
+  g_set_error_literal (error, MITOGEN_LATCH_ERROR, MITOGEN_LATCH_ERROR_CLOSED,
+                       "The latch was closed");
+}
+
+static void
+wake_sleeper (Sleeper *sleeper)
+{
+  static const char byte = 'W';
+
+  sleeper->woken = TRUE;
+  /* Written under the latch's lock, so a sleeper that sees woken == TRUE
+   * knows the byte is already in its socket. */
+  while (write (sleeper->wfd, &byte, 1) < 0 && errno == EINTR)
+    ;
+}
+
+static void
+drain_wake_byte (int rfd)
+{
+  char byte;
+  while (read (rfd, &byte, 1) < 0 && errno == EINTR)
+    ;
+}
+
+static int
+poll_timeout_ms (gint64 deadline)
+{
+  gint64 left;
+
+  if (deadline < 0)
+    return -1;
+  left = deadline - g_get_monotonic_time ();
+  if (left <= 0)
+    return 0;
+  return (int) MIN ((left + 999) / 1000, G_MAXINT);
+}
+
+/* Sleeps until woken, cancelled or past @deadline. */
+static void
+sleep_on (int rfd,
+          gint64 deadline,
+          GCancellable *cancellable)
+{
+  GPollFD pfds[2] = { { .fd = rfd, .events = G_IO_IN } };
+  guint n = 1;
+
+  if (cancellable && g_cancellable_make_pollfd (cancellable, &pfds[1]))
+    n = 2;
+
+  for (;;)
+    {
+      int r = g_poll (pfds, n, poll_timeout_ms (deadline));
+      if (r > 0 || (r == 0 && deadline >= 0 &&
+                    g_get_monotonic_time () >= deadline))
+        break;
+      if (r < 0 && errno != EINTR)
+        break;
+    }
+
+  if (n == 2)
+    g_cancellable_release_fd (cancellable);
+}
+
+/**
+ * mitogen_latch_get:
+ * @self: a latch
+ * @timeout_usec: how long to wait, in microseconds, or -1 for ever
+ * @block: if %FALSE, fail at once with %MITOGEN_TIMEOUT_ERROR_WOULD_BLOCK
+ *   when the latch is empty
+ * @cancellable: (nullable): ends the wait with %G_IO_ERROR_CANCELLED
+ * @error: return location for an error
+ *
+ * Takes the next item, sleeping until one arrives if need be.
+ *
+ * Returns: (transfer full) (nullable): the item; %NULL with @error set on
+ *   %MITOGEN_LATCH_ERROR_CLOSED, %MITOGEN_TIMEOUT_ERROR or cancellation
+ */
+gpointer
+mitogen_latch_get (MitogenLatch *self,
+                   gint64 timeout_usec,
+                   gboolean block,
+                   GCancellable *cancellable,
+                   GError **error)
+{
+  gint64 deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  ThreadSockets *ts;
+  Sleeper sleeper = { 0 };
+  gpointer item;
+
+  g_return_val_if_fail (MITOGEN_IS_LATCH (self), NULL);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  g_mutex_lock (&self->mutex);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->mutex);
+      set_closed_error (error);
+      return NULL;
+    }
+  if (!g_queue_is_empty (&self->items))
+    {
+      item = g_queue_pop_head (&self->items);
+      g_mutex_unlock (&self->mutex);
+      return item;
+    }
+  if (!block || timeout_usec == 0)
+    {
+      g_mutex_unlock (&self->mutex);
+      g_set_error_literal (error, MITOGEN_TIMEOUT_ERROR,
+                           block ? MITOGEN_TIMEOUT_ERROR_TIMED_OUT
+                                 : MITOGEN_TIMEOUT_ERROR_WOULD_BLOCK,
+                           "The latch is empty");
+      return NULL;
+    }
+  ts = get_thread_sockets (error);
+  if (!ts)
+    {
+      g_mutex_unlock (&self->mutex);
+      return NULL;
+    }
+  sleeper.wfd = ts->wfd;
+  g_queue_push_tail (&self->sleepers, &sleeper);
+  g_mutex_unlock (&self->mutex);
+
+  sleep_on (ts->rfd, deadline, cancellable);
+
+  g_mutex_lock (&self->mutex);
+  if (!sleeper.woken)
+    g_queue_remove (&self->sleepers, &sleeper);
+  g_mutex_unlock (&self->mutex);
+
+  if (sleeper.woken)
+    {
+      drain_wake_byte (ts->rfd);
+      if (sleeper.closed)
+        {
+          set_closed_error (error);
+          return NULL;
+        }
+      return sleeper.item;
+    }
+
+  if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+    g_set_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
+                 "Timed out after %" G_GINT64_FORMAT " µs waiting on a latch",
+                 timeout_usec);
+  return NULL;
+}
+
+/**
+ * mitogen_latch_put:
+ * @self: a latch
+ * @item: (transfer full) (nullable): the item
+ * @error: return location for an error
+ *
+ * Queues @item, waking the thread that has slept longest, if any.
+ *
+ * Returns: %TRUE on success; %FALSE with %MITOGEN_LATCH_ERROR_CLOSED if the
+ *   latch was closed, in which case @item was freed
+ */
+gboolean
+mitogen_latch_put (MitogenLatch *self,
+                   gpointer item,
+                   GError **error)
+{
+  Sleeper *sleeper;
+  MitogenLatchNotify notify = NULL;
+  gpointer notify_data = NULL;
+
+  g_return_val_if_fail (MITOGEN_IS_LATCH (self), FALSE);
+
+  g_mutex_lock (&self->mutex);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->mutex);
+      free_item (self, item);
+      set_closed_error (error);
+      return FALSE;
+    }
+
+  sleeper = g_queue_pop_head (&self->sleepers);
+  if (sleeper)
+    {
+      sleeper->item = item;
+      wake_sleeper (sleeper);
+    }
+  else
+    {
+      g_queue_push_tail (&self->items, item);
+      notify = self->notify;
+      notify_data = self->notify_data;
+    }
+  g_mutex_unlock (&self->mutex);
+
+  if (notify)
+    notify (self, notify_data);
+  return TRUE;
+}
+
+/**
+ * mitogen_latch_close:
+ * @self: a latch
+ *
+ * Marks the latch closed and wakes every sleeping thread with
+ * %MITOGEN_LATCH_ERROR_CLOSED. Queued items are freed. Closing twice does
+ * nothing more.
+ */
+void
+mitogen_latch_close (MitogenLatch *self)
+{
+  GQueue items = G_QUEUE_INIT;
+  Sleeper *sleeper;
+  gpointer item;
+
+  g_return_if_fail (MITOGEN_IS_LATCH (self));
+
+  g_mutex_lock (&self->mutex);
+  self->closed = TRUE;
+  while ((sleeper = g_queue_pop_head (&self->sleepers)))
+    {
+      sleeper->closed = TRUE;
+      wake_sleeper (sleeper);
+    }
+  items = self->items;
+  g_queue_init (&self->items);
+  g_mutex_unlock (&self->mutex);
+
+  while ((item = g_queue_pop_head (&items)))
+    free_item (self, item);
+}
+
+/**
+ * mitogen_latch_set_notify:
+ * @self: a latch
+ * @notify: (nullable) (scope forever): called when an item is queued that no
+ *   sleeper took
+ * @user_data: (closure): data for @notify
+ *
+ * Lets [class@Select] learn of new items without sleeping on every latch.
+ */
+void
+mitogen_latch_set_notify (MitogenLatch *self,
+                          MitogenLatchNotify notify,
+                          gpointer user_data)
+{
+  g_mutex_lock (&self->mutex);
+  self->notify = notify;
+  self->notify_data = user_data;
+  g_mutex_unlock (&self->mutex);
+}

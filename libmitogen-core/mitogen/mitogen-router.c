@@ -1,0 +1,930 @@
+/* mitogen-router.c
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include "config.h"
+
+#include "mitogen-router.h"
+
+#include "mitogen-router-private.h"
+
+/**
+ * MitogenRouter:
+ *
+ * Delivers messages: to a handler in this context when `dst_id` is this
+ * context, otherwise down the stream that leads to `dst_id`, or up to the
+ * parent when no route is known.
+ *
+ * Every message that arrives on a stream is checked first: its `auth_id`
+ * and `src_id` must be contexts reachable through that very stream, so no
+ * context can speak for another. In a router that is unidirectional (the
+ * master's default), a child's message may go up to its parents but not
+ * across to another child.
+ *
+ * A handler may name the context it expects its reply from (its
+ * respondent). If the stream leading there disconnects, the handler
+ * receives a dead message naming the context, so that nothing waits for a
+ * reply that cannot come. Handlers run on the broker thread.
+ */
+
+typedef struct {
+  gint ref_count;
+  guint32 handle;
+  gboolean persist;
+  guint32 respondent_id;
+  MitogenPolicyFunc policy;
+  MitogenMessageFunc func;
+  gpointer user_data;
+  GDestroyNotify destroy;
+} Handler;
+
+struct _MitogenRouter {
+  GObject parent_instance;
+
+  MitogenBroker *broker;
+  guint32 context_id;
+  GArray *parent_ids;
+  gboolean unidirectional;
+  gsize max_message_size;
+  gint next_handle; /* atomic */
+
+  GMutex lock;
+  GHashTable *handlers;      /* handle -> Handler* */
+  GHashTable *stream_by_id;  /* context id -> MitogenStream* (ref) */
+  GHashTable *streams;       /* MitogenStream* -> signal handler id */
+  gboolean shut_down;
+};
+
+G_DEFINE_FINAL_TYPE (MitogenRouter, mitogen_router, G_TYPE_OBJECT)
+
+static Handler *
+handler_ref (Handler *h)
+{
+  g_atomic_int_inc (&h->ref_count);
+  return h;
+}
+
+static void
+handler_unref (gpointer data)
+{
+  Handler *h = data;
+
+  if (g_atomic_int_dec_and_test (&h->ref_count))
+    {
+      if (h->destroy)
+        h->destroy (h->user_data);
+      g_free (h);
+    }
+}
+
+static const gchar *
+stream_name (MitogenStream *stream)
+{
+  const gchar *name = mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (stream));
+  return name ? name : "(unnamed)";
+}
+
+static void
+invoke_handler (Handler *h,
+                MitogenMessage *msg)
+{
+  h->func (msg, h->user_data);
+  handler_unref (h);
+}
+
+typedef struct {
+  MitogenRouter *router;
+  MitogenMessage *msg;
+} Delivery;
+
+static void
+delivery_free (gpointer data)
+{
+  Delivery *d = data;
+  g_object_unref (d->router);
+  mitogen_message_unref (d->msg);
+  g_free (d);
+}
+
+static void local_deliver (MitogenRouter *self, MitogenMessage *msg,
+                           MitogenStream *in_stream);
+
+static void
+deliver_on_broker (gpointer data)
+{
+  Delivery *d = data;
+  local_deliver (d->router, d->msg, NULL);
+}
+
+static void
+route_local_on_broker (MitogenRouter *self,
+                       MitogenMessage *msg)
+{
+  Delivery *d;
+
+  if (mitogen_broker_is_broker_thread (self->broker))
+    {
+      local_deliver (self, msg, NULL);
+      return;
+    }
+  d = g_new (Delivery, 1);
+  d->router = g_object_ref (self);
+  d->msg = mitogen_message_ref (msg);
+  mitogen_broker_defer (self->broker, deliver_on_broker, d, delivery_free);
+}
+
+static MitogenStream *
+lookup_stream_locked (MitogenRouter *self,
+                      guint32 context_id)
+{
+  MitogenStream *stream = g_hash_table_lookup (self->stream_by_id,
+                                               GUINT_TO_POINTER (context_id));
+
+  /* Anything we have no route to lives upstream, if we have a parent. */
+  if (!stream && self->parent_ids->len > 0)
+    stream = g_hash_table_lookup (self->stream_by_id,
+                                  GUINT_TO_POINTER (g_array_index (
+                                    self->parent_ids, guint32, 0)));
+  return stream ? g_object_ref (stream) : NULL;
+}
+
+/**
+ * mitogen_router_send_dead:
+ * @self: a router
+ * @msg: a message that cannot be delivered
+ * @reason: why, for whoever waits on the reply
+ *
+ * If @msg expects a reply, sends its sender a dead message in place of the
+ * reply, so that the waiter wakes with %MITOGEN_CHANNEL_ERROR_DEAD.
+ */
+void
+mitogen_router_send_dead (MitogenRouter *self,
+                          MitogenMessage *msg,
+                          const gchar *reason)
+{
+  g_autoptr(MitogenMessage) dead = NULL;
+  guint32 reply_to = mitogen_message_get_reply_to (msg);
+
+  g_debug ("Dropping message to %u:%u from %u: %s",
+           mitogen_message_get_dst_id (msg), mitogen_message_get_handle (msg),
+           mitogen_message_get_src_id (msg), reason);
+
+  if (reply_to == 0 || mitogen_message_is_dead (msg))
+    return;
+
+  dead = mitogen_message_new_dead (mitogen_message_get_src_id (msg), reply_to,
+                                   reason);
+  mitogen_router_route (self, dead);
+}
+
+static void
+local_deliver (MitogenRouter *self,
+               MitogenMessage *msg,
+               MitogenStream *in_stream)
+{
+  guint32 handle = mitogen_message_get_handle (msg);
+  Handler *h;
+
+  g_mutex_lock (&self->lock);
+  h = g_hash_table_lookup (self->handlers, GUINT_TO_POINTER (handle));
+  if (h)
+    handler_ref (h);
+  g_mutex_unlock (&self->lock);
+
+  if (!h)
+    {
+      g_autofree gchar *reason =
+        g_strdup_printf ("No handler %u in context %u", handle, self->context_id);
+      mitogen_router_send_dead (self, msg, reason);
+      return;
+    }
+
+  if (h->respondent_id != MITOGEN_CONTEXT_ID_NONE &&
+      !mitogen_message_is_dead (msg) &&
+      mitogen_message_get_src_id (msg) != h->respondent_id)
+    {
+      handler_unref (h);
+      mitogen_router_send_dead (self, msg, "Reply from an unexpected context");
+      return;
+    }
+
+  if (h->policy && !h->policy (self, msg, in_stream))
+    {
+      g_autofree gchar *reason =
+        g_strdup_printf ("Context %u refused a message to handle %u from %u",
+                         self->context_id, handle,
+                         mitogen_message_get_src_id (msg));
+      g_message ("%s", reason);
+      handler_unref (h);
+      mitogen_router_send_dead (self, msg, reason);
+      return;
+    }
+
+  if (!h->persist)
+    {
+      g_mutex_lock (&self->lock);
+      /* Remove only if it is still this handler: another thread may have
+       * replaced it. */
+      if (g_hash_table_lookup (self->handlers, GUINT_TO_POINTER (handle)) == h)
+        g_hash_table_remove (self->handlers, GUINT_TO_POINTER (handle));
+      else
+        {
+          /* It was removed meanwhile and already had its one message. */
+          g_mutex_unlock (&self->lock);
+          handler_unref (h);
+          return;
+        }
+      g_mutex_unlock (&self->lock);
+    }
+
+  invoke_handler (h, msg);
+}
+
+static void
+forward (MitogenRouter *self,
+         MitogenMessage *msg,
+         MitogenStream *in_stream)
+{
+  guint32 dst_id = mitogen_message_get_dst_id (msg);
+  g_autoptr(MitogenStream) out = NULL;
+
+  g_mutex_lock (&self->lock);
+  out = lookup_stream_locked (self, dst_id);
+  g_mutex_unlock (&self->lock);
+
+  if (!out)
+    {
+      g_autofree gchar *reason =
+        g_strdup_printf ("No route from context %u to context %u",
+                         self->context_id, dst_id);
+      mitogen_router_send_dead (self, msg, reason);
+      return;
+    }
+  if (out == in_stream)
+    {
+      mitogen_router_send_dead (self, msg, "Message would loop back");
+      return;
+    }
+  if (in_stream && self->unidirectional &&
+      !mitogen_stream_get_is_privileged (in_stream) &&
+      !mitogen_stream_get_is_privileged (out))
+    {
+      g_autofree gchar *reason =
+        g_strdup_printf ("Context %u may not send to context %u: routing "
+                         "between children is not allowed by context %u",
+                         mitogen_message_get_src_id (msg), dst_id,
+                         self->context_id);
+      mitogen_router_send_dead (self, msg, reason);
+      return;
+    }
+  if (!mitogen_stream_send (out, msg))
+    {
+      g_autofree gchar *reason =
+        g_strdup_printf ("Context %u is disconnected (stream %s: %s)", dst_id,
+                         stream_name (out),
+                         mitogen_stream_get_disconnect_reason (out) ?: "gone");
+      mitogen_router_send_dead (self, msg, reason);
+    }
+}
+
+static gboolean
+dispatch (MitogenRouter *self,
+          MitogenMessage *msg,
+          MitogenStream *in_stream)
+{
+  if (mitogen_message_get_size (msg) > self->max_message_size)
+    {
+      mitogen_router_send_dead (self, msg, "Message exceeds max_message_size");
+      return FALSE;
+    }
+  if (mitogen_message_get_dst_id (msg) == self->context_id)
+    {
+      if (in_stream)
+        local_deliver (self, msg, in_stream);
+      else
+        route_local_on_broker (self, msg);
+    }
+  else
+    forward (self, msg, in_stream);
+  return TRUE;
+}
+
+/* Is @id's traffic expected on @in_stream? */
+static gboolean
+arrives_via (MitogenRouter *self,
+             guint32 id,
+             MitogenStream *in_stream)
+{
+  g_autoptr(MitogenStream) expected = NULL;
+
+  g_mutex_lock (&self->lock);
+  expected = lookup_stream_locked (self, id);
+  g_mutex_unlock (&self->lock);
+  return expected == in_stream;
+}
+
+void
+mitogen_router_route_from_stream (MitogenRouter *self,
+                                  MitogenMessage *msg,
+                                  MitogenStream *in_stream)
+{
+  guint32 auth_id = mitogen_message_get_auth_id (msg);
+  guint32 src_id = mitogen_message_get_src_id (msg);
+
+  if (!arrives_via (self, auth_id, in_stream))
+    {
+      g_message ("Stream %s: dropping message claiming auth_id %u, which is "
+                 "not reachable through it", stream_name (in_stream), auth_id);
+      return;
+    }
+  if (src_id != auth_id && !arrives_via (self, src_id, in_stream))
+    {
+      g_message ("Stream %s: dropping message claiming src_id %u, which is "
+                 "not reachable through it", stream_name (in_stream), src_id);
+      return;
+    }
+  dispatch (self, msg, in_stream);
+}
+
+/**
+ * mitogen_router_route:
+ * @self: a router
+ * @msg: a message sent by this context
+ *
+ * Stamps @msg with this context's id as its source and authority, then
+ * delivers it. Callable from any thread: a message for another context is
+ * written on the calling thread when its stream is idle; one for this
+ * context reaches its handler on the broker thread.
+ */
+void
+mitogen_router_route (MitogenRouter *self,
+                      MitogenMessage *msg)
+{
+  g_return_if_fail (MITOGEN_IS_ROUTER (self));
+
+  mitogen_message_set_src_id (msg, self->context_id);
+  mitogen_message_set_auth_id (msg, self->context_id);
+  dispatch (self, msg, NULL);
+}
+
+static void
+kill_handlers (MitogenRouter *self,
+               GPtrArray *victims,
+               const gchar *reason)
+{
+  for (guint i = 0; i < victims->len; i++)
+    {
+      Handler *h = victims->pdata[i];
+      g_autoptr(MitogenMessage) dead =
+        mitogen_message_new_dead (self->context_id, h->handle, reason);
+
+      mitogen_message_set_src_id (dead, h->respondent_id);
+      invoke_handler (h, dead);
+    }
+}
+
+/* Removes, under the lock, the handlers for which @pick says so. */
+static GPtrArray *
+steal_handlers_locked (MitogenRouter *self,
+                       gboolean (*pick) (Handler *h, gpointer data),
+                       gpointer data)
+{
+  GPtrArray *victims = g_ptr_array_new ();
+  GHashTableIter iter;
+  Handler *h;
+
+  g_hash_table_iter_init (&iter, self->handlers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &h))
+    if (pick (h, data))
+      {
+        g_ptr_array_add (victims, h);
+        g_hash_table_iter_steal (&iter);
+      }
+  return victims;
+}
+
+static gboolean
+respondent_in (Handler *h,
+               gpointer data)
+{
+  GHashTable *gone = data;
+  return h->respondent_id != MITOGEN_CONTEXT_ID_NONE &&
+         g_hash_table_contains (gone, GUINT_TO_POINTER (h->respondent_id));
+}
+
+static gboolean
+any_handler (Handler *h,
+             gpointer data)
+{
+  return TRUE;
+}
+
+static void
+on_stream_disconnect (MitogenStream *stream,
+                      MitogenRouter *self)
+{
+  g_autoptr(GHashTable) gone = g_hash_table_new (NULL, NULL);
+  g_autoptr(GPtrArray) victims = NULL;
+  g_autofree gchar *reason = NULL;
+  GHashTableIter iter;
+  gpointer id, s;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->stream_by_id);
+  while (g_hash_table_iter_next (&iter, &id, &s))
+    if (s == stream)
+      {
+        g_hash_table_add (gone, id);
+        g_hash_table_iter_remove (&iter);
+      }
+  /* Waiters on the parent chain die with the parent. */
+  if (mitogen_stream_get_is_privileged (stream))
+    for (guint i = 0; i < self->parent_ids->len; i++)
+      g_hash_table_add (gone, GUINT_TO_POINTER (
+                          g_array_index (self->parent_ids, guint32, i)));
+  victims = steal_handlers_locked (self, respondent_in, gone);
+  g_hash_table_remove (self->streams, stream);
+  g_mutex_unlock (&self->lock);
+
+  reason = g_strdup_printf ("Context %s (id %u) disconnected: %s",
+                            stream_name (stream),
+                            mitogen_stream_get_remote_id (stream),
+                            mitogen_stream_get_disconnect_reason (stream) ?:
+                            "the stream closed");
+  g_debug ("%s", reason);
+  kill_handlers (self, victims, reason);
+  g_object_unref (stream);
+}
+
+/**
+ * mitogen_router_register:
+ * @self: a router
+ * @stream: a stream to a context; its remote id must be set
+ *
+ * Adds a route to the stream's context, has the broker receive from it,
+ * and arranges for the routes through it, and the handlers waiting on
+ * contexts behind it, to be cleaned up when it disconnects.
+ */
+void
+mitogen_router_register (MitogenRouter *self,
+                         MitogenStream *stream)
+{
+  g_return_if_fail (MITOGEN_IS_ROUTER (self));
+  g_return_if_fail (MITOGEN_IS_STREAM (stream));
+
+  mitogen_stream_set_router (stream, self);
+  mitogen_stream_set_max_message_size (stream, self->max_message_size);
+  mitogen_router_add_route (self, mitogen_stream_get_remote_id (stream), stream);
+
+  g_mutex_lock (&self->lock);
+  if (!g_hash_table_contains (self->streams, stream))
+    {
+      gulong id = g_signal_connect (stream, "disconnect",
+                                    G_CALLBACK (on_stream_disconnect), self);
+      /* Held until the stream disconnects. */
+      g_object_ref (stream);
+      g_hash_table_insert (self->streams, stream, GSIZE_TO_POINTER (id));
+    }
+  g_mutex_unlock (&self->lock);
+
+  mitogen_broker_start_receive (self->broker, MITOGEN_BASIC_STREAM (stream));
+}
+
+/**
+ * mitogen_router_add_route:
+ * @self: a router
+ * @target_id: a context id
+ * @stream: the stream that leads to it
+ */
+void
+mitogen_router_add_route (MitogenRouter *self,
+                          guint32 target_id,
+                          MitogenStream *stream)
+{
+  g_mutex_lock (&self->lock);
+  g_hash_table_insert (self->stream_by_id, GUINT_TO_POINTER (target_id),
+                       g_object_ref (stream));
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * mitogen_router_del_route:
+ * @self: a router
+ * @target_id: a context id
+ *
+ * Forgets the route to @target_id.
+ */
+void
+mitogen_router_del_route (MitogenRouter *self,
+                          guint32 target_id)
+{
+  g_mutex_lock (&self->lock);
+  g_hash_table_remove (self->stream_by_id, GUINT_TO_POINTER (target_id));
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * mitogen_router_stream_by_id:
+ * @self: a router
+ * @context_id: a context id
+ *
+ * Returns: (transfer full) (nullable): the stream messages to @context_id
+ *   leave by: its route, else the parent's stream, else %NULL
+ */
+MitogenStream *
+mitogen_router_stream_by_id (MitogenRouter *self,
+                             guint32 context_id)
+{
+  MitogenStream *stream;
+
+  g_mutex_lock (&self->lock);
+  stream = lookup_stream_locked (self, context_id);
+  g_mutex_unlock (&self->lock);
+  return stream;
+}
+
+/**
+ * mitogen_router_allocate_handle:
+ * @self: a router
+ *
+ * Returns: a handle no other handler of this router has had
+ */
+guint32
+mitogen_router_allocate_handle (MitogenRouter *self)
+{
+  return (guint32) g_atomic_int_add (&self->next_handle, 1);
+}
+
+/**
+ * mitogen_router_add_handler:
+ * @self: a router
+ * @handle: the handle, or 0 to allocate one
+ * @flags: how to install it
+ * @respondent_id: the context replies are expected from, or
+ *   %MITOGEN_CONTEXT_ID_NONE; if it disconnects, @func gets a dead message
+ *   and the handler is removed
+ * @policy: (nullable) (scope forever): who may send to the handler; %NULL
+ *   allows anyone
+ * @func: (scope notified): called with each message, on the broker thread
+ * @user_data: (closure): data for @func
+ * @destroy: (destroy user_data) (nullable): frees @user_data once the
+ *   handler is removed and no longer running
+ *
+ * Installs a handler. Without %MITOGEN_HANDLER_PERSIST it receives one
+ * message and is removed.
+ *
+ * Returns: the handle, or 0 if @handle was taken and
+ *   %MITOGEN_HANDLER_OVERWRITE not given
+ */
+guint32
+mitogen_router_add_handler (MitogenRouter *self,
+                            guint32 handle,
+                            MitogenHandlerFlags flags,
+                            guint32 respondent_id,
+                            MitogenPolicyFunc policy,
+                            MitogenMessageFunc func,
+                            gpointer user_data,
+                            GDestroyNotify destroy)
+{
+  Handler *h;
+  gboolean dead = FALSE;
+
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (self), 0);
+  g_return_val_if_fail (func != NULL, 0);
+
+  if (handle == 0)
+    handle = mitogen_router_allocate_handle (self);
+
+  h = g_new0 (Handler, 1);
+  h->ref_count = 1;
+  h->handle = handle;
+  h->persist = (flags & MITOGEN_HANDLER_PERSIST) != 0;
+  h->respondent_id = respondent_id;
+  h->policy = policy;
+  h->func = func;
+  h->user_data = user_data;
+  h->destroy = destroy;
+
+  g_mutex_lock (&self->lock);
+  if (!(flags & MITOGEN_HANDLER_OVERWRITE) &&
+      g_hash_table_contains (self->handlers, GUINT_TO_POINTER (handle)))
+    {
+      g_mutex_unlock (&self->lock);
+      h->destroy = NULL;
+      handler_unref (h);
+      return 0;
+    }
+  if (self->shut_down)
+    dead = TRUE;
+  else
+    g_hash_table_insert (self->handlers, GUINT_TO_POINTER (handle), h);
+  g_mutex_unlock (&self->lock);
+
+  if (dead)
+    {
+      g_autoptr(GPtrArray) victims = g_ptr_array_new ();
+      g_ptr_array_add (victims, h);
+      kill_handlers (self, victims, "The broker has shut down");
+    }
+  return handle;
+}
+
+/**
+ * mitogen_router_del_handler:
+ * @self: a router
+ * @handle: a handle
+ *
+ * Removes the handler. Its data is freed once it is not running.
+ *
+ * Returns: %TRUE if there was a handler
+ */
+gboolean
+mitogen_router_del_handler (MitogenRouter *self,
+                            guint32 handle)
+{
+  gboolean removed;
+
+  g_mutex_lock (&self->lock);
+  removed = g_hash_table_remove (self->handlers, GUINT_TO_POINTER (handle));
+  g_mutex_unlock (&self->lock);
+  return removed;
+}
+
+static void
+on_broker_shutdown (MitogenBroker *broker,
+                    MitogenRouter *self)
+{
+  g_autoptr(GPtrArray) victims = NULL;
+
+  g_mutex_lock (&self->lock);
+  self->shut_down = TRUE;
+  victims = steal_handlers_locked (self, any_handler, NULL);
+  g_mutex_unlock (&self->lock);
+
+  kill_handlers (self, victims, "The broker has shut down");
+}
+
+static void
+mitogen_router_dispose (GObject *object)
+{
+  MitogenRouter *self = MITOGEN_ROUTER (object);
+  GHashTableIter iter;
+  gpointer stream, id;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->streams);
+  while (g_hash_table_iter_next (&iter, &stream, &id))
+    {
+      g_signal_handler_disconnect (stream, GPOINTER_TO_SIZE (id));
+      mitogen_stream_set_router (stream, NULL);
+      g_object_unref (stream);
+      g_hash_table_iter_remove (&iter);
+    }
+  g_hash_table_remove_all (self->stream_by_id);
+  g_mutex_unlock (&self->lock);
+
+  if (self->broker)
+    {
+      g_signal_handlers_disconnect_by_func (self->broker, on_broker_shutdown,
+                                            self);
+      g_clear_object (&self->broker);
+    }
+
+  G_OBJECT_CLASS (mitogen_router_parent_class)->dispose (object);
+}
+
+static void
+mitogen_router_finalize (GObject *object)
+{
+  MitogenRouter *self = MITOGEN_ROUTER (object);
+
+  g_hash_table_unref (self->handlers);
+  g_hash_table_unref (self->stream_by_id);
+  g_hash_table_unref (self->streams);
+  g_array_unref (self->parent_ids);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (mitogen_router_parent_class)->finalize (object);
+}
+
+static void
+mitogen_router_class_init (MitogenRouterClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = mitogen_router_dispose;
+  object_class->finalize = mitogen_router_finalize;
+}
+
+static void
+mitogen_router_init (MitogenRouter *self)
+{
+  g_mutex_init (&self->lock);
+  self->handlers = g_hash_table_new_full (NULL, NULL, NULL, handler_unref);
+  self->stream_by_id = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  self->streams = g_hash_table_new (NULL, NULL);
+  self->parent_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  self->max_message_size = MITOGEN_MAX_MESSAGE_SIZE;
+  self->next_handle = MITOGEN_HANDLE_FIRST_DYNAMIC;
+}
+
+/**
+ * mitogen_router_new:
+ * @broker: the broker that runs the streams and handlers
+ *
+ * Creates the router of context 0, the master, which is unidirectional:
+ * children reach their parents but not each other until
+ * mitogen_router_set_unidirectional() allows it. A child context sets its
+ * own id and parent ids.
+ *
+ * Returns: (transfer full): a new router
+ */
+MitogenRouter *
+mitogen_router_new (MitogenBroker *broker)
+{
+  MitogenRouter *self = g_object_new (MITOGEN_TYPE_ROUTER, NULL);
+
+  self->broker = g_object_ref (broker);
+  self->unidirectional = TRUE;
+  g_signal_connect (broker, "shutdown", G_CALLBACK (on_broker_shutdown), self);
+  return self;
+}
+
+/**
+ * mitogen_router_get_broker:
+ * @self: a router
+ *
+ * Returns: (transfer none): the broker
+ */
+MitogenBroker *
+mitogen_router_get_broker (MitogenRouter *self)
+{
+  return self->broker;
+}
+
+/**
+ * mitogen_router_get_context_id:
+ * @self: a router
+ *
+ * Returns: the id of the context this router serves
+ */
+guint32
+mitogen_router_get_context_id (MitogenRouter *self)
+{
+  return self->context_id;
+}
+
+/**
+ * mitogen_router_set_context_id:
+ * @self: a router
+ * @context_id: the id of this context
+ */
+void
+mitogen_router_set_context_id (MitogenRouter *self,
+                               guint32 context_id)
+{
+  self->context_id = context_id;
+}
+
+/**
+ * mitogen_router_set_parent_ids:
+ * @self: a router
+ * @parent_ids: (array length=n_parent_ids): this context's parent first,
+ *   then its parent, up to the master
+ * @n_parent_ids: how many
+ *
+ * Sets the chain of contexts with authority over this one. Messages for
+ * unknown contexts go to the first.
+ */
+void
+mitogen_router_set_parent_ids (MitogenRouter *self,
+                               const guint32 *parent_ids,
+                               gsize n_parent_ids)
+{
+  g_mutex_lock (&self->lock);
+  g_array_set_size (self->parent_ids, 0);
+  g_array_append_vals (self->parent_ids, parent_ids, (guint) n_parent_ids);
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * mitogen_router_get_parent_ids:
+ * @self: a router
+ * @n_parent_ids: (out): how many
+ *
+ * Returns: (array length=n_parent_ids) (transfer none): the parent chain
+ */
+const guint32 *
+mitogen_router_get_parent_ids (MitogenRouter *self,
+                               gsize *n_parent_ids)
+{
+  *n_parent_ids = self->parent_ids->len;
+  return (const guint32 *) self->parent_ids->data;
+}
+
+/**
+ * mitogen_router_is_parent_id:
+ * @self: a router
+ * @context_id: a context id
+ *
+ * Returns: whether @context_id is on this context's parent chain
+ */
+gboolean
+mitogen_router_is_parent_id (MitogenRouter *self,
+                             guint32 context_id)
+{
+  for (guint i = 0; i < self->parent_ids->len; i++)
+    if (g_array_index (self->parent_ids, guint32, i) == context_id)
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * mitogen_router_get_unidirectional:
+ * @self: a router
+ *
+ * Returns: whether children are kept from reaching each other
+ */
+gboolean
+mitogen_router_get_unidirectional (MitogenRouter *self)
+{
+  return self->unidirectional;
+}
+
+/**
+ * mitogen_router_set_unidirectional:
+ * @self: a router
+ * @unidirectional: %FALSE to let children reach each other through here
+ */
+void
+mitogen_router_set_unidirectional (MitogenRouter *self,
+                                   gboolean unidirectional)
+{
+  self->unidirectional = unidirectional;
+}
+
+/**
+ * mitogen_router_get_max_message_size:
+ * @self: a router
+ *
+ * Returns: the largest message body routed
+ */
+gsize
+mitogen_router_get_max_message_size (MitogenRouter *self)
+{
+  return self->max_message_size;
+}
+
+/**
+ * mitogen_router_set_max_message_size:
+ * @self: a router
+ * @max_message_size: the largest message body routed, and accepted by
+ *   streams registered from now on
+ */
+void
+mitogen_router_set_max_message_size (MitogenRouter *self,
+                                     gsize max_message_size)
+{
+  self->max_message_size = max_message_size;
+}
+
+/**
+ * mitogen_router_policy_has_parent_authority:
+ * @router: the router
+ * @msg: a message
+ * @stream: (nullable): the stream it arrived on
+ *
+ * A [callback@PolicyFunc] admitting messages sent on the authority of this
+ * context or one of its parents: the policy of `CALL_FUNCTION`.
+ *
+ * Returns: %TRUE to deliver
+ */
+gboolean
+mitogen_router_policy_has_parent_authority (MitogenRouter *router,
+                                            MitogenMessage *msg,
+                                            MitogenStream *stream)
+{
+  guint32 auth_id = mitogen_message_get_auth_id (msg);
+
+  return auth_id == router->context_id ||
+         mitogen_router_is_parent_id (router, auth_id);
+}
+
+/**
+ * mitogen_router_policy_is_immediate_child:
+ * @router: the router
+ * @msg: a message
+ * @stream: (nullable): the stream it arrived on
+ *
+ * A [callback@PolicyFunc] admitting messages from a direct child only.
+ *
+ * Returns: %TRUE to deliver
+ */
+gboolean
+mitogen_router_policy_is_immediate_child (MitogenRouter *router,
+                                          MitogenMessage *msg,
+                                          MitogenStream *stream)
+{
+  return stream != NULL && !mitogen_stream_get_is_privileged (stream) &&
+         mitogen_message_get_src_id (msg) == mitogen_stream_get_remote_id (stream);
+}

@@ -1,0 +1,237 @@
+/* mitogen-select.c
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include "config.h"
+
+#include "mitogen-select.h"
+
+#include "mitogen-errors.h"
+
+/**
+ * MitogenSelect:
+ *
+ * Waits on several [class@Receiver]s and [class@Latch]es at once, returning
+ * items in the order they arrived, with the source each came from.
+ *
+ * Each source tells the select, through its latch's notify hook, when it
+ * queues an item; the select queues the source on a latch of its own and
+ * sleeps on that one latch. A oneshot select drops each source after its
+ * first item, which suits waiting for the replies of many calls.
+ */
+struct _MitogenSelect {
+  GObject parent_instance;
+
+  gboolean oneshot;
+  MitogenLatch *ready; /* sources with an item, one entry per item */
+  GPtrArray *sources;  /* GObject* (ref) */
+};
+
+G_DEFINE_FINAL_TYPE (MitogenSelect, mitogen_select, G_TYPE_OBJECT)
+
+static MitogenLatch *
+source_latch (GObject *source)
+{
+  if (MITOGEN_IS_RECEIVER (source))
+    return mitogen_receiver_get_latch (MITOGEN_RECEIVER (source));
+  g_return_val_if_fail (MITOGEN_IS_LATCH (source), NULL);
+  return MITOGEN_LATCH (source);
+}
+
+static void
+on_source_put (MitogenLatch *latch,
+               gpointer user_data)
+{
+  MitogenSelect *self = user_data;
+
+  for (guint i = 0; i < self->sources->len; i++)
+    if (source_latch (self->sources->pdata[i]) == latch)
+      {
+        mitogen_latch_put (self->ready, self->sources->pdata[i], NULL);
+        return;
+      }
+}
+
+static void
+mitogen_select_finalize (GObject *object)
+{
+  MitogenSelect *self = MITOGEN_SELECT (object);
+
+  for (guint i = 0; i < self->sources->len; i++)
+    mitogen_latch_set_notify (source_latch (self->sources->pdata[i]), NULL, NULL);
+  g_ptr_array_unref (self->sources);
+  g_object_unref (self->ready);
+
+  G_OBJECT_CLASS (mitogen_select_parent_class)->finalize (object);
+}
+
+static void
+mitogen_select_class_init (MitogenSelectClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mitogen_select_finalize;
+}
+
+static void
+mitogen_select_init (MitogenSelect *self)
+{
+  self->ready = mitogen_latch_new ();
+  self->sources = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+/**
+ * mitogen_select_new:
+ * @oneshot: remove each source after its first item
+ *
+ * Returns: (transfer full): a new select
+ */
+MitogenSelect *
+mitogen_select_new (gboolean oneshot)
+{
+  MitogenSelect *self = g_object_new (MITOGEN_TYPE_SELECT, NULL);
+  self->oneshot = oneshot;
+  return self;
+}
+
+/**
+ * mitogen_select_add:
+ * @self: a select
+ * @source: a [class@Receiver] or [class@Latch], in one select at a time
+ *
+ * Starts watching @source, counting items it already holds.
+ */
+void
+mitogen_select_add (MitogenSelect *self,
+                    GObject *source)
+{
+  MitogenLatch *latch = source_latch (source);
+  gsize queued;
+
+  g_return_if_fail (latch != NULL);
+
+  g_ptr_array_add (self->sources, g_object_ref (source));
+  mitogen_latch_set_notify (latch, on_source_put, self);
+  queued = mitogen_latch_size (latch);
+  for (gsize i = 0; i < queued; i++)
+    mitogen_latch_put (self->ready, source, NULL);
+}
+
+/**
+ * mitogen_select_remove:
+ * @self: a select
+ * @source: a source added before
+ *
+ * Returns: %TRUE if @source was being watched
+ */
+gboolean
+mitogen_select_remove (MitogenSelect *self,
+                       GObject *source)
+{
+  if (!g_ptr_array_find (self->sources, source, NULL))
+    return FALSE;
+  mitogen_latch_set_notify (source_latch (source), NULL, NULL);
+  g_ptr_array_remove (self->sources, source);
+  return TRUE;
+}
+
+/**
+ * mitogen_select_size:
+ * @self: a select
+ *
+ * Returns: the number of sources watched
+ */
+guint
+mitogen_select_size (MitogenSelect *self)
+{
+  return self->sources->len;
+}
+
+/**
+ * mitogen_select_empty:
+ * @self: a select
+ *
+ * Returns: %TRUE if mitogen_select_get() would block
+ */
+gboolean
+mitogen_select_empty (MitogenSelect *self)
+{
+  return mitogen_latch_empty (self->ready);
+}
+
+/**
+ * mitogen_select_get:
+ * @self: a select
+ * @timeout_usec: how long to wait, or -1
+ * @cancellable: (nullable): ends the wait
+ * @out_source: (out) (optional) (transfer none): the source of the item
+ * @error: return location for an error
+ *
+ * Takes the next item of any source: a [struct@Message] for a receiver
+ * (a dead one fails with %MITOGEN_CHANNEL_ERROR_DEAD), the latch's item for
+ * a latch.
+ *
+ * Returns: (transfer full) (nullable): the item; %NULL with
+ *   %MITOGEN_CHANNEL_ERROR_CLOSED when no source is left, or with the
+ *   error of the wait
+ */
+gpointer
+mitogen_select_get (MitogenSelect *self,
+                    gint64 timeout_usec,
+                    GCancellable *cancellable,
+                    GObject **out_source,
+                    GError **error)
+{
+  gint64 deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+
+  for (;;)
+    {
+      gint64 left = deadline < 0 ? -1 : MAX (deadline - g_get_monotonic_time (), 0);
+      GObject *source;
+      gpointer item;
+      g_autoptr(GError) local_error = NULL;
+
+      if (self->sources->len == 0 && mitogen_latch_empty (self->ready))
+        {
+          g_set_error_literal (error, MITOGEN_CHANNEL_ERROR,
+                               MITOGEN_CHANNEL_ERROR_CLOSED,
+                               "The select has nothing left to wait on");
+          return NULL;
+        }
+
+      source = mitogen_latch_get (self->ready, left, TRUE, cancellable, error);
+      if (!source)
+        return NULL;
+      /* Another thread may have taken the item meanwhile. */
+      item = mitogen_latch_get (source_latch (source), 0, FALSE, NULL,
+                                &local_error);
+      if (!item)
+        continue;
+
+      if (out_source)
+        *out_source = source;
+      if (self->oneshot)
+        mitogen_select_remove (self, source);
+
+      if (MITOGEN_IS_RECEIVER (source) && mitogen_message_is_dead (item))
+        {
+          g_autoptr(GVariant) unused = mitogen_message_get_data (item, error);
+          mitogen_message_unref (item);
+          return NULL;
+        }
+      return item;
+    }
+}
+
+/**
+ * mitogen_select_close:
+ * @self: a select
+ *
+ * Stops watching every source and wakes waiters with
+ * %MITOGEN_LATCH_ERROR_CLOSED.
+ */
+void
+mitogen_select_close (MitogenSelect *self)
+{
+  while (self->sources->len > 0)
+    mitogen_select_remove (self, self->sources->pdata[0]);
+  mitogen_latch_close (self->ready);
+}
