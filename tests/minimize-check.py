@@ -26,23 +26,31 @@ def is_string_statement(node):
             and isinstance(node.value.value, (str, bytes)))
 
 
-def set_docstrings_aside(tree):
-    # The minimizer drops a leading string or swaps it for `pass`, or leaves
-    # it where dropping it is not worth it; all of those look alike here.
-    for node in list(ast.walk(tree)):
-        if isinstance(node, DOC_HOLDERS):
-            if node.body and is_string_statement(node.body[0]):
-                del node.body[0]
-            if len(node.body) == 1 and isinstance(node.body[0], ast.Pass):
+def docstring_positions(tree):
+    return {(node.body[0].lineno, node.body[0].col_offset)
+            for node in ast.walk(tree)
+            if isinstance(node, DOC_HOLDERS)
+            and node.body and is_string_statement(node.body[0])}
+
+
+def set_docstrings_aside(tree, positions):
+    # A docstring may have been dropped, swapped for `pass` at its place, or
+    # left where dropping it was not worth it; all of those look alike here.
+    for node in ast.walk(tree):
+        if isinstance(node, DOC_HOLDERS) and node.body:
+            first = node.body[0]
+            if ((first.lineno, first.col_offset) in positions
+                    and (is_string_statement(first)
+                         or isinstance(first, ast.Pass))):
                 del node.body[0]
     return tree
 
 
-def shape(data):
-    tree = set_docstrings_aside(ast.parse(data))
-    positions = [(type(node).__name__, node.lineno, node.col_offset)
-                 for node in ast.walk(tree) if hasattr(node, 'lineno')]
-    return ast.dump(tree), positions
+def shape(tree, positions):
+    tree = set_docstrings_aside(tree, positions)
+    nodes = [(type(node).__name__, node.lineno, node.col_offset)
+             for node in ast.walk(tree) if hasattr(node, 'lineno')]
+    return ast.dump(tree), nodes
 
 
 def has_droppable_comment(data):
@@ -70,7 +78,10 @@ def check(original_path, minimized_path):
         compile(minimized, original_path, 'exec', dont_inherit=True)
     except (SyntaxError, ValueError) as e:
         return 'minimized source does not compile: %s' % (e,)
-    if shape(original) != shape(minimized):
+    original_tree = ast.parse(original)
+    positions = docstring_positions(original_tree)
+    if shape(original_tree, positions) != shape(ast.parse(minimized),
+                                               positions):
         return 'minimized source means something else'
     if len(minimized) > len(original):
         return 'minimized source is bigger'

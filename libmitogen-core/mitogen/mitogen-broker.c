@@ -229,6 +229,9 @@ broker_thread (gpointer data)
   MitogenBroker *self = data;
 
   g_main_context_push_thread_default (self->context);
+  /* Registered here: registering from another thread would itself go
+   * through the waker. */
+  mitogen_broker_start_receive (self, MITOGEN_BASIC_STREAM (self->waker));
   while (g_atomic_int_get (&self->alive))
     g_main_context_iteration (self->context, TRUE);
   run_shutdown (self);
@@ -276,7 +279,6 @@ mitogen_broker_new (void)
 
   g_atomic_int_set (&self->alive, TRUE);
   self->thread = g_thread_new ("mitogen-broker", broker_thread, self);
-  mitogen_broker_start_receive (self, MITOGEN_BASIC_STREAM (self->waker));
   return self;
 }
 
