@@ -54,7 +54,12 @@ def shape(tree, positions):
 
 
 def has_droppable_comment(data):
-    tokens = tokenize.tokenize(io.BytesIO(data).readline)
+    try:
+        tokens = list(tokenize.tokenize(io.BytesIO(data).readline))
+    except UnicodeDecodeError:
+        # compile() lets bad UTF-8 pass in comments; tokenize does not.
+        text = data.decode('utf-8', 'replace')
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     return any(tok.type == tokenize.COMMENT and tok.start[0] > 2
                for tok in tokens)
 

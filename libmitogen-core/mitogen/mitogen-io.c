@@ -22,6 +22,10 @@
 
 #include "mitogen-errors.h"
 
+/* Socket buffers large enough for several CHUNK_SIZE frames in flight:
+ * at the default size a bulk transfer stalls on wake-ups. */
+#define SOCKET_BUFFER_SIZE (4 * MITOGEN_CHUNK_SIZE)
+
 /**
  * mitogen_io_errno_is_disconnect:
  * @errsv: an `errno` value
@@ -159,6 +163,9 @@ typedef struct {
   gsize len;
 } IoArgs;
 
+static gboolean write_all_nonblocking (int fd, const guint8 *data, gsize len,
+                                       gint64 deadline, GError **error);
+
 static gssize
 read_once (gpointer user_data)
 {
@@ -252,6 +259,28 @@ mitogen_write_all (int fd,
                    gint64 deadline,
                    GError **error)
 {
+  int flags = fcntl (fd, F_GETFL);
+  gboolean ok;
+
+  /* On a blocking descriptor write() waits until everything fits, past
+   * any deadline; so write without blocking and let poll() do the
+   * waiting. */
+  if (deadline < 0 || flags < 0 || (flags & O_NONBLOCK))
+    return write_all_nonblocking (fd, data, len, deadline, error);
+
+  fcntl (fd, F_SETFL, flags | O_NONBLOCK);
+  ok = write_all_nonblocking (fd, data, len, deadline, error);
+  fcntl (fd, F_SETFL, flags);
+  return ok;
+}
+
+static gboolean
+write_all_nonblocking (int fd,
+                       const guint8 *data,
+                       gsize len,
+                       gint64 deadline,
+                       GError **error)
+{
   gsize written = 0;
 
   while (written < len)
@@ -336,6 +365,16 @@ spawn_with_fds (const gchar * const *argv,
   return TRUE;
 }
 
+static void
+set_socket_buffers (int fd)
+{
+  /* Only a hint; failure is harmless. */
+  int size = SOCKET_BUFFER_SIZE;
+
+  setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
 /**
  * mitogen_create_child:
  * @argv: (array zero-terminated=1): the command line; searched in `PATH`
@@ -373,6 +412,8 @@ mitogen_create_child (const gchar * const *argv,
                    "socketpair() failed: %s", g_strerror (errsv));
       return FALSE;
     }
+  set_socket_buffers (sv[0]);
+  set_socket_buffers (sv[1]);
   if (out_stderr_fd && !g_unix_open_pipe (errpipe, FD_CLOEXEC, error))
     {
       close (sv[0]);

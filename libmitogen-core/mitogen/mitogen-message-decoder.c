@@ -254,6 +254,19 @@ mitogen_message_decoder_commit_body (MitogenMessageDecoder *self,
 }
 
 /**
+ * mitogen_message_decoder_get_header_needed:
+ * @self: a decoder
+ *
+ * Returns: how many bytes the current frame header still lacks, or 0 while
+ *   a body is being filled
+ */
+gsize
+mitogen_message_decoder_get_header_needed (MitogenMessageDecoder *self)
+{
+  return self->in_body ? 0 : MITOGEN_MESSAGE_HEADER_SIZE - self->header_fill;
+}
+
+/**
  * mitogen_message_decoder_pop:
  * @self: a decoder
  *

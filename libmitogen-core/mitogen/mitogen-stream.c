@@ -37,6 +37,9 @@
 /* The largest batch of frames handed to one writev(). */
 #define MAX_IOV 64
 
+/* Bodies at least this large are read straight into place. */
+#define LARGE_BODY (MITOGEN_CHUNK_SIZE / 4)
+
 typedef struct {
   guint8 header[MITOGEN_MESSAGE_HEADER_SIZE];
   GBytes *body;
@@ -49,6 +52,7 @@ typedef struct {
   gboolean is_privileged;
   MitogenMessageDecoder *decoder;
   guint8 *inbuf;
+  gboolean expect_large; /* the last frame had a large body */
 
   GMutex lock;
   GQueue outq; /* OutFrame* */
@@ -324,17 +328,25 @@ mitogen_stream_on_receive (MitogenBasicStream *stream,
                                                           &body_space);
   gssize n;
 
-  /* Large bodies are read straight into place; everything else goes
-   * through the staging buffer, where several small frames arrive at once. */
-  if (body && body_space >= MITOGEN_CHUNK_SIZE / 2)
+  /* Large bodies are read straight into place, sparing a copy; after a
+   * large frame the next header is read alone so that its body can be too.
+   * Everything else goes through the staging buffer, where many small
+   * frames arrive in one read. */
+  if (body && body_space >= LARGE_BODY)
     {
       n = mitogen_side_read (side, body, body_space, &error);
       if (n > 0)
         mitogen_message_decoder_commit_body (priv->decoder, (gsize) n);
+      priv->expect_large = TRUE;
     }
   else
     {
-      n = mitogen_side_read (side, priv->inbuf, MITOGEN_CHUNK_SIZE, &error);
+      gsize want = MITOGEN_CHUNK_SIZE;
+
+      if (!body && priv->expect_large)
+        want = mitogen_message_decoder_get_header_needed (priv->decoder);
+      priv->expect_large = FALSE;
+      n = mitogen_side_read (side, priv->inbuf, want, &error);
       if (n > 0 && !mitogen_message_decoder_feed (priv->decoder, priv->inbuf,
                                                   (gsize) n, &error))
         {
