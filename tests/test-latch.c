@@ -760,6 +760,67 @@ test_select_oneshot (void)
   select_fixture_clear (&f);
 }
 
+/* Items a oneshot source held beyond its first are not the select's any
+ * more: it dropped the source. */
+static void
+test_select_oneshot_queued (void)
+{
+  g_autoptr(MitogenSelect) select = mitogen_select_new (TRUE);
+  g_autoptr(MitogenLatch) latch = mitogen_latch_new ();
+  g_autoptr(GError) error = NULL;
+
+  mitogen_latch_put (latch, GUINT_TO_POINTER (1), NULL);
+  mitogen_latch_put (latch, GUINT_TO_POINTER (2), NULL);
+  mitogen_select_add (select, G_OBJECT (latch));
+
+  assert_select_gets (select, 1, latch);
+  g_assert_null (mitogen_select_get (select, 0, NULL, NULL, &error));
+  g_assert_error (error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_CLOSED);
+  g_assert_cmpuint (mitogen_latch_size (latch), ==, 1);
+}
+
+/* The select may hold the only reference to a source; dropping the source
+ * must not leave the select pointing at it. ASan or valgrind catch the
+ * failure (GObjects come from GSlice unless G_SLICE=always-malloc). */
+static void
+test_select_oneshot_owns_source (void)
+{
+  g_autoptr(MitogenSelect) select = mitogen_select_new (TRUE);
+  g_autoptr(GError) error = NULL;
+  MitogenLatch *latch = mitogen_latch_new ();
+
+  mitogen_latch_put (latch, GUINT_TO_POINTER (1), NULL);
+  mitogen_latch_put (latch, GUINT_TO_POINTER (2), NULL);
+  mitogen_select_add (select, G_OBJECT (latch));
+  g_object_unref (latch);
+
+  g_assert_cmpuint (GPOINTER_TO_UINT (mitogen_select_get (select, 0, NULL,
+                                                          NULL, &error)), ==, 1);
+  g_assert_no_error (error);
+  g_assert_null (mitogen_select_get (select, 0, NULL, NULL, &error));
+  g_assert_error (error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_CLOSED);
+}
+
+/* Removing a source, or freeing the select, unhooks the select from its
+ * sources: a later put must not call into a freed select. */
+static void
+test_select_unhooks_sources (void)
+{
+  g_autoptr(MitogenLatch) removed = mitogen_latch_new ();
+  g_autoptr(MitogenLatch) kept = mitogen_latch_new ();
+  MitogenSelect *select = mitogen_select_new (FALSE);
+
+  mitogen_select_add (select, G_OBJECT (removed));
+  mitogen_select_add (select, G_OBJECT (kept));
+  g_assert_true (mitogen_select_remove (select, G_OBJECT (removed)));
+  g_object_unref (select);
+
+  g_assert_true (mitogen_latch_put (removed, GUINT_TO_POINTER (1), NULL));
+  g_assert_true (mitogen_latch_put (kept, GUINT_TO_POINTER (2), NULL));
+  g_assert_cmpuint (mitogen_latch_size (removed), ==, 1);
+  g_assert_cmpuint (mitogen_latch_size (kept), ==, 1);
+}
+
 static void
 test_select_empty_timeout (void)
 {
@@ -859,6 +920,10 @@ main (int argc,
                    test_select_counts_queued_items);
   g_test_add_func ("/latch/select/wakes-sleeper", test_select_wakes_sleeper);
   g_test_add_func ("/latch/select/oneshot", test_select_oneshot);
+  g_test_add_func ("/latch/select/oneshot-queued", test_select_oneshot_queued);
+  g_test_add_func ("/latch/select/oneshot-owns-source",
+                   test_select_oneshot_owns_source);
+  g_test_add_func ("/latch/select/unhooks-sources", test_select_unhooks_sources);
   g_test_add_func ("/latch/select/empty-timeout", test_select_empty_timeout);
   g_test_add_func ("/latch/select/remove", test_select_remove);
   g_test_add_func ("/latch/select/close", test_select_close);

@@ -118,20 +118,24 @@ static const MinimizeCase cases[] = {
   { "/minimize-source/kept/string-expression",
     "def f():\n    'a %s' % x\n    'b'.join(y)\n",
     NULL },
-  { "/minimize-source/kept/async-name",
-    "async = 1\n'not a docstring'\n",
+  { "/minimize-source/kept/async-with",
+    "async def f():\n    async with x:\n        'not a docstring'\n",
     NULL },
   { "/minimize-source/fstring/not-a-docstring",
     "def f():\n    f\"not a {docstring}\"\n",
     NULL },
   { "/minimize-source/fstring/braces-and-hashes",
-    "s = f\"{x!r:>{width}} {{#}} {d['#']}\"  # c\n"
+    "s = f\"{x!r:>{width}} {{#}} {d['k']:#x}\"  # c\n"
+    "t = f'''{\n    y}'''  # d\n",
+    "s = f\"{x!r:>{width}} {{#}} {d['k']:#x}\"\n"
+    "t = f'''{\n    y}'''\n" },
+  /* Python 3.12 lets a replacement field reuse the enclosing quote and hold
+   * comments; all that is in it belongs to the string. */
+  { "/minimize-source/fstring/python-3.12",
+    "s = f\"{d[\"#\"] + f'{e[\"#\"]}'}\"  # c\n"
     "t = f'''{\n    y  # not a comment of the file\n}'''\n",
-    "s = f\"{x!r:>{width}} {{#}} {d['#']}\"\n"
+    "s = f\"{d[\"#\"] + f'{e[\"#\"]}'}\"\n"
     "t = f'''{\n    y  # not a comment of the file\n}'''\n" },
-  { "/minimize-source/fstring/nested-same-quotes",
-    "s = f\"{d[\"#\"] + f'{e[\"#\"]}'}\"  # c\n",
-    "s = f\"{d[\"#\"] + f'{e[\"#\"]}'}\"\n" },
   { "/minimize-source/fstring/named-escape",
     "s = f\"\\N{NUMBER SIGN}{x}\"  # c\n",
     "s = f\"\\N{NUMBER SIGN}{x}\"\n" },
@@ -393,13 +397,16 @@ collect_python_files (const gchar *dir_path,
     {
       g_autofree gchar *path = g_build_filename (dir_path, name, NULL);
 
-      /* Third-party packages are not the stdlib, and symlinks could loop. */
+      /* Third-party packages are not the stdlib. */
       if (g_str_equal (name, "site-packages") ||
-          g_str_equal (name, "dist-packages") ||
-          g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+          g_str_equal (name, "dist-packages"))
         continue;
+      /* A symlinked directory could lead round in a loop. */
       if (g_file_test (path, G_FILE_TEST_IS_DIR))
-        collect_python_files (path, paths);
+        {
+          if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+            collect_python_files (path, paths);
+        }
       else if (g_str_has_suffix (name, ".py"))
         g_ptr_array_add (paths, g_steal_pointer (&path));
     }

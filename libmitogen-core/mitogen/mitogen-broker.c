@@ -228,6 +228,8 @@ broker_thread (gpointer data)
 {
   MitogenBroker *self = data;
 
+  /* g_thread_new() may not have returned yet in the creating thread. */
+  g_atomic_pointer_set (&self->thread, g_thread_self ());
   g_main_context_push_thread_default (self->context);
   /* Registered here: registering from another thread would itself go
    * through the waker. */
@@ -303,7 +305,7 @@ mitogen_broker_get_context (MitogenBroker *self)
 gboolean
 mitogen_broker_is_broker_thread (MitogenBroker *self)
 {
-  return g_thread_self () == self->thread;
+  return g_thread_self () == g_atomic_pointer_get (&self->thread);
 }
 
 /**

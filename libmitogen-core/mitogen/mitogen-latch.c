@@ -359,7 +359,8 @@ mitogen_latch_get (MitogenLatch *self,
 /**
  * mitogen_latch_put:
  * @self: a latch
- * @item: (transfer full) (nullable): the item
+ * @item: (transfer full) (not nullable): the item; %NULL is refused, since
+ *   it could not be told from "nothing there"
  * @error: return location for an error
  *
  * Queues @item, waking the thread that has slept longest, if any.
@@ -373,10 +374,9 @@ mitogen_latch_put (MitogenLatch *self,
                    GError **error)
 {
   Sleeper *sleeper;
-  MitogenLatchNotify notify = NULL;
-  gpointer notify_data = NULL;
 
   g_return_val_if_fail (MITOGEN_IS_LATCH (self), FALSE);
+  g_return_val_if_fail (item != NULL, FALSE);
 
   g_mutex_lock (&self->mutex);
   if (self->closed)
@@ -396,13 +396,12 @@ mitogen_latch_put (MitogenLatch *self,
   else
     {
       g_queue_push_tail (&self->items, item);
-      notify = self->notify;
-      notify_data = self->notify_data;
+      /* Called under the lock, so that once mitogen_latch_set_notify()
+       * returns, the old hook is not running and never will again. */
+      if (self->notify)
+        self->notify (self, self->notify_data);
     }
   g_mutex_unlock (&self->mutex);
-
-  if (notify)
-    notify (self, notify_data);
   return TRUE;
 }
 
@@ -446,6 +445,8 @@ mitogen_latch_close (MitogenLatch *self)
  * @user_data: (closure): data for @notify
  *
  * Lets [class@Select] learn of new items without sleeping on every latch.
+ * The hook runs with the latch locked: it must not call back into this
+ * latch.
  */
 void
 mitogen_latch_set_notify (MitogenLatch *self,

@@ -34,6 +34,7 @@ struct _MitogenMessageDecoder {
   gboolean in_body;
   guint8 *body;
   gsize body_len;
+  gsize body_alloc;
   gsize body_fill;
 
   GQueue done;
@@ -42,6 +43,19 @@ struct _MitogenMessageDecoder {
 
 G_DEFINE_FINAL_TYPE (MitogenMessageDecoder, mitogen_message_decoder,
                      G_TYPE_OBJECT)
+
+/* Bodies up to this size are allocated whole when their header arrives. */
+#define INITIAL_BODY_ALLOC (1024 * 1024)
+
+/* Makes room for at least one more byte of the body. */
+static void
+grow_body (MitogenMessageDecoder *self)
+{
+  if (self->body_fill < self->body_alloc)
+    return;
+  self->body_alloc = MIN (self->body_len, self->body_alloc * 2);
+  self->body = g_realloc (self->body, self->body_alloc);
+}
 
 static void
 mitogen_message_decoder_finalize (GObject *object)
@@ -149,7 +163,10 @@ start_frame (MitogenMessageDecoder *self,
     }
 
   self->in_body = TRUE;
-  self->body = g_malloc (MAX (len, 1));
+  /* A peer's 26 bytes must not make us allocate 128 MiB: the body grows
+   * as its bytes arrive. */
+  self->body_alloc = MIN (len, INITIAL_BODY_ALLOC);
+  self->body = g_malloc (MAX (self->body_alloc, 1));
   self->body_len = len;
   self->body_fill = 0;
   if (len == 0)
@@ -185,7 +202,8 @@ mitogen_message_decoder_feed (MitogenMessageDecoder *self,
 
       if (self->in_body)
         {
-          n = MIN (len, self->body_len - self->body_fill);
+          grow_body (self);
+          n = MIN (len, self->body_alloc - self->body_fill);
           memcpy (self->body + self->body_fill, data, n);
           mitogen_message_decoder_commit_body (self, n);
         }
@@ -217,7 +235,8 @@ mitogen_message_decoder_feed (MitogenMessageDecoder *self,
  *
  * While a body is incomplete, returns where its next bytes go, so that a
  * reader can read into it directly and then call
- * mitogen_message_decoder_commit_body().
+ * mitogen_message_decoder_commit_body(). The space may be less than the
+ * rest of the body: the body grows as it fills.
  *
  * Returns: (nullable) (transfer none): the space, or %NULL when no body is
  *   being filled
@@ -231,7 +250,8 @@ mitogen_message_decoder_get_body_buffer (MitogenMessageDecoder *self,
       *out_len = 0;
       return NULL;
     }
-  *out_len = self->body_len - self->body_fill;
+  grow_body (self);
+  *out_len = self->body_alloc - self->body_fill;
   return self->body + self->body_fill;
 }
 
@@ -246,7 +266,7 @@ mitogen_message_decoder_commit_body (MitogenMessageDecoder *self,
                                      gsize len)
 {
   g_return_if_fail (self->in_body);
-  g_return_if_fail (len <= self->body_len - self->body_fill);
+  g_return_if_fail (len <= self->body_alloc - self->body_fill);
 
   self->body_fill += len;
   if (self->body_fill == self->body_len)

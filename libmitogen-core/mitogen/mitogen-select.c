@@ -24,6 +24,7 @@ struct _MitogenSelect {
 
   gboolean oneshot;
   MitogenLatch *ready; /* sources with an item, one entry per item */
+  GMutex lock;         /* guards sources: notify hooks run on any thread */
   GPtrArray *sources;  /* GObject* (ref) */
 };
 
@@ -44,12 +45,14 @@ on_source_put (MitogenLatch *latch,
 {
   MitogenSelect *self = user_data;
 
+  g_mutex_lock (&self->lock);
   for (guint i = 0; i < self->sources->len; i++)
     if (source_latch (self->sources->pdata[i]) == latch)
       {
         mitogen_latch_put (self->ready, self->sources->pdata[i], NULL);
-        return;
+        break;
       }
+  g_mutex_unlock (&self->lock);
 }
 
 static void
@@ -61,6 +64,7 @@ mitogen_select_finalize (GObject *object)
     mitogen_latch_set_notify (source_latch (self->sources->pdata[i]), NULL, NULL);
   g_ptr_array_unref (self->sources);
   g_object_unref (self->ready);
+  g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (mitogen_select_parent_class)->finalize (object);
 }
@@ -75,6 +79,7 @@ static void
 mitogen_select_init (MitogenSelect *self)
 {
   self->ready = mitogen_latch_new ();
+  g_mutex_init (&self->lock);
   self->sources = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
@@ -108,11 +113,21 @@ mitogen_select_add (MitogenSelect *self,
 
   g_return_if_fail (latch != NULL);
 
+  g_mutex_lock (&self->lock);
   g_ptr_array_add (self->sources, g_object_ref (source));
+  g_mutex_unlock (&self->lock);
+
+  /* Outside our lock: the hook takes it under the latch's lock. An item
+   * arriving from now on is announced by the hook; one that arrived
+   * before is counted below. One counted twice costs get() a retry, one
+   * counted never would hang it. */
   mitogen_latch_set_notify (latch, on_source_put, self);
+
+  g_mutex_lock (&self->lock);
   queued = mitogen_latch_size (latch);
   for (gsize i = 0; i < queued; i++)
     mitogen_latch_put (self->ready, source, NULL);
+  g_mutex_unlock (&self->lock);
 }
 
 /**
@@ -126,10 +141,19 @@ gboolean
 mitogen_select_remove (MitogenSelect *self,
                        GObject *source)
 {
-  if (!g_ptr_array_find (self->sources, source, NULL))
+  gboolean found;
+
+  g_mutex_lock (&self->lock);
+  found = g_ptr_array_find (self->sources, source, NULL);
+  g_mutex_unlock (&self->lock);
+  if (!found)
     return FALSE;
+
+  /* Once this returns, the hook is not running and will not run. */
   mitogen_latch_set_notify (source_latch (source), NULL, NULL);
+  g_mutex_lock (&self->lock);
   g_ptr_array_remove (self->sources, source);
+  g_mutex_unlock (&self->lock);
   return TRUE;
 }
 
@@ -142,7 +166,12 @@ mitogen_select_remove (MitogenSelect *self,
 guint
 mitogen_select_size (MitogenSelect *self)
 {
-  return self->sources->len;
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  n = self->sources->len;
+  g_mutex_unlock (&self->lock);
+  return n;
 }
 
 /**
@@ -155,6 +184,19 @@ gboolean
 mitogen_select_empty (MitogenSelect *self)
 {
   return mitogen_latch_empty (self->ready);
+}
+
+static GObject *
+hold_if_watched (MitogenSelect *self,
+                 gpointer source)
+{
+  GObject *held = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (g_ptr_array_find (self->sources, source, NULL))
+    held = g_object_ref (source);
+  g_mutex_unlock (&self->lock);
+  return held;
 }
 
 /**
@@ -185,11 +227,11 @@ mitogen_select_get (MitogenSelect *self,
   for (;;)
     {
       gint64 left = deadline < 0 ? -1 : MAX (deadline - g_get_monotonic_time (), 0);
-      GObject *source;
+      g_autoptr(GObject) source = NULL;
+      gpointer announced;
       gpointer item;
-      g_autoptr(GError) local_error = NULL;
 
-      if (self->sources->len == 0 && mitogen_latch_empty (self->ready))
+      if (mitogen_select_size (self) == 0 && mitogen_latch_empty (self->ready))
         {
           g_set_error_literal (error, MITOGEN_CHANNEL_ERROR,
                                MITOGEN_CHANNEL_ERROR_CLOSED,
@@ -197,19 +239,24 @@ mitogen_select_get (MitogenSelect *self,
           return NULL;
         }
 
-      source = mitogen_latch_get (self->ready, left, TRUE, cancellable, error);
-      if (!source)
+      announced = mitogen_latch_get (self->ready, left, TRUE, cancellable, error);
+      if (!announced)
         return NULL;
+      /* Announced before its source was removed, which may have freed it. */
+      source = hold_if_watched (self, announced);
+      if (!source)
+        continue;
       /* Another thread may have taken the item meanwhile. */
-      item = mitogen_latch_get (source_latch (source), 0, FALSE, NULL,
-                                &local_error);
+      item = mitogen_latch_get (source_latch (source), 0, FALSE, NULL, NULL);
       if (!item)
         continue;
 
-      if (out_source)
-        *out_source = source;
       if (self->oneshot)
         mitogen_select_remove (self, source);
+      /* (transfer none): still alive while the caller holds the source
+       * elsewhere, as it does in every real use. */
+      if (out_source)
+        *out_source = source;
 
       if (MITOGEN_IS_RECEIVER (source) && mitogen_message_is_dead (item))
         {
