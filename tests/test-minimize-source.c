@@ -11,6 +11,13 @@
 /* Enough of the stdlib to cover every kind of module while keeping the test
  * quick; MITOGEN_TEST_MINIMIZE_MAX_FILES=0 checks them all. */
 #define DEFAULT_MAX_STDLIB_FILES 400
+#define QUICK_MAX_STDLIB_FILES 40
+
+static gboolean
+test_quick (void)
+{
+  return g_strcmp0 (g_getenv ("MITOGEN_TEST_QUICK"), "1") == 0;
+}
 
 typedef struct {
   const gchar *path;
@@ -282,9 +289,10 @@ static void
 test_fuzz_random_bytes (void)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (20240601);
+  guint n_inputs = test_quick () ? 5000 : 50000;
   guint i;
 
-  for (i = 0; i < 50000; i++)
+  for (i = 0; i < n_inputs; i++)
     {
       gint len = g_rand_int_range (rand, 0, 80);
       g_autoptr (GString) input = g_string_sized_new (len);
@@ -425,7 +433,7 @@ max_stdlib_files (void)
   const gchar *max = g_getenv ("MITOGEN_TEST_MINIMIZE_MAX_FILES");
 
   if (max == NULL)
-    return DEFAULT_MAX_STDLIB_FILES;
+    return test_quick () ? QUICK_MAX_STDLIB_FILES : DEFAULT_MAX_STDLIB_FILES;
   return (guint) g_ascii_strtoull (max, NULL, 10);
 }
 

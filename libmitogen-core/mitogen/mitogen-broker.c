@@ -177,7 +177,10 @@ registered_streams (MitogenBroker *self)
 
       g_hash_table_iter_init (&iter, tables[t]);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &reg))
-        if (!g_ptr_array_find (streams, reg->stream, NULL))
+        /* The waker is left out: it must go on running deferred work
+         * through the grace period, until mitogen_waker_close() ends it. */
+        if (reg->stream != MITOGEN_BASIC_STREAM (self->waker) &&
+            !g_ptr_array_find (streams, reg->stream, NULL))
           g_ptr_array_add (streams, g_object_ref (reg->stream));
     }
   return streams;
@@ -352,7 +355,7 @@ mitogen_broker_defer (MitogenBroker *self,
 }
 
 typedef struct {
-  MitogenBroker *broker;
+  MitogenBroker *broker; /* unowned: see on_broker_thread() */
   MitogenBasicStream *stream;
   void (*op) (MitogenBroker *, MitogenBasicStream *);
 } StreamOp;
@@ -368,7 +371,6 @@ static void
 stream_op_free (gpointer data)
 {
   StreamOp *op = data;
-  g_object_unref (op->broker);
   g_object_unref (op->stream);
   g_free (op);
 }
@@ -385,7 +387,11 @@ on_broker_thread (MitogenBroker *self,
     return TRUE;
 
   op = g_new (StreamOp, 1);
-  op->broker = g_object_ref (self);
+  /* No reference: the broker runs or drops its queue before its thread
+   * exits, and is finalized only after that. A reference could make the
+   * broker thread drop the last one, running finalize there, where it
+   * cannot join its own thread. */
+  op->broker = self;
   op->stream = g_object_ref (stream);
   op->op = fn;
   mitogen_waker_defer (self->waker, stream_op_run, op, stream_op_free);

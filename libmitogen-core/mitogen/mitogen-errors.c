@@ -8,6 +8,119 @@
 
 G_DEFINE_QUARK (mitogen-stream-error-quark, mitogen_stream_error)
 G_DEFINE_QUARK (mitogen-timeout-error-quark, mitogen_timeout_error)
-G_DEFINE_QUARK (mitogen-call-error-quark, mitogen_call_error)
 G_DEFINE_QUARK (mitogen-channel-error-quark, mitogen_channel_error)
 G_DEFINE_QUARK (mitogen-latch-error-quark, mitogen_latch_error)
+
+/* A call error remembers where it came from: the remote error's own
+ * domain and code, and the context that raised it. */
+typedef struct {
+  gchar *remote_domain;
+  gint remote_code;
+  gchar *context_name;
+} MitogenCallErrorPrivate;
+
+static void
+mitogen_call_error_private_init (MitogenCallErrorPrivate *priv)
+{
+}
+
+static void
+mitogen_call_error_private_copy (const MitogenCallErrorPrivate *src,
+                                 MitogenCallErrorPrivate *dest)
+{
+  dest->remote_domain = g_strdup (src->remote_domain);
+  dest->remote_code = src->remote_code;
+  dest->context_name = g_strdup (src->context_name);
+}
+
+static void
+mitogen_call_error_private_clear (MitogenCallErrorPrivate *priv)
+{
+  g_free (priv->remote_domain);
+  g_free (priv->context_name);
+}
+
+G_DEFINE_EXTENDED_ERROR (MitogenCallError, mitogen_call_error)
+
+/* The code a remote error keeps in the call domain: a call error raised
+ * remotely stays what it was, anything else is REMOTE. */
+static gint
+local_code (const gchar *remote_domain,
+            gint remote_code)
+{
+  if (g_strcmp0 (remote_domain, g_quark_to_string (MITOGEN_CALL_ERROR)) == 0)
+    return remote_code;
+  return MITOGEN_CALL_ERROR_REMOTE;
+}
+
+/**
+ * mitogen_call_error_new_remote:
+ * @context_name: the context the error was raised in
+ * @remote_domain: the name of the remote error's domain
+ * @remote_code: the remote error's code
+ * @message: the remote error's message
+ *
+ * Builds the error a caller receives for a failed remote call: in the
+ * %MITOGEN_CALL_ERROR domain, with a message naming the context and the
+ * remote domain, and the remote details kept for
+ * mitogen_call_error_get_remote_domain() and friends.
+ *
+ * Returns: (transfer full): a new error
+ */
+GError *
+mitogen_call_error_new_remote (const gchar *context_name,
+                               const gchar *remote_domain,
+                               gint remote_code,
+                               const gchar *message)
+{
+  GError *error = g_error_new (MITOGEN_CALL_ERROR,
+                               local_code (remote_domain, remote_code),
+                               "%s: %s (%s, %d)", context_name, message,
+                               remote_domain, remote_code);
+  MitogenCallErrorPrivate *priv = mitogen_call_error_get_private (error);
+
+  priv->remote_domain = g_strdup (remote_domain);
+  priv->remote_code = remote_code;
+  priv->context_name = g_strdup (context_name);
+  return error;
+}
+
+/**
+ * mitogen_call_error_get_remote_domain:
+ * @error: a %MITOGEN_CALL_ERROR
+ *
+ * Returns: (nullable): the domain of the error raised remotely, such as
+ *   `g-io-error-quark`, or %NULL for an error not from a remote call
+ */
+const gchar *
+mitogen_call_error_get_remote_domain (const GError *error)
+{
+  MitogenCallErrorPrivate *priv = mitogen_call_error_get_private (error);
+  return priv ? priv->remote_domain : NULL;
+}
+
+/**
+ * mitogen_call_error_get_remote_code:
+ * @error: a %MITOGEN_CALL_ERROR
+ *
+ * Returns: the code of the error raised remotely
+ */
+gint
+mitogen_call_error_get_remote_code (const GError *error)
+{
+  MitogenCallErrorPrivate *priv = mitogen_call_error_get_private (error);
+  return priv ? priv->remote_code : 0;
+}
+
+/**
+ * mitogen_call_error_get_context_name:
+ * @error: a %MITOGEN_CALL_ERROR
+ *
+ * Returns: (nullable): the name of the context that raised the error
+ */
+const gchar *
+mitogen_call_error_get_context_name (const GError *error)
+{
+  MitogenCallErrorPrivate *priv = mitogen_call_error_get_private (error);
+  return priv ? priv->context_name : NULL;
+}

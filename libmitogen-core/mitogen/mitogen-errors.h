@@ -103,4 +103,16 @@ GQuark mitogen_channel_error_quark (void);
 MITOGEN_AVAILABLE_IN_ALL
 GQuark mitogen_latch_error_quark (void);
 
+MITOGEN_AVAILABLE_IN_ALL
+GError      *mitogen_call_error_new_remote          (const gchar *context_name,
+                                                     const gchar *remote_domain,
+                                                     gint remote_code,
+                                                     const gchar *message);
+MITOGEN_AVAILABLE_IN_ALL
+const gchar *mitogen_call_error_get_remote_domain   (const GError *error);
+MITOGEN_AVAILABLE_IN_ALL
+gint         mitogen_call_error_get_remote_code     (const GError *error);
+MITOGEN_AVAILABLE_IN_ALL
+const gchar *mitogen_call_error_get_context_name    (const GError *error);
+
 G_END_DECLS

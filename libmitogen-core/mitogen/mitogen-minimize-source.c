@@ -77,7 +77,7 @@ typedef struct {
 
   gboolean in_line;
   LogicalLine line;
-  guint line_tokens;
+  gsize line_tokens;
   TokenKind last_kind;
   gboolean first_token_is_async;
 

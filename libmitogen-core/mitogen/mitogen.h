@@ -25,5 +25,9 @@
 #include <mitogen/mitogen-channel.h>
 #include <mitogen/mitogen-select.h>
 #include <mitogen/mitogen-process-monitor.h>
+#include <mitogen/mitogen-call.h>
+#include <mitogen/mitogen-module-info.h>
+#include <mitogen/mitogen-minimize-source.h>
+#include <mitogen/mitogen-io-logger.h>
 
 #undef __MITOGEN_H_INSIDE__
