@@ -867,6 +867,95 @@ test_shutdown_ignores_non_keep_alive (void)
 
 typedef struct {
   MitogenBroker *broker;
+  MitogenBasicStream *stream;
+} DisconnectJob;
+
+static void
+disconnect_job_run (gpointer data)
+{
+  DisconnectJob *job = data;
+
+  mitogen_basic_stream_on_disconnect (job->stream, job->broker);
+}
+
+/* A stream that finishes its shutdown from another thread hands the broker
+ * its disconnect with a defer: deferred work must still run during the
+ * grace period, or only the end of the grace period lets join return. */
+static void
+test_shutdown_defer_during_grace (void)
+{
+  g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
+  g_autoptr(TestStream) stream = NULL;
+  DisconnectJob job;
+  int p[2];
+
+  make_pipe (p);
+  stream = test_stream_new (broker, p[0], -1, TRUE);
+  stream->disconnect_on_shutdown = FALSE;
+  job = (DisconnectJob) { broker, MITOGEN_BASIC_STREAM (stream) };
+  mitogen_broker_start_receive (broker, job.stream);
+  mitogen_broker_set_shutdown_timeout (broker, ENDLESS_GRACE);
+  sync_broker (broker);
+
+  mitogen_broker_shutdown (broker);
+  g_assert_true (counter_wait (stream->events[EV_SHUTDOWN], 1));
+  g_assert_true (mitogen_broker_defer (broker, disconnect_job_run, &job, NULL));
+  join_within_deadline (broker);
+
+  g_assert_cmpint (events (stream, EV_DISCONNECT), ==, 1);
+  g_assert_cmpint (events (stream, EV_DISCONNECT_SIGNAL), ==, 1);
+  assert_on_broker_thread (stream);
+  close (p[1]);
+}
+
+typedef struct {
+  MitogenBroker *broker;
+  gboolean finalized_by_unref;
+  Counter *done;
+} Unref;
+
+static gpointer
+unref_thread (gpointer data)
+{
+  Unref *u = data;
+  MitogenBroker *weak = u->broker;
+
+  g_object_add_weak_pointer (G_OBJECT (weak), (gpointer *) &weak);
+  g_object_unref (u->broker);
+  u->finalized_by_unref = weak == NULL;
+  counter_add (u->done, 1);
+  return NULL;
+}
+
+/* Unreffing a running broker shuts it down and joins it, right there, even
+ * while a stream operation deferred from this thread is still queued. */
+static void
+test_unref_with_queued_operation (void)
+{
+  g_autoptr(Counter) done = counter_new ();
+  g_autoptr(TestStream) stream = NULL;
+  Unref u = { mitogen_broker_new (), FALSE, done };
+  GThread *thread;
+  int p[2];
+
+  make_pipe (p);
+  stream = test_stream_new (u.broker, p[0], -1, TRUE);
+  mitogen_broker_start_receive (u.broker, MITOGEN_BASIC_STREAM (stream));
+  /* From another thread, so that a finalize that never returns fails the
+   * test at the safety deadline. */
+  thread = g_thread_new ("unref", unref_thread, &u);
+  g_assert_true (counter_wait (done, 1));
+  g_thread_join (thread);
+
+  g_assert_true (u.finalized_by_unref);
+  /* The queued operation ran before the shutdown it preceded. */
+  g_assert_cmpint (events (stream, EV_SHUTDOWN), ==, 1);
+  g_assert_cmpint (events (stream, EV_DISCONNECT_SIGNAL), ==, 1);
+  close (p[1]);
+}
+
+typedef struct {
+  MitogenBroker *broker;
   gint emitted;    /* atomic */
   gint off_thread; /* atomic */
 } ShutdownProbe;
@@ -1214,11 +1303,15 @@ test_stream_busy_peer (Pair *p,
   g_assert_cmpint (counter_get (p->disconnected_b), ==, 0);
 }
 
+/* On B's broker thread: takes in part of the request, then closes B's
+ * end. */
 static void
-disconnect_b (gpointer data)
+receive_some_then_close_b (gpointer data)
 {
   Pair *p = data;
 
+  mitogen_basic_stream_on_receive (MITOGEN_BASIC_STREAM (p->stream_b),
+                                   p->broker_b);
   mitogen_stream_disconnect (p->stream_b, "closed by the test");
 }
 
@@ -1233,22 +1326,26 @@ test_stream_peer_closes_mid_transfer (Pair *p,
   g_autoptr(MitogenMessage) got = NULL;
   g_autoptr(GError) error = NULL;
   const gchar *reason;
+  guint64 received;
   Gate gate;
 
   mitogen_message_set_reply_to (request, mitogen_receiver_get_handle (reply));
-  /* B closes its end as soon as it runs again, with most of the request
-   * still to come. */
-  gate_init (&gate, p->broker_b, disconnect_b, p);
+  gate_init (&gate, p->broker_b, receive_some_then_close_b, p);
   mitogen_router_route (p->router_a, request);
   g_assert_cmpuint (mitogen_stream_get_pending_bytes (p->stream_a), >, 0);
   gate_release (&gate);
+
+  g_assert_true (counter_wait (p->disconnected_b, 1));
+  received = mitogen_stream_get_bytes_received (p->stream_b);
+  g_assert_cmpuint (received, >, 0);
+  g_assert_cmpuint (received, <, MITOGEN_MESSAGE_HEADER_SIZE + BIG);
+  g_assert_cmpstr (mitogen_stream_get_disconnect_reason (p->stream_b), ==,
+                   "closed by the test");
 
   g_assert_true (counter_wait (p->disconnected_a, 1));
   reason = mitogen_stream_get_disconnect_reason (p->stream_a);
   g_assert_nonnull (reason);
   g_assert_cmpstr (reason, !=, "");
-  g_assert_cmpstr (mitogen_stream_get_disconnect_reason (p->stream_b), ==,
-                   "closed by the test");
 
   got = mitogen_receiver_get (reply, WAIT, NULL, &error);
   g_assert_null (got);
@@ -1359,6 +1456,10 @@ main (int argc,
   g_test_add_func ("/broker/shutdown/ignores-non-keep-alive",
                    test_shutdown_ignores_non_keep_alive);
   g_test_add_func ("/broker/shutdown/signal", test_shutdown_signal);
+  g_test_add_func ("/broker/shutdown/defer-during-grace",
+                   test_shutdown_defer_during_grace);
+  g_test_add_func ("/broker/unref-with-queued-operation",
+                   test_unref_with_queued_operation);
   g_test_add_func ("/stream/basic/disconnect-signal-once",
                    test_disconnect_signal_once);
 

@@ -47,11 +47,13 @@ struct _MitogenRouter {
   gboolean unidirectional;
   gsize max_message_size;
   gint next_handle; /* atomic */
+  gint next_id;     /* atomic */
 
   GMutex lock;
   GHashTable *handlers;      /* handle -> Handler* */
   GHashTable *stream_by_id;  /* context id -> MitogenStream* (ref) */
   GHashTable *streams;       /* MitogenStream* -> signal handler id */
+  GHashTable *names;         /* context id -> gchar* */
   gboolean shut_down;
 };
 
@@ -556,6 +558,58 @@ mitogen_router_allocate_handle (MitogenRouter *self)
 }
 
 /**
+ * mitogen_router_allocate_id:
+ * @self: a router
+ *
+ * Returns: a context id no other context of this master has had
+ */
+guint32
+mitogen_router_allocate_id (MitogenRouter *self)
+{
+  return (guint32) g_atomic_int_add (&self->next_id, 1);
+}
+
+/**
+ * mitogen_router_set_context_name:
+ * @self: a router
+ * @context_id: a context id
+ * @name: (nullable): its name, for logs and errors
+ */
+void
+mitogen_router_set_context_name (MitogenRouter *self,
+                                 guint32 context_id,
+                                 const gchar *name)
+{
+  g_mutex_lock (&self->lock);
+  if (name)
+    g_hash_table_insert (self->names, GUINT_TO_POINTER (context_id),
+                         g_strdup (name));
+  else
+    g_hash_table_remove (self->names, GUINT_TO_POINTER (context_id));
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * mitogen_router_dup_context_name:
+ * @self: a router
+ * @context_id: a context id
+ *
+ * Returns: (transfer full): the context's name, or its id as text when
+ *   unnamed
+ */
+gchar *
+mitogen_router_dup_context_name (MitogenRouter *self,
+                                 guint32 context_id)
+{
+  gchar *name;
+
+  g_mutex_lock (&self->lock);
+  name = g_strdup (g_hash_table_lookup (self->names, GUINT_TO_POINTER (context_id)));
+  g_mutex_unlock (&self->lock);
+  return name ? name : g_strdup_printf ("context%u", context_id);
+}
+
+/**
  * mitogen_router_add_handler:
  * @self: a router
  * @handle: the handle, or 0 to allocate one
@@ -701,6 +755,7 @@ mitogen_router_finalize (GObject *object)
   g_hash_table_unref (self->handlers);
   g_hash_table_unref (self->stream_by_id);
   g_hash_table_unref (self->streams);
+  g_hash_table_unref (self->names);
   g_array_unref (self->parent_ids);
   g_mutex_clear (&self->lock);
 
@@ -723,6 +778,8 @@ mitogen_router_init (MitogenRouter *self)
   self->handlers = g_hash_table_new_full (NULL, NULL, NULL, handler_unref);
   self->stream_by_id = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->streams = g_hash_table_new (NULL, NULL);
+  self->names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->next_id = 1;
   self->parent_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->max_message_size = MITOGEN_MAX_MESSAGE_SIZE;
   self->next_handle = MITOGEN_HANDLE_FIRST_DYNAMIC;

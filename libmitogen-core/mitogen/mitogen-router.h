@@ -103,6 +103,15 @@ MitogenStream *mitogen_router_stream_by_id    (MitogenRouter *self,
 MITOGEN_AVAILABLE_IN_ALL
 guint32        mitogen_router_allocate_handle (MitogenRouter *self);
 MITOGEN_AVAILABLE_IN_ALL
+guint32        mitogen_router_allocate_id     (MitogenRouter *self);
+MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_router_set_context_name (MitogenRouter *self,
+                                                guint32 context_id,
+                                                const gchar *name);
+MITOGEN_AVAILABLE_IN_ALL
+gchar         *mitogen_router_dup_context_name (MitogenRouter *self,
+                                                guint32 context_id);
+MITOGEN_AVAILABLE_IN_ALL
 guint32        mitogen_router_add_handler     (MitogenRouter *self,
                                                guint32 handle,
                                                MitogenHandlerFlags flags,

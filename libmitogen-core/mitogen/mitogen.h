@@ -29,5 +29,11 @@
 #include <mitogen/mitogen-module-info.h>
 #include <mitogen/mitogen-minimize-source.h>
 #include <mitogen/mitogen-io-logger.h>
+#include <mitogen/mitogen-importer.h>
+#include <mitogen/mitogen-transport-module.h>
+#include <mitogen/mitogen-transport-registry.h>
+#include <mitogen/mitogen-parent-stream.h>
+#include <mitogen/mitogen-context.h>
+#include <mitogen/mitogen-external-context.h>
 
 #undef __MITOGEN_H_INSIDE__

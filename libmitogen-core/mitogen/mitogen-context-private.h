@@ -1,0 +1,24 @@
+/* mitogen-context-private.h
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#pragma once
+
+#include "mitogen-context.h"
+
+G_BEGIN_DECLS
+
+G_GNUC_INTERNAL
+MitogenReceiver *mitogen_context_start_call (MitogenContext *self,
+                                            const gchar *chain_id,
+                                            const gchar *function,
+                                            GVariant *args,
+                                            guint32 progress_handle,
+                                            gboolean want_reply,
+                                            GError **error);
+G_GNUC_INTERNAL
+GVariant        *mitogen_context_finish_call (MitogenContext *self,
+                                             MitogenMessage *reply,
+                                             GError **error);
+
+G_END_DECLS

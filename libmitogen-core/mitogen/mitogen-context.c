@@ -1,0 +1,853 @@
+/* mitogen-context.c
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include "config.h"
+
+#include "mitogen-context.h"
+
+#include <string.h>
+
+#include "mitogen-context-private.h"
+#include "mitogen-errors.h"
+#include "mitogen-latch.h"
+#include "mitogen-parent-stream.h"
+#include "mitogen-protocol.h"
+#include "mitogen-transport-registry.h"
+
+/**
+ * MitogenContext:
+ *
+ * A handle on another context: the master, a child, or a context further
+ * down the tree. Calls run functions there (`core.getpid`), in the order
+ * sent; a context that dies wakes every caller waiting on it with
+ * %MITOGEN_CHANNEL_ERROR_DEAD naming it.
+ *
+ * mitogen_context_connect() starts a child through a transport and
+ * returns its context.
+ */
+struct _MitogenContext {
+  GObject parent_instance;
+
+  MitogenRouter *router;
+  guint32 context_id;
+  gchar *name;
+  MitogenStream *stream; /* for a child started from here */
+  gulong disconnect_id;
+  MitogenLatch *gone;    /* gets an item once the stream disconnects */
+};
+
+G_DEFINE_FINAL_TYPE (MitogenContext, mitogen_context, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_DISCONNECT,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+mitogen_context_dispose (GObject *object)
+{
+  MitogenContext *self = MITOGEN_CONTEXT (object);
+
+  if (self->stream)
+    {
+      g_clear_signal_handler (&self->disconnect_id, self->stream);
+      g_clear_object (&self->stream);
+    }
+  G_OBJECT_CLASS (mitogen_context_parent_class)->dispose (object);
+}
+
+static void
+mitogen_context_finalize (GObject *object)
+{
+  MitogenContext *self = MITOGEN_CONTEXT (object);
+
+  g_clear_object (&self->router);
+  g_clear_object (&self->gone);
+  g_free (self->name);
+  G_OBJECT_CLASS (mitogen_context_parent_class)->finalize (object);
+}
+
+static void
+mitogen_context_class_init (MitogenContextClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = mitogen_context_dispose;
+  object_class->finalize = mitogen_context_finalize;
+
+  /**
+   * MitogenContext::disconnect:
+   * @self: the context
+   *
+   * Emitted, on the broker thread, when the stream to a child started from
+   * here disconnects.
+   */
+  signals[SIGNAL_DISCONNECT] =
+    g_signal_new ("disconnect", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+mitogen_context_init (MitogenContext *self)
+{
+  self->gone = mitogen_latch_new ();
+}
+
+/**
+ * mitogen_context_new:
+ * @router: the router of this process
+ * @context_id: the context's id
+ * @name: (nullable): its name; defaults to one made from the id
+ *
+ * Makes a handle on a context that already exists, such as the master
+ * (id 0) from a child.
+ *
+ * Returns: (transfer full): a new context handle
+ */
+MitogenContext *
+mitogen_context_new (MitogenRouter *router,
+                     guint32 context_id,
+                     const gchar *name)
+{
+  MitogenContext *self = g_object_new (MITOGEN_TYPE_CONTEXT, NULL);
+
+  self->router = g_object_ref (router);
+  self->context_id = context_id;
+  self->name = name ? g_strdup (name)
+                    : mitogen_router_dup_context_name (router, context_id);
+  return self;
+}
+
+/**
+ * mitogen_context_get_router:
+ * @self: a context
+ *
+ * Returns: (transfer none): the router messages leave by
+ */
+MitogenRouter *
+mitogen_context_get_router (MitogenContext *self)
+{
+  return self->router;
+}
+
+/**
+ * mitogen_context_get_context_id:
+ * @self: a context
+ *
+ * Returns: the context's id
+ */
+guint32
+mitogen_context_get_context_id (MitogenContext *self)
+{
+  return self->context_id;
+}
+
+/**
+ * mitogen_context_get_name:
+ * @self: a context
+ *
+ * Returns: the context's name, such as `local.4242`
+ */
+const gchar *
+mitogen_context_get_name (MitogenContext *self)
+{
+  return self->name;
+}
+
+/**
+ * mitogen_context_get_stream:
+ * @self: a context
+ *
+ * Returns: (transfer none) (nullable): the stream to the child, if it was
+ *   started from this process
+ */
+MitogenStream *
+mitogen_context_get_stream (MitogenContext *self)
+{
+  return self->stream;
+}
+
+/**
+ * mitogen_context_is_connected:
+ * @self: a context
+ *
+ * Returns: %FALSE once the stream to a child started from here has
+ *   disconnected; %TRUE for other contexts
+ */
+gboolean
+mitogen_context_is_connected (MitogenContext *self)
+{
+  return !self->stream ||
+         !mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (self->stream));
+}
+
+/**
+ * mitogen_context_send:
+ * @self: a context
+ * @msg: a message; its destination is set to this context
+ *
+ * Sends @msg without waiting for anything.
+ */
+void
+mitogen_context_send (MitogenContext *self,
+                      MitogenMessage *msg)
+{
+  mitogen_message_set_dst_id (msg, self->context_id);
+  mitogen_router_route (self->router, msg);
+}
+
+/**
+ * mitogen_context_send_async:
+ * @self: a context
+ * @msg: a message; its destination and `reply_to` are set
+ *
+ * Sends @msg and returns a receiver for its one reply, which fails with
+ * %MITOGEN_CHANNEL_ERROR_DEAD if the context dies first.
+ *
+ * Returns: (transfer full): the receiver of the reply
+ */
+MitogenReceiver *
+mitogen_context_send_async (MitogenContext *self,
+                            MitogenMessage *msg)
+{
+  MitogenReceiver *recv =
+    mitogen_receiver_new (self->router, 0, FALSE, self->context_id, NULL);
+
+  mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
+  mitogen_context_send (self, msg);
+  return recv;
+}
+
+static gboolean
+split_function (const gchar *function,
+                gchar **module,
+                const gchar **name,
+                GError **error)
+{
+  const gchar *dot = function ? strchr (function, '.') : NULL;
+
+  if (!dot || dot == function || !dot[1])
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "“%s” is not of the form MODULE.FUNCTION",
+                   function ? function : "");
+      return FALSE;
+    }
+  *module = g_strndup (function, (gsize) (dot - function));
+  *name = dot + 1;
+  return TRUE;
+}
+
+MitogenReceiver *
+mitogen_context_start_call (MitogenContext *self,
+                            const gchar *chain_id,
+                            const gchar *function,
+                            GVariant *args,
+                            guint32 progress_handle,
+                            gboolean want_reply,
+                            GError **error)
+{
+  g_autofree gchar *module = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  const gchar *name;
+
+  if (!split_function (function, &module, &name, error))
+    return NULL;
+  if (!owned_args)
+    owned_args = g_variant_ref_sink (g_variant_new_tuple (NULL, 0));
+
+  msg = mitogen_message_new (self->context_id, MITOGEN_HANDLE_CALL_FUNCTION,
+                             g_variant_new (MITOGEN_CALL_TYPE,
+                                            chain_id ? chain_id : "", module,
+                                            name, owned_args, progress_handle));
+  if (!want_reply)
+    {
+      mitogen_context_send (self, msg);
+      return NULL;
+    }
+  return mitogen_context_send_async (self, msg);
+}
+
+GVariant *
+mitogen_context_finish_call (MitogenContext *self,
+                             MitogenMessage *reply,
+                             GError **error)
+{
+  return mitogen_protocol_parse_reply (reply, self->name, error);
+}
+
+static GVariant *
+wait_reply (MitogenContext *self,
+            MitogenReceiver *recv,
+            GCancellable *cancellable,
+            GError **error)
+{
+  g_autoptr(MitogenMessage) reply =
+    mitogen_receiver_get (recv, -1, cancellable, error);
+
+  /* A late reply to a cancelled call finds no handler and is dropped. */
+  mitogen_receiver_close (recv);
+  if (!reply)
+    return NULL;
+  return mitogen_context_finish_call (self, reply, error);
+}
+
+/**
+ * mitogen_context_call:
+ * @self: a context
+ * @function: `MODULE.FUNCTION`, such as `core.getpid`
+ * @args: (nullable): the arguments, a tuple matching the function's
+ *   signature; %NULL for none; a floating reference is sunk
+ * @cancellable: (nullable): stops the wait; the call itself still runs
+ * @error: return location for an error
+ *
+ * Calls @function in the context and waits for its result.
+ *
+ * Returns: (transfer full) (nullable): the result; %NULL with
+ *   %MITOGEN_CALL_ERROR when the function failed (carrying the remote
+ *   error's domain, code, message and the context's name),
+ *   %MITOGEN_CHANNEL_ERROR_DEAD when the context died, or
+ *   %G_IO_ERROR_CANCELLED
+ */
+GVariant *
+mitogen_context_call (MitogenContext *self,
+                      const gchar *function,
+                      GVariant *args,
+                      GCancellable *cancellable,
+                      GError **error)
+{
+  g_autoptr(MitogenReceiver) recv =
+    mitogen_context_start_call (self, NULL, function, args, 0, TRUE, error);
+
+  return recv ? wait_reply (self, recv, cancellable, error) : NULL;
+}
+
+static void
+on_call_reply (GObject *source,
+               GAsyncResult *result,
+               gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MitogenReceiver *recv = MITOGEN_RECEIVER (source);
+  MitogenContext *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenMessage) reply =
+    mitogen_receiver_get_finish (recv, result, &error);
+  GVariant *value = NULL;
+
+  mitogen_receiver_close (recv);
+  if (reply)
+    value = mitogen_context_finish_call (self, reply, &error);
+  if (value)
+    g_task_return_pointer (task, value, (GDestroyNotify) g_variant_unref);
+  else
+    g_task_return_error (task, g_steal_pointer (&error));
+}
+
+/**
+ * mitogen_context_call_async:
+ * @self: a context
+ * @function: `MODULE.FUNCTION`
+ * @args: (nullable): the arguments; a floating reference is sunk
+ * @cancellable: (nullable): stops the wait: the callback gets
+ *   %G_IO_ERROR_CANCELLED and the late reply is dropped
+ * @callback: (scope async): called, in the thread-default main context of
+ *   the caller, with the result
+ * @user_data: (closure): data for @callback
+ *
+ * Calls @function without blocking.
+ */
+void
+mitogen_context_call_async (MitogenContext *self,
+                            const gchar *function,
+                            GVariant *args,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenReceiver) recv = NULL;
+
+  g_task_set_source_tag (task, mitogen_context_call_async);
+  recv = mitogen_context_start_call (self, NULL, function, args, 0, TRUE, &error);
+  if (!recv)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  mitogen_receiver_get_async (recv, cancellable, on_call_reply, task);
+}
+
+/**
+ * mitogen_context_call_finish:
+ * @self: a context
+ * @result: the result given to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full) (nullable): the function's result, or %NULL
+ *   with @error set as for mitogen_context_call()
+ */
+GVariant *
+mitogen_context_call_finish (MitogenContext *self,
+                             GAsyncResult *result,
+                             GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * mitogen_context_call_no_reply:
+ * @self: a context
+ * @function: `MODULE.FUNCTION`
+ * @args: (nullable): the arguments; a floating reference is sunk
+ *
+ * Calls @function and forgets it: no result, no error comes back.
+ */
+void
+mitogen_context_call_no_reply (MitogenContext *self,
+                               const gchar *function,
+                               GVariant *args)
+{
+  g_autoptr(GError) error = NULL;
+
+  mitogen_context_start_call (self, NULL, function, args, 0, FALSE, &error);
+  if (error)
+    g_warning ("call_no_reply: %s", error->message);
+}
+
+typedef struct {
+  MitogenProgressFunc func;
+  gpointer user_data;
+} Progress;
+
+static void
+on_progress (MitogenMessage *msg,
+             gpointer user_data)
+{
+  Progress *p = user_data;
+  g_autoptr(GVariant) value = NULL;
+
+  if (mitogen_message_is_dead (msg))
+    return;
+  value = mitogen_message_get_data (msg, NULL);
+  if (value)
+    p->func (value, p->user_data);
+}
+
+/**
+ * mitogen_context_call_with_progress:
+ * @self: a context
+ * @function: `MODULE.FUNCTION`
+ * @args: (nullable): the arguments; a floating reference is sunk
+ * @progress: (scope call): receives each progress value, on the broker
+ *   thread, before this returns
+ * @user_data: (closure): data for @progress
+ * @cancellable: (nullable): stops the wait
+ * @error: return location for an error
+ *
+ * Like mitogen_context_call(), for functions that report progress as they
+ * go, such as `core.run` streaming a command's output.
+ *
+ * Returns: (transfer full) (nullable): the result
+ */
+GVariant *
+mitogen_context_call_with_progress (MitogenContext *self,
+                                    const gchar *function,
+                                    GVariant *args,
+                                    MitogenProgressFunc progress,
+                                    gpointer user_data,
+                                    GCancellable *cancellable,
+                                    GError **error)
+{
+  Progress p = { progress, user_data };
+  guint32 handle = mitogen_router_add_handler (self->router, 0,
+                                               MITOGEN_HANDLER_PERSIST,
+                                               self->context_id, NULL,
+                                               on_progress, &p, NULL);
+  g_autoptr(MitogenReceiver) recv =
+    mitogen_context_start_call (self, NULL, function, args, handle, TRUE, error);
+  GVariant *result = recv ? wait_reply (self, recv, cancellable, error) : NULL;
+
+  /* Progress travels ahead of the result on the same stream and is
+   * handled on the broker thread in order, so none is still pending. */
+  mitogen_router_del_handler (self->router, handle);
+  return result;
+}
+
+static void
+on_stream_disconnect (MitogenStream *stream,
+                      MitogenContext *self)
+{
+  mitogen_latch_put (self->gone, self, NULL);
+  g_signal_emit (self, signals[SIGNAL_DISCONNECT], 0);
+}
+
+/**
+ * mitogen_context_shutdown:
+ * @self: a context
+ * @wait: for a child started from here, wait until it has exited and its
+ *   stream closed
+ * @cancellable: (nullable): stops the wait
+ * @error: return location for an error
+ *
+ * Asks the context to exit: it stops taking calls, shuts down its own
+ * children, flushes its output, and exits; a function still running is
+ * abandoned after the broker's grace period.
+ *
+ * Returns: %TRUE once asked, or once gone when @wait is set
+ */
+gboolean
+mitogen_context_shutdown (MitogenContext *self,
+                          gboolean wait,
+                          GCancellable *cancellable,
+                          GError **error)
+{
+  g_autoptr(MitogenMessage) msg =
+    mitogen_message_new (self->context_id, MITOGEN_HANDLE_SHUTDOWN, NULL);
+  gpointer gone;
+
+  mitogen_context_send (self, msg);
+  if (!wait || !self->stream)
+    return TRUE;
+
+  gone = mitogen_latch_get (self->gone, -1, TRUE, cancellable, error);
+  if (!gone)
+    return FALSE;
+  /* Leave the item for any other waiter. */
+  mitogen_latch_put (self->gone, gone, NULL);
+  return TRUE;
+}
+
+static void
+shutdown_thread (GTask *task,
+                 gpointer source,
+                 gpointer task_data,
+                 GCancellable *cancellable)
+{
+  GError *error = NULL;
+
+  if (mitogen_context_shutdown (source, TRUE, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mitogen_context_shutdown_async:
+ * @self: a context
+ * @cancellable: (nullable): stops the wait
+ * @callback: (scope async): called once the context is gone
+ * @user_data: (closure): data for @callback
+ *
+ * Like mitogen_context_shutdown() with @wait set, without blocking.
+ */
+void
+mitogen_context_shutdown_async (MitogenContext *self,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, mitogen_context_shutdown_async);
+  g_task_run_in_thread (task, shutdown_thread);
+}
+
+/**
+ * mitogen_context_shutdown_finish:
+ * @self: a context
+ * @result: the result given to the callback
+ * @error: return location for an error
+ *
+ * Returns: %TRUE once the context is gone
+ */
+gboolean
+mitogen_context_shutdown_finish (MitogenContext *self,
+                                 GAsyncResult *result,
+                                 GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+set_stream_options (GObject *stream,
+                    GVariant *options,
+                    GError **error)
+{
+  GVariantIter iter;
+  const gchar *key;
+  GVariant *value;
+
+  if (!options)
+    return TRUE;
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      const gchar *prop = g_str_equal (key, "name") ? "context-name" : key;
+      GParamSpec *pspec =
+        g_object_class_find_property (G_OBJECT_GET_CLASS (stream), prop);
+      g_auto(GValue) given = G_VALUE_INIT;
+      g_auto(GValue) wanted = G_VALUE_INIT;
+
+      if (!pspec || !(pspec->flags & G_PARAM_WRITABLE))
+        {
+          g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                       "Transport %s has no option “%s”",
+                       G_OBJECT_TYPE_NAME (stream), key);
+          g_variant_unref (value);
+          return FALSE;
+        }
+      g_dbus_gvariant_to_gvalue (value, &given);
+      g_value_init (&wanted, pspec->value_type);
+      if (!g_value_transform (&given, &wanted))
+        {
+          g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                       "Option “%s” wants a %s, not a %s", key,
+                       g_type_name (pspec->value_type),
+                       g_variant_get_type_string (value));
+          g_variant_unref (value);
+          return FALSE;
+        }
+      g_object_set_property (stream, prop, &wanted);
+    }
+  return TRUE;
+}
+
+static GVariant *
+child_config (MitogenRouter *router,
+              guint32 context_id)
+{
+  GVariantBuilder parents, path;
+  const gchar *env = g_getenv ("MITOGEN_PLUGIN_PATH");
+  g_auto(GStrv) dirs = g_strsplit (env ? env : "", G_SEARCHPATH_SEPARATOR_S, -1);
+  const guint32 *ids;
+  gsize n_ids;
+  GVariantDict dict;
+
+  g_variant_builder_init (&parents, G_VARIANT_TYPE ("au"));
+  g_variant_builder_add (&parents, "u", mitogen_router_get_context_id (router));
+  ids = mitogen_router_get_parent_ids (router, &n_ids);
+  for (gsize i = 0; i < n_ids; i++)
+    g_variant_builder_add (&parents, "u", ids[i]);
+
+  g_variant_builder_init (&path, G_VARIANT_TYPE ("as"));
+  for (guint i = 0; dirs[i]; i++)
+    if (*dirs[i])
+      g_variant_builder_add (&path, "s", dirs[i]);
+  g_variant_builder_add (&path, "s", MITOGEN_PLUGINDIR);
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "context_id", "u", context_id);
+  g_variant_dict_insert_value (&dict, "parent_ids", g_variant_builder_end (&parents));
+  g_variant_dict_insert_value (&dict, "plugin_path", g_variant_builder_end (&path));
+  g_variant_dict_insert (&dict, "max_message_size", "t",
+                         (guint64) mitogen_router_get_max_message_size (router));
+  return g_variant_dict_end (&dict);
+}
+
+static void
+forward_log_record (MitogenMessage *msg,
+                    gpointer user_data)
+{
+  MitogenRouter *router = user_data;
+  g_autoptr(GVariant) record = mitogen_message_get_data (msg, NULL);
+  g_autofree gchar *name = NULL;
+  g_autofree gchar *domain = NULL;
+  const gchar *child_domain, *text, *stream;
+  gint level;
+
+  if (!record || !g_variant_is_of_type (record, G_VARIANT_TYPE (MITOGEN_LOG_TYPE)))
+    return;
+  g_variant_get (record, "(&si&s&s)", &child_domain, &level, &text, &stream);
+  name = mitogen_router_dup_context_name (router, mitogen_message_get_src_id (msg));
+  domain = g_strconcat ("mitogen.ctx.", name, NULL);
+
+  /* A child's error must not abort the master. */
+  level &= G_LOG_LEVEL_MASK;
+  if (level & G_LOG_LEVEL_ERROR || level == 0)
+    level = G_LOG_LEVEL_CRITICAL;
+  {
+    const GLogField fields[] = {
+      { "GLIB_DOMAIN", domain, -1 },
+      { "MESSAGE", text, -1 },
+      { "MITOGEN_CONTEXT", name, -1 },
+      { "MITOGEN_STREAM", stream, -1 },
+      { "MITOGEN_SOURCE_DOMAIN", child_domain, -1 },
+    };
+    g_log_structured_array ((GLogLevelFlags) level, fields,
+                            *stream ? G_N_ELEMENTS (fields) : G_N_ELEMENTS (fields) - 1);
+  }
+}
+
+static void
+ensure_log_forwarding (MitogenRouter *router)
+{
+  /* Fails harmlessly once installed. */
+  mitogen_router_add_handler (router, MITOGEN_HANDLE_FORWARD_LOG,
+                              MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
+                              NULL, forward_log_record, router, NULL);
+}
+
+/**
+ * mitogen_context_connect:
+ * @router: the router of this process
+ * @transport: the transport's name: `local`, `ssh`, …
+ * @options: (nullable): the transport's options, an `a{sv}` whose keys are
+ *   properties of its stream (`connect-timeout`, `hostname`, …); `name`
+ *   names the context; a floating reference is sunk
+ * @via: (nullable): a context to start the child from, instead of this
+ *   process
+ * @cancellable: (nullable): checked before the child starts
+ * @error: return location for an error
+ *
+ * Starts a child context and waits until it is ready for calls, at most
+ * for the transport's connect timeout. Blocks the calling thread.
+ *
+ * Returns: (transfer full) (nullable): the new context; %NULL with
+ *   %MITOGEN_STREAM_ERROR_CONNECT, or %MITOGEN_TIMEOUT_ERROR, saying what
+ *   failed
+ */
+MitogenContext *
+mitogen_context_connect (MitogenRouter *router,
+                         const gchar *transport,
+                         GVariant *options,
+                         MitogenContext *via,
+                         GCancellable *cancellable,
+                         GError **error)
+{
+  g_autoptr(GVariant) owned_options = options ? g_variant_ref_sink (options) : NULL;
+  g_autoptr(MitogenParentStream) stream = NULL;
+  g_autoptr(GVariant) config = NULL;
+  MitogenContext *self;
+  guint32 context_id;
+  GType type;
+
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), NULL);
+
+  if (via)
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "Starting %s contexts via %s is not supported yet",
+                   transport, mitogen_context_get_name (via));
+      return NULL;
+    }
+
+  type = mitogen_transport_registry_get_stream_type (
+    mitogen_transport_registry_get_default (), transport, error);
+  if (!type)
+    return NULL;
+
+  stream = g_object_new (type, NULL);
+  if (!set_stream_options (G_OBJECT (stream), owned_options, error))
+    return NULL;
+
+  ensure_log_forwarding (router);
+  context_id = mitogen_router_allocate_id (router);
+  config = g_variant_ref_sink (child_config (router, context_id));
+  if (!mitogen_parent_stream_connect (stream, router, context_id, config,
+                                      cancellable, error))
+    return NULL;
+
+  mitogen_router_set_context_name (router, context_id,
+                                   mitogen_parent_stream_get_context_name (stream));
+  self = mitogen_context_new (router, context_id,
+                              mitogen_parent_stream_get_context_name (stream));
+  self->stream = g_object_ref (MITOGEN_STREAM (stream));
+  self->disconnect_id = g_signal_connect (stream, "disconnect",
+                                          G_CALLBACK (on_stream_disconnect), self);
+  if (mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (stream)))
+    on_stream_disconnect (MITOGEN_STREAM (stream), self);
+  return self;
+}
+
+typedef struct {
+  MitogenRouter *router;
+  gchar *transport;
+  GVariant *options;
+  MitogenContext *via;
+} ConnectData;
+
+static void
+connect_data_free (gpointer data)
+{
+  ConnectData *d = data;
+
+  g_object_unref (d->router);
+  g_free (d->transport);
+  g_clear_pointer (&d->options, g_variant_unref);
+  g_clear_object (&d->via);
+  g_free (d);
+}
+
+static void
+connect_thread (GTask *task,
+                gpointer source,
+                gpointer task_data,
+                GCancellable *cancellable)
+{
+  ConnectData *d = task_data;
+  GError *error = NULL;
+  MitogenContext *context =
+    mitogen_context_connect (d->router, d->transport,
+                             d->options ? g_variant_ref (d->options) : NULL,
+                             d->via, cancellable, &error);
+
+  if (context)
+    g_task_return_pointer (task, context, g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mitogen_context_connect_async:
+ * @router: the router of this process
+ * @transport: the transport's name
+ * @options: (nullable): the transport's options, `a{sv}`
+ * @via: (nullable): a context to start the child from
+ * @cancellable: (nullable): checked before the child starts
+ * @callback: (scope async): called with the new context
+ * @user_data: (closure): data for @callback
+ *
+ * Like mitogen_context_connect(), without blocking.
+ */
+void
+mitogen_context_connect_async (MitogenRouter *router,
+                               const gchar *transport,
+                               GVariant *options,
+                               MitogenContext *via,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (router, cancellable, callback, user_data);
+  ConnectData *d = g_new0 (ConnectData, 1);
+
+  d->router = g_object_ref (router);
+  d->transport = g_strdup (transport);
+  d->options = options ? g_variant_ref_sink (options) : NULL;
+  d->via = via ? g_object_ref (via) : NULL;
+  g_task_set_source_tag (task, mitogen_context_connect_async);
+  g_task_set_task_data (task, d, connect_data_free);
+  g_task_run_in_thread (task, connect_thread);
+}
+
+/**
+ * mitogen_context_connect_finish:
+ * @result: the result given to the callback
+ * @error: return location for an error
+ *
+ * Returns: (transfer full) (nullable): the new context
+ */
+MitogenContext *
+mitogen_context_connect_finish (GAsyncResult *result,
+                                GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,752 @@
+/* mitogen-external-context.c
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include "config.h"
+
+#include "mitogen-external-context.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mitogen-call.h"
+#include "mitogen-errors.h"
+#include "mitogen-io.h"
+#include "mitogen-message-decoder.h"
+#include "mitogen-parent-stream.h"
+#include "mitogen-protocol.h"
+
+/**
+ * MitogenExternalContext:
+ *
+ * The main of a child context, run by `mitogen-agent`.
+ *
+ * It talks to its parent over the descriptors it was started with,
+ * replaces its stdin with `/dev/null` and its stdout and stderr with
+ * [class@IoLogger] pipes, so nothing a function or its subprocesses print
+ * can corrupt the stream, and forwards its log records to the master.
+ *
+ * `CALL_FUNCTION` messages, accepted only from its parent chain, run one
+ * at a time on the main thread (mitogen_external_context_run(), the seed's
+ * `_dispatch_calls`) while the broker thread keeps routing. A call chain
+ * that failed fails its later calls with the same error, without running
+ * them.
+ *
+ * On `SHUTDOWN`, or when the parent goes away, it stops taking calls,
+ * cancels the running one, drains its output, and exits; a function that
+ * ignores cancellation is abandoned after the broker's grace period.
+ */
+struct _MitogenExternalContext {
+  GObject parent_instance;
+
+  MitogenBroker *broker;
+  MitogenRouter *router;
+  MitogenStream *parent_stream;
+  MitogenContext *context;
+  MitogenReceiver *channel;
+  MitogenImporter *importer;
+  MitogenIoLogger *stdout_log;
+  MitogenIoLogger *stderr_log;
+  MitogenLatch *loggers_done;
+
+  gchar *name;
+  gboolean log_debug;
+  int emergency_fd; /* the original stderr, for when logs cannot travel */
+
+  GMutex lock;
+  MitogenCall *current_call;
+  GHashTable *failed_chains; /* chain id -> GError* */
+  gint shutting_down;        /* atomic */
+  gint forwarding_logs;      /* atomic: FALSE once the broker stops */
+  GCond done_cond;
+  gboolean done;
+};
+
+G_DEFINE_FINAL_TYPE (MitogenExternalContext, mitogen_external_context,
+                     G_TYPE_OBJECT)
+
+static MitogenExternalContext *the_context; /* for the log writer */
+static GPrivate in_log_writer;
+
+static void
+mitogen_external_context_finalize (GObject *object)
+{
+  MitogenExternalContext *self = MITOGEN_EXTERNAL_CONTEXT (object);
+
+  g_clear_object (&self->channel);
+  g_clear_object (&self->context);
+  g_clear_object (&self->parent_stream);
+  g_clear_object (&self->stdout_log);
+  g_clear_object (&self->stderr_log);
+  g_clear_object (&self->loggers_done);
+  g_clear_object (&self->importer);
+  g_clear_object (&self->router);
+  g_clear_object (&self->broker);
+  g_clear_object (&self->current_call);
+  g_hash_table_unref (self->failed_chains);
+  g_free (self->name);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->done_cond);
+  G_OBJECT_CLASS (mitogen_external_context_parent_class)->finalize (object);
+}
+
+static void
+mitogen_external_context_class_init (MitogenExternalContextClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mitogen_external_context_finalize;
+}
+
+static void
+mitogen_external_context_init (MitogenExternalContext *self)
+{
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->done_cond);
+  self->failed_chains = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                               (GDestroyNotify) g_error_free);
+  self->emergency_fd = -1;
+  self->loggers_done = mitogen_latch_new ();
+}
+
+/**
+ * mitogen_external_context_new:
+ *
+ * Returns: (transfer full): a context to bootstrap and run
+ */
+MitogenExternalContext *
+mitogen_external_context_new (void)
+{
+  return g_object_new (MITOGEN_TYPE_EXTERNAL_CONTEXT, NULL);
+}
+
+static void
+emergency_write (MitogenExternalContext *self,
+                 const gchar *text)
+{
+  if (self->emergency_fd >= 0)
+    {
+      g_autofree gchar *line = g_strdup_printf ("%s: %s\n",
+                                                self->name ? self->name : "mitogen-agent",
+                                                text);
+      mitogen_write_all (self->emergency_fd, (const guint8 *) line,
+                         strlen (line), -1, NULL);
+    }
+}
+
+static const gchar *
+field_value (const GLogField *fields,
+             gsize n_fields,
+             const gchar *key)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, key) == 0 && fields[i].length < 0)
+      return fields[i].value;
+  return NULL;
+}
+
+static GLogWriterOutput
+forward_log (GLogLevelFlags level,
+             const GLogField *fields,
+             gsize n_fields,
+             gpointer user_data)
+{
+  MitogenExternalContext *self = the_context;
+  const gchar *domain = field_value (fields, n_fields, "GLIB_DOMAIN");
+  const gchar *stream = field_value (fields, n_fields, "MITOGEN_STREAM");
+  g_autofree gchar *text = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+
+  /* Only what the master would show travels. */
+  if ((level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) && !self->log_debug)
+    return G_LOG_WRITER_HANDLED;
+
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+      text = fields[i].length < 0 ? g_strdup (fields[i].value)
+                                  : g_strndup (fields[i].value, (gsize) fields[i].length);
+
+  /* Logging from inside the forwarding path would recurse. */
+  if (g_private_get (&in_log_writer) || !g_atomic_int_get (&self->forwarding_logs))
+    {
+      emergency_write (self, text ? text : "");
+      return G_LOG_WRITER_HANDLED;
+    }
+  g_private_set (&in_log_writer, GINT_TO_POINTER (1));
+  msg = mitogen_message_new (0, MITOGEN_HANDLE_FORWARD_LOG,
+                             g_variant_new (MITOGEN_LOG_TYPE, domain ? domain : "",
+                                            (gint) (level & G_LOG_LEVEL_MASK),
+                                            text ? text : "",
+                                            stream ? stream : ""));
+  mitogen_router_route (self->router, msg);
+  g_private_set (&in_log_writer, NULL);
+  return G_LOG_WRITER_HANDLED;
+}
+
+static gboolean
+read_exactly (int fd,
+              guint8 *buf,
+              gsize len,
+              GError **error)
+{
+  gsize done = 0;
+
+  while (done < len)
+    {
+      gssize n = read (fd, buf + done, len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, MITOGEN_STREAM_ERROR,
+                       MITOGEN_STREAM_ERROR_DISCONNECTED,
+                       "The parent went away during bootstrap");
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+  return TRUE;
+}
+
+/* Reads exactly one frame, so nothing after it is consumed. */
+static GVariant *
+read_config (int fd,
+             GError **error)
+{
+  g_autoptr(MitogenMessageDecoder) decoder = mitogen_message_decoder_new (16 * 1024 * 1024);
+  g_autoptr(MitogenMessage) msg = NULL;
+  guint8 header[MITOGEN_MESSAGE_HEADER_SIZE];
+  g_autofree guint8 *body = NULL;
+  guint32 len;
+  GVariant *config;
+
+  if (!read_exactly (fd, header, sizeof header, error) ||
+      !mitogen_message_decoder_feed (decoder, header, sizeof header, error))
+    return NULL;
+  len = GUINT32_FROM_BE (*(guint32 *) (header + 22));
+  body = g_malloc (MAX (len, 1));
+  if (!read_exactly (fd, body, len, error) ||
+      !mitogen_message_decoder_feed (decoder, body, len, error))
+    return NULL;
+  msg = mitogen_message_decoder_pop (decoder);
+  config = msg ? mitogen_message_get_data (msg, error) : NULL;
+  if (config && !g_variant_is_of_type (config, G_VARIANT_TYPE_VARDICT))
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
+                   "The configuration is not an a{sv}");
+      g_clear_pointer (&config, g_variant_unref);
+    }
+  return config;
+}
+
+static int
+move_high (int fd)
+{
+  int moved = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  close (fd);
+  return moved;
+}
+
+static void
+redirect_to_null (int fd)
+{
+  int null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+
+  if (null_fd >= 0 && null_fd != fd)
+    {
+      dup2 (null_fd, fd);
+      close (null_fd);
+    }
+}
+
+static void
+begin_shutdown (MitogenExternalContext *self);
+
+static void
+on_shutdown_message (MitogenMessage *msg,
+                     gpointer user_data)
+{
+  if (!mitogen_message_is_dead (msg))
+    begin_shutdown (user_data);
+}
+
+static void
+on_parent_disconnect (MitogenStream *stream,
+                      MitogenExternalContext *self)
+{
+  begin_shutdown (self);
+}
+
+static void
+on_logger_disconnect (MitogenBasicStream *stream,
+                      MitogenExternalContext *self)
+{
+  mitogen_latch_put (self->loggers_done, stream, NULL);
+}
+
+static MitogenIoLogger *
+start_logger (MitogenExternalContext *self,
+              const gchar *name,
+              int fd,
+              GError **error)
+{
+  MitogenIoLogger *logger = mitogen_io_logger_new (name, fd, error);
+
+  if (!logger)
+    return NULL;
+  g_signal_connect (logger, "disconnect", G_CALLBACK (on_logger_disconnect), self);
+  mitogen_broker_start_receive (self->broker, MITOGEN_BASIC_STREAM (logger));
+  return logger;
+}
+
+static void
+apply_config (MitogenExternalContext *self,
+              GVariant *config)
+{
+  GVariantDict dict;
+  g_autofree guint32 *parents = NULL;
+  g_autoptr(GVariant) parent_ids = NULL;
+  g_autofree const gchar **path = NULL;
+  guint32 context_id = 1;
+  guint64 max_size = MITOGEN_MAX_MESSAGE_SIZE;
+  gsize n = 0;
+
+  g_variant_dict_init (&dict, config);
+  g_variant_dict_lookup (&dict, "context_id", "u", &context_id);
+  g_variant_dict_lookup (&dict, "name", "s", &self->name);
+  g_variant_dict_lookup (&dict, "log_debug", "b", &self->log_debug);
+  g_variant_dict_lookup (&dict, "max_message_size", "t", &max_size);
+  g_variant_dict_lookup (&dict, "plugin_path", "^a&s", &path);
+  parent_ids = g_variant_dict_lookup_value (&dict, "parent_ids", G_VARIANT_TYPE ("au"));
+  g_variant_dict_clear (&dict);
+
+  mitogen_router_set_context_id (self->router, context_id);
+  mitogen_router_set_max_message_size (self->router, max_size);
+  if (parent_ids)
+    {
+      const guint32 *ids = g_variant_get_fixed_array (parent_ids, &n, sizeof (guint32));
+      mitogen_router_set_parent_ids (self->router, ids, n);
+    }
+  self->importer = mitogen_importer_new (path);
+}
+
+/**
+ * mitogen_external_context_bootstrap:
+ * @self: a context
+ * @in_fd: the descriptor the parent writes to, usually 0
+ * @out_fd: the descriptor the parent reads, usually 1
+ * @error: return location for an error
+ *
+ * Runs the child's half of the bootstrap: announces itself, reads its
+ * configuration, takes over stdin, stdout and stderr, starts its broker
+ * and router, and says it is ready.
+ *
+ * Returns: %TRUE when the context is ready to run
+ */
+gboolean
+mitogen_external_context_bootstrap (MitogenExternalContext *self,
+                                    int in_fd,
+                                    int out_fd,
+                                    GError **error)
+{
+  g_autoptr(GVariant) config = NULL;
+  const gchar *started = MITOGEN_BOOT_MARKER_STARTED;
+  const gchar *ready = MITOGEN_BOOT_MARKER_READY;
+  guint32 parent_id;
+  gsize n_parents;
+  const guint32 *parents;
+  g_autoptr(MitogenSide) rside = NULL;
+
+  /* The link moves out of the way of stdio, and subprocesses don't
+   * inherit it. */
+  if (in_fd == out_fd)
+    out_fd = dup (out_fd);
+  in_fd = move_high (in_fd);
+  out_fd = move_high (out_fd);
+  /* At once: a descriptor opened later (GLib's own wake-up fd) must not
+   * land on 0 or 1 and be replaced under it. */
+  redirect_to_null (STDIN_FILENO);
+  redirect_to_null (STDOUT_FILENO);
+  self->emergency_fd = fcntl (STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+
+  if (!mitogen_write_all (out_fd, (const guint8 *) started, strlen (started),
+                          -1, error))
+    return FALSE;
+  config = read_config (in_fd, error);
+  if (!config)
+    return FALSE;
+
+  self->broker = mitogen_broker_new ();
+  self->router = mitogen_router_new (self->broker);
+  apply_config (self, config);
+  parents = mitogen_router_get_parent_ids (self->router, &n_parents);
+  parent_id = n_parents ? parents[0] : 0;
+
+  the_context = self;
+  g_atomic_int_set (&self->forwarding_logs, TRUE);
+  g_log_set_writer_func (forward_log, NULL, NULL);
+
+  self->stdout_log = start_logger (self, "stdout", STDOUT_FILENO, error);
+  if (!self->stdout_log)
+    return FALSE;
+  self->stderr_log = start_logger (self, "stderr", STDERR_FILENO, error);
+  if (!self->stderr_log)
+    return FALSE;
+
+  self->context = mitogen_context_new (self->router, parent_id, "parent");
+  self->channel = mitogen_receiver_new (self->router, MITOGEN_HANDLE_CALL_FUNCTION,
+                                        TRUE, MITOGEN_CONTEXT_ID_NONE,
+                                        mitogen_router_policy_has_parent_authority);
+  mitogen_router_add_handler (self->router, MITOGEN_HANDLE_SHUTDOWN,
+                              MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
+                              mitogen_router_policy_has_parent_authority,
+                              on_shutdown_message, self, NULL);
+
+  if (!mitogen_write_all (out_fd, (const guint8 *) ready, strlen (ready), -1,
+                          error))
+    return FALSE;
+
+  /* The parent link does not hold up the broker's shutdown: the child
+   * decides when it has said everything (see finish()). */
+  self->parent_stream = mitogen_stream_new (self->router, parent_id, -1, -1);
+  rside = mitogen_side_new (MITOGEN_BASIC_STREAM (self->parent_stream), in_fd, FALSE);
+  mitogen_basic_stream_set_receive_side (MITOGEN_BASIC_STREAM (self->parent_stream), rside);
+  {
+    g_autoptr(MitogenSide) wside =
+      mitogen_side_new (MITOGEN_BASIC_STREAM (self->parent_stream), out_fd, FALSE);
+    mitogen_basic_stream_set_transmit_side (MITOGEN_BASIC_STREAM (self->parent_stream), wside);
+  }
+  mitogen_basic_stream_set_name (MITOGEN_BASIC_STREAM (self->parent_stream), "parent");
+  mitogen_stream_set_is_privileged (self->parent_stream, TRUE);
+  g_signal_connect (self->parent_stream, "disconnect",
+                    G_CALLBACK (on_parent_disconnect), self);
+  mitogen_router_register (self->router, self->parent_stream);
+  return TRUE;
+}
+
+static gpointer
+reaper_thread (gpointer data)
+{
+  MitogenExternalContext *self = data;
+  gint64 deadline = g_get_monotonic_time () +
+                    mitogen_broker_get_shutdown_timeout (self->broker);
+  gboolean done;
+
+  g_mutex_lock (&self->lock);
+  while (!self->done)
+    if (!g_cond_wait_until (&self->done_cond, &self->lock, deadline))
+      break;
+  done = self->done;
+  g_mutex_unlock (&self->lock);
+
+  if (!done)
+    {
+      emergency_write (self, "a function did not return within the shutdown "
+                             "grace period; exiting anyway");
+      _exit (0);
+    }
+  return NULL;
+}
+
+static void
+begin_shutdown (MitogenExternalContext *self)
+{
+  if (!g_atomic_int_compare_and_exchange (&self->shutting_down, FALSE, TRUE))
+    return;
+
+  g_mutex_lock (&self->lock);
+  if (self->current_call)
+    g_cancellable_cancel (mitogen_call_get_cancellable (self->current_call));
+  g_mutex_unlock (&self->lock);
+
+  /* Wakes the main thread if it waits for a call. */
+  mitogen_receiver_close (self->channel);
+  g_thread_unref (g_thread_new ("mitogen-reaper", reaper_thread, self));
+}
+
+static GVariant *
+describe (MitogenExternalContext *self,
+          GVariant *args,
+          GError **error)
+{
+  const gchar *module, *function;
+  const MitogenFunctionInfo *f;
+
+  g_variant_get (args, "(&s&s)", &module, &function);
+  f = mitogen_importer_find_function (self->importer, module, function, error);
+  if (!f)
+    return NULL;
+  return g_variant_new ("(sss)", f->args_type, f->result_type,
+                        f->doc ? f->doc : "");
+}
+
+static GVariant *
+run_function (MitogenExternalContext *self,
+              MitogenCall *call,
+              GVariant *args,
+              GError **error)
+{
+  const gchar *module = mitogen_call_get_module (call);
+  const gchar *function = mitogen_call_get_function (call);
+  const MitogenFunctionInfo *f;
+  g_autoptr(GVariant) result = NULL;
+
+  /* The agent's own module: what a command line needs to parse
+   * arguments for any function. */
+  if (g_str_equal (module, "agent") && g_str_equal (function, "describe") &&
+      g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
+    return describe (self, args, error);
+
+  f = mitogen_importer_find_function (self->importer, module, function, error);
+  if (!f)
+    return NULL;
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE (f->args_type)))
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_BAD_ARGUMENTS,
+                   "%s.%s takes %s, not %s", module, function, f->args_type,
+                   g_variant_get_type_string (args));
+      return NULL;
+    }
+  result = f->func (call, args, error);
+  if (!result)
+    {
+      if (error && !*error)
+        g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_REMOTE,
+                     "%s.%s failed without saying why", module, function);
+      return NULL;
+    }
+  g_variant_ref_sink (result);
+  if (!g_variant_is_of_type (result, G_VARIANT_TYPE (f->result_type)))
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_REMOTE,
+                   "%s.%s returned %s instead of %s", module, function,
+                   g_variant_get_type_string (result), f->result_type);
+      return NULL;
+    }
+  return g_steal_pointer (&result);
+}
+
+static void
+reply (MitogenExternalContext *self,
+       MitogenMessage *msg,
+       GVariant *body)
+{
+  g_autoptr(MitogenMessage) r = NULL;
+
+  if (mitogen_message_get_reply_to (msg) == 0)
+    {
+      g_variant_unref (g_variant_ref_sink (body));
+      return;
+    }
+  r = mitogen_message_new (mitogen_message_get_src_id (msg),
+                           mitogen_message_get_reply_to (msg), body);
+  mitogen_router_route (self->router, r);
+}
+
+static void
+dispatch_call (MitogenExternalContext *self,
+               MitogenMessage *msg)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) body = mitogen_message_get_data (msg, &error);
+  g_autoptr(GVariant) args = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autoptr(MitogenCall) call = NULL;
+  const gchar *chain, *module, *function;
+  guint32 progress;
+  GError *failed;
+
+  if (!body || !g_variant_is_of_type (body, G_VARIANT_TYPE (MITOGEN_CALL_TYPE)))
+    {
+      if (!error)
+        g_set_error (&error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_BAD_ARGUMENTS,
+                     "A CALL_FUNCTION body must be %s", MITOGEN_CALL_TYPE);
+      reply (self, msg, mitogen_protocol_reply_error (self->name, error));
+      return;
+    }
+  g_variant_get (body, "(&s&s&svu)", &chain, &module, &function, &args, &progress);
+
+  failed = *chain ? g_hash_table_lookup (self->failed_chains, chain) : NULL;
+  if (failed)
+    {
+      reply (self, msg, mitogen_protocol_reply_error (self->name, failed));
+      return;
+    }
+
+  call = mitogen_call_new (self->router, mitogen_message_get_src_id (msg),
+                           progress, module, function);
+  g_mutex_lock (&self->lock);
+  g_set_object (&self->current_call, call);
+  if (g_atomic_int_get (&self->shutting_down))
+    g_cancellable_cancel (mitogen_call_get_cancellable (call));
+  g_mutex_unlock (&self->lock);
+
+  result = run_function (self, call, args, &error);
+
+  g_mutex_lock (&self->lock);
+  g_clear_object (&self->current_call);
+  g_mutex_unlock (&self->lock);
+
+  if (result)
+    reply (self, msg, mitogen_protocol_reply_ok (result));
+  else
+    {
+      if (*chain)
+        g_hash_table_insert (self->failed_chains, g_strdup (chain),
+                             g_error_copy (error));
+      reply (self, msg, mitogen_protocol_reply_error (self->name, error));
+    }
+}
+
+/* Lets the last output reach the parent before the broker stops. */
+static void
+finish (MitogenExternalContext *self)
+{
+  gint64 grace = mitogen_broker_get_shutdown_timeout (self->broker);
+  gint64 deadline = g_get_monotonic_time () + grace;
+  int null_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+
+  fflush (stdout);
+  fflush (stderr);
+  /* Our own hold on the pipes goes; they end once subprocesses' do too. */
+  if (null_fd >= 0)
+    {
+      dup2 (null_fd, STDOUT_FILENO);
+      dup2 (null_fd, STDERR_FILENO);
+      close (null_fd);
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      gint64 left = deadline - g_get_monotonic_time ();
+      if (left <= 0 || !mitogen_latch_get (self->loggers_done, left, TRUE, NULL, NULL))
+        break;
+    }
+  while (mitogen_stream_get_pending_bytes (self->parent_stream) > 0 &&
+         !mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (self->parent_stream)) &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+
+  g_atomic_int_set (&self->forwarding_logs, FALSE);
+  mitogen_broker_shutdown (self->broker);
+  mitogen_broker_join (self->broker);
+}
+
+/**
+ * mitogen_external_context_run:
+ * @self: a bootstrapped context
+ *
+ * Runs calls on this thread until the context is asked to shut down or
+ * loses its parent, then drains its output and stops its broker.
+ *
+ * Returns: the process exit status to use
+ */
+int
+mitogen_external_context_run (MitogenExternalContext *self)
+{
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MitogenMessage) msg =
+        mitogen_receiver_get (self->channel, -1, NULL, &error);
+
+      if (!msg)
+        break;
+      dispatch_call (self, msg);
+    }
+
+  begin_shutdown (self);
+  finish (self);
+
+  g_mutex_lock (&self->lock);
+  self->done = TRUE;
+  g_cond_signal (&self->done_cond);
+  g_mutex_unlock (&self->lock);
+  return 0;
+}
+
+/**
+ * mitogen_external_context_get_broker:
+ * @self: a context
+ *
+ * Returns: (transfer none) (nullable): the broker
+ */
+MitogenBroker *
+mitogen_external_context_get_broker (MitogenExternalContext *self)
+{
+  return self->broker;
+}
+
+/**
+ * mitogen_external_context_get_router:
+ * @self: a context
+ *
+ * Returns: (transfer none) (nullable): the router
+ */
+MitogenRouter *
+mitogen_external_context_get_router (MitogenExternalContext *self)
+{
+  return self->router;
+}
+
+/**
+ * mitogen_external_context_get_context:
+ * @self: a context
+ *
+ * Returns: (transfer none) (nullable): the parent context
+ */
+MitogenContext *
+mitogen_external_context_get_context (MitogenExternalContext *self)
+{
+  return self->context;
+}
+
+/**
+ * mitogen_external_context_get_channel:
+ * @self: a context
+ *
+ * Returns: (transfer none) (nullable): the receiver of `CALL_FUNCTION`
+ */
+MitogenReceiver *
+mitogen_external_context_get_channel (MitogenExternalContext *self)
+{
+  return self->channel;
+}
+
+/**
+ * mitogen_external_context_get_importer:
+ * @self: a context
+ *
+ * Returns: (transfer none) (nullable): the importer of function modules
+ */
+MitogenImporter *
+mitogen_external_context_get_importer (MitogenExternalContext *self)
+{
+  return self->importer;
+}
+
+/**
+ * mitogen_external_context_get_stdout_log:
+ * @self: a context
+ *
+ * Returns: (transfer none) (nullable): the logger of stdout
+ */
+MitogenIoLogger *
+mitogen_external_context_get_stdout_log (MitogenExternalContext *self)
+{
+  return self->stdout_log;
+}
+
+/**
+ * mitogen_external_context_get_stderr_log:
+ * @self: a context
+ *
+ * Returns: (transfer none) (nullable): the logger of stderr
+ */
+MitogenIoLogger *
+mitogen_external_context_get_stderr_log (MitogenExternalContext *self)
+{
+  return self->stderr_log;
+}

@@ -1,0 +1,36 @@
+/* mitogen-importer.h
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#pragma once
+
+#include <mitogen/mitogen-module-info.h>
+#include <mitogen/mitogen-router.h>
+
+G_BEGIN_DECLS
+
+#define MITOGEN_TYPE_IMPORTER (mitogen_importer_get_type ())
+MITOGEN_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (MitogenImporter, mitogen_importer, MITOGEN, IMPORTER,
+                      GObject)
+
+MITOGEN_AVAILABLE_IN_ALL
+MitogenImporter *mitogen_importer_new           (const gchar * const *path);
+MITOGEN_AVAILABLE_IN_ALL
+void             mitogen_importer_add_path      (MitogenImporter *self,
+                                                 const gchar *dir);
+MITOGEN_AVAILABLE_IN_ALL
+const MitogenModuleInfo *
+                 mitogen_importer_load          (MitogenImporter *self,
+                                                 const gchar *name,
+                                                 GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+const MitogenFunctionInfo *
+                 mitogen_importer_find_function (MitogenImporter *self,
+                                                 const gchar *module,
+                                                 const gchar *function,
+                                                 GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean         mitogen_importer_is_valid_name (const gchar *name);
+
+G_END_DECLS

@@ -1,0 +1,548 @@
+/* mitogen-parent-stream.c
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include "config.h"
+
+#include "mitogen-parent-stream.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mitogen-broker.h"
+#include "mitogen-errors.h"
+#include "mitogen-io.h"
+#include "mitogen-router.h"
+
+/**
+ * MitogenParentStream:
+ *
+ * The stream from a parent to a child context it starts. It runs the
+ * child's command, then the bootstrap handshake under the connect timeout:
+ * the agent announces itself (%MITOGEN_BOOT_MARKER_STARTED), receives its
+ * configuration as one frame, and says it is ready
+ * (%MITOGEN_BOOT_MARKER_READY); framed messages follow.
+ *
+ * Whatever the child prints before it announces itself (a shell's
+ * complaint, a login banner) is kept and quoted in the error if the
+ * bootstrap fails.
+ *
+ * At shutdown the stream asks the child to exit (`SHUTDOWN`) and waits,
+ * within the broker's grace period, for it to close the connection. A
+ * child whose stream disconnects any other way is sent `SIGTERM`, and
+ * every child is reaped.
+ */
+typedef struct {
+  GPid pid;
+  gboolean exited;
+  gint wait_status;
+  GSource *child_watch;
+  gdouble connect_timeout;
+  gboolean debug;
+  gchar *context_name;
+  gboolean shutdown_sent;
+} MitogenParentStreamPrivate;
+
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (MitogenParentStream, mitogen_parent_stream,
+                                     MITOGEN_TYPE_STREAM)
+
+enum {
+  PROP_0,
+  PROP_CONNECT_TIMEOUT,
+  PROP_DEBUG,
+  PROP_CONTEXT_NAME,
+  PROP_PID,
+  N_PROPS
+};
+
+static GParamSpec *props[N_PROPS];
+
+#define PRIV(self) \
+  ((MitogenParentStreamPrivate *) mitogen_parent_stream_get_instance_private (self))
+
+/**
+ * mitogen_parent_stream_get_agent_path:
+ *
+ * Returns: (transfer full): the agent program: `MITOGEN_AGENT` if set,
+ *   otherwise the installed `mitogen-agent`
+ */
+gchar *
+mitogen_parent_stream_get_agent_path (void)
+{
+  const gchar *env = g_getenv ("MITOGEN_AGENT");
+
+  if (env && *env)
+    return g_strdup (env);
+  return g_build_filename (MITOGEN_LIBEXECDIR, "mitogen-agent", NULL);
+}
+
+static gchar **
+mitogen_parent_stream_real_get_boot_command (MitogenParentStream *self,
+                                             GError **error)
+{
+  gchar **argv = g_new0 (gchar *, 2);
+
+  argv[0] = mitogen_parent_stream_get_agent_path ();
+  return argv;
+}
+
+static gboolean
+mitogen_parent_stream_real_create_child (MitogenParentStream *self,
+                                         const gchar * const *argv,
+                                         GPid *out_pid,
+                                         int *out_fd,
+                                         GError **error)
+{
+  return mitogen_create_child (argv, NULL, out_pid, out_fd, NULL, error);
+}
+
+static void
+quote_output (GString *output,
+              GError **error)
+{
+  g_autofree gchar *text = NULL;
+
+  if (!error || !*error || output->len == 0)
+    return;
+  text = g_utf8_make_valid (output->str, (gssize) MIN (output->len, 2048));
+  g_strstrip (text);
+  if (*text)
+    {
+      gchar *message = g_strdup_printf ("%s (the child said: %s)",
+                                        (*error)->message, text);
+      g_free ((*error)->message);
+      (*error)->message = message;
+    }
+}
+
+/**
+ * mitogen_parent_stream_expect_marker:
+ * @fd: the child's descriptor
+ * @marker: the line to wait for, such as %MITOGEN_BOOT_MARKER_STARTED
+ * @deadline: monotonic time at which to give up
+ * @output: (nullable): receives what came before the marker
+ * @error: return location for an error
+ *
+ * Reads byte by byte until @marker, so that nothing after it is consumed.
+ *
+ * Returns: %TRUE once seen; %FALSE with %MITOGEN_TIMEOUT_ERROR_TIMED_OUT
+ *   or %MITOGEN_STREAM_ERROR_DISCONNECTED
+ */
+gboolean
+mitogen_parent_stream_expect_marker (int fd,
+                                     const gchar *marker,
+                                     gint64 deadline,
+                                     GString *output,
+                                     GError **error)
+{
+  gsize mlen = strlen (marker);
+  gsize matched = 0;
+
+  while (matched < mlen)
+    {
+      gchar c;
+      gssize n;
+
+      if (!mitogen_wait_fd (fd, G_IO_IN, deadline, error))
+        return FALSE;
+      n = read (fd, &c, 1);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, MITOGEN_STREAM_ERROR,
+                       MITOGEN_STREAM_ERROR_DISCONNECTED,
+                       "The child closed its connection during bootstrap");
+          return FALSE;
+        }
+      if (c == marker[matched])
+        matched++;
+      else
+        {
+          /* Markers do not repeat their first byte, so a mismatch can
+           * restart at most at this byte. */
+          if (output)
+            g_string_append_len (output, marker, (gssize) matched);
+          matched = c == marker[0] ? 1 : 0;
+          if (!matched && output && output->len < 65536)
+            g_string_append_c (output, c);
+        }
+    }
+  return TRUE;
+}
+
+/**
+ * mitogen_parent_stream_send_config:
+ * @fd: the child's descriptor
+ * @config: the agent's configuration, of type `a{sv}`
+ * @deadline: monotonic time at which to give up
+ * @error: return location for an error
+ *
+ * Sends @config as the bootstrap's one frame.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+mitogen_parent_stream_send_config (int fd,
+                                   GVariant *config,
+                                   gint64 deadline,
+                                   GError **error)
+{
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (0, MITOGEN_HANDLE_NONE, config);
+  g_autoptr(GBytes) frame = mitogen_message_encode (msg);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (frame, &len);
+
+  return mitogen_write_all (fd, data, len, deadline, error);
+}
+
+static gboolean
+mitogen_parent_stream_real_handshake (MitogenParentStream *self,
+                                      int fd,
+                                      GVariant *config,
+                                      gint64 deadline,
+                                      GError **error)
+{
+  g_autoptr(GString) output = g_string_new (NULL);
+
+  if (!mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_STARTED,
+                                            deadline, output, error) ||
+      !mitogen_parent_stream_send_config (fd, config, deadline, error) ||
+      !mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_READY,
+                                            deadline, output, error))
+    {
+      quote_output (output, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+on_child_exit (GPid pid,
+               gint wait_status,
+               gpointer user_data)
+{
+  MitogenParentStreamPrivate *priv = PRIV (MITOGEN_PARENT_STREAM (user_data));
+
+  priv->exited = TRUE;
+  priv->wait_status = wait_status;
+  g_spawn_close_pid (pid);
+}
+
+static void
+mitogen_parent_stream_on_shutdown (MitogenBasicStream *stream,
+                                   MitogenBroker *broker)
+{
+  MitogenParentStream *self = MITOGEN_PARENT_STREAM (stream);
+  g_autoptr(MitogenMessage) msg =
+    mitogen_message_new (mitogen_stream_get_remote_id (MITOGEN_STREAM (self)),
+                         MITOGEN_HANDLE_SHUTDOWN, NULL);
+  MitogenRouter *router = mitogen_stream_get_router (MITOGEN_STREAM (self));
+
+  /* The child closes the connection when it has exited; until then the
+   * keep-alive receive side holds the broker's shutdown. */
+  PRIV (self)->shutdown_sent = TRUE;
+  if (router)
+    mitogen_message_set_src_id (msg, mitogen_router_get_context_id (router));
+  mitogen_message_set_auth_id (msg, mitogen_message_get_src_id (msg));
+  if (!mitogen_stream_send (MITOGEN_STREAM (self), msg))
+    mitogen_basic_stream_on_disconnect (stream, broker);
+}
+
+static void
+mitogen_parent_stream_on_disconnect (MitogenBasicStream *stream,
+                                     MitogenBroker *broker)
+{
+  MitogenParentStreamPrivate *priv = PRIV (MITOGEN_PARENT_STREAM (stream));
+
+  MITOGEN_BASIC_STREAM_CLASS (mitogen_parent_stream_parent_class)
+    ->on_disconnect (stream, broker);
+
+  /* A child that was not asked to exit but lost its parent exits on its
+   * own when it reads end of file; SIGTERM covers one that is stuck. */
+  if (priv->pid > 0 && !priv->exited && !priv->shutdown_sent)
+    kill (priv->pid, SIGTERM);
+}
+
+static void
+mitogen_parent_stream_get_property (GObject *object,
+                                    guint prop_id,
+                                    GValue *value,
+                                    GParamSpec *pspec)
+{
+  MitogenParentStreamPrivate *priv = PRIV (MITOGEN_PARENT_STREAM (object));
+
+  switch (prop_id)
+    {
+    case PROP_CONNECT_TIMEOUT:
+      g_value_set_double (value, priv->connect_timeout);
+      break;
+    case PROP_DEBUG:
+      g_value_set_boolean (value, priv->debug);
+      break;
+    case PROP_CONTEXT_NAME:
+      g_value_set_string (value, priv->context_name);
+      break;
+    case PROP_PID:
+      g_value_set_int (value, priv->pid);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mitogen_parent_stream_set_property (GObject *object,
+                                    guint prop_id,
+                                    const GValue *value,
+                                    GParamSpec *pspec)
+{
+  MitogenParentStreamPrivate *priv = PRIV (MITOGEN_PARENT_STREAM (object));
+
+  switch (prop_id)
+    {
+    case PROP_CONNECT_TIMEOUT:
+      priv->connect_timeout = g_value_get_double (value);
+      break;
+    case PROP_DEBUG:
+      priv->debug = g_value_get_boolean (value);
+      break;
+    case PROP_CONTEXT_NAME:
+      g_free (priv->context_name);
+      priv->context_name = g_value_dup_string (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mitogen_parent_stream_finalize (GObject *object)
+{
+  MitogenParentStreamPrivate *priv = PRIV (MITOGEN_PARENT_STREAM (object));
+
+  if (priv->child_watch)
+    {
+      g_source_destroy (priv->child_watch);
+      g_source_unref (priv->child_watch);
+    }
+  g_free (priv->context_name);
+  G_OBJECT_CLASS (mitogen_parent_stream_parent_class)->finalize (object);
+}
+
+static void
+mitogen_parent_stream_class_init (MitogenParentStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  MitogenBasicStreamClass *stream_class = MITOGEN_BASIC_STREAM_CLASS (klass);
+
+  object_class->get_property = mitogen_parent_stream_get_property;
+  object_class->set_property = mitogen_parent_stream_set_property;
+  object_class->finalize = mitogen_parent_stream_finalize;
+  stream_class->on_shutdown = mitogen_parent_stream_on_shutdown;
+  stream_class->on_disconnect = mitogen_parent_stream_on_disconnect;
+
+  klass->transport_name = "parent";
+  klass->get_boot_command = mitogen_parent_stream_real_get_boot_command;
+  klass->create_child = mitogen_parent_stream_real_create_child;
+  klass->handshake = mitogen_parent_stream_real_handshake;
+
+  /**
+   * MitogenParentStream:connect-timeout:
+   *
+   * Seconds the child gets to start and complete its bootstrap.
+   */
+  props[PROP_CONNECT_TIMEOUT] =
+    g_param_spec_double ("connect-timeout", NULL, NULL, 0.0, G_MAXDOUBLE,
+                         MITOGEN_CONNECT_TIMEOUT,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenParentStream:debug:
+   *
+   * Whether the child forwards debug and info log records too.
+   */
+  props[PROP_DEBUG] =
+    g_param_spec_boolean ("debug", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenParentStream:context-name:
+   *
+   * The child context's name; by default the transport's name and the
+   * child's pid, such as `local.4242`.
+   */
+  props[PROP_CONTEXT_NAME] =
+    g_param_spec_string ("context-name", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenParentStream:pid:
+   *
+   * The child's process id, once started.
+   */
+  props[PROP_PID] =
+    g_param_spec_int ("pid", NULL, NULL, 0, G_MAXINT, 0,
+                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+}
+
+static void
+mitogen_parent_stream_init (MitogenParentStream *self)
+{
+  PRIV (self)->connect_timeout = MITOGEN_CONNECT_TIMEOUT;
+}
+
+static void
+fail_connect (MitogenParentStream *self,
+              int fd,
+              GError **error)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  int status;
+
+  close (fd);
+  if (priv->pid <= 0)
+    return;
+  /* The child is of no use now; don't leave it running or a zombie. */
+  if (waitpid (priv->pid, &status, WNOHANG) == 0)
+    {
+      kill (priv->pid, SIGKILL);
+      waitpid (priv->pid, &status, 0);
+    }
+  priv->exited = TRUE;
+  priv->wait_status = status;
+  if (error && *error && WIFEXITED (status))
+    g_prefix_error (error, "(child exited with status %d) ", WEXITSTATUS (status));
+}
+
+static gchar *
+default_context_name (MitogenParentStream *self)
+{
+  return g_strdup_printf ("%s.%d",
+                          MITOGEN_PARENT_STREAM_GET_CLASS (self)->transport_name,
+                          PRIV (self)->pid);
+}
+
+/**
+ * mitogen_parent_stream_connect:
+ * @self: a stream, configured
+ * @router: the router that will own it
+ * @context_id: the id the child gets
+ * @config: the agent's configuration, `a{sv}`; its `name` is filled in
+ *   if missing
+ * @cancellable: (nullable): checked before the child is started
+ * @error: return location for an error
+ *
+ * Starts the child, runs the bootstrap within
+ * #MitogenParentStream:connect-timeout, and registers the stream with
+ * @router. Blocks the calling thread, which must not be the broker's.
+ *
+ * Returns: %TRUE once the child is a context; %FALSE with
+ *   %MITOGEN_STREAM_ERROR_CONNECT or %MITOGEN_TIMEOUT_ERROR_TIMED_OUT
+ *   saying what failed, in which case no child is left behind
+ */
+gboolean
+mitogen_parent_stream_connect (MitogenParentStream *self,
+                               MitogenRouter *router,
+                               guint32 context_id,
+                               GVariant *config,
+                               GCancellable *cancellable,
+                               GError **error)
+{
+  MitogenParentStreamClass *klass = MITOGEN_PARENT_STREAM_GET_CLASS (self);
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  gint64 deadline = g_get_monotonic_time () +
+                    (gint64) (priv->connect_timeout * G_USEC_PER_SEC);
+  g_auto(GStrv) argv = NULL;
+  g_autoptr(GVariant) full_config = NULL;
+  GVariantDict dict;
+  int fd;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  argv = klass->get_boot_command (self, error);
+  if (!argv)
+    return FALSE;
+  if (!klass->create_child (self, (const gchar * const *) argv, &priv->pid, &fd,
+                            error))
+    return FALSE;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_PID]);
+
+  if (!priv->context_name)
+    priv->context_name = default_context_name (self);
+  mitogen_basic_stream_set_name (MITOGEN_BASIC_STREAM (self), priv->context_name);
+
+  g_variant_dict_init (&dict, config);
+  if (!g_variant_dict_contains (&dict, "name"))
+    g_variant_dict_insert (&dict, "name", "s", priv->context_name);
+  g_variant_dict_insert (&dict, "log_debug", "b", priv->debug);
+  full_config = g_variant_ref_sink (g_variant_dict_end (&dict));
+
+  if (!klass->handshake (self, fd, full_config, deadline, error))
+    {
+      fail_connect (self, fd, error);
+      g_prefix_error (error, "Could not start %s: ", priv->context_name);
+      if (error && *error && (*error)->domain == MITOGEN_STREAM_ERROR)
+        (*error)->code = MITOGEN_STREAM_ERROR_CONNECT;
+      return FALSE;
+    }
+
+  mitogen_stream_set_remote_id (MITOGEN_STREAM (self), context_id);
+  mitogen_stream_accept (MITOGEN_STREAM (self), fd, fd);
+  priv->child_watch = g_child_watch_source_new (priv->pid);
+  g_source_set_callback (priv->child_watch, G_SOURCE_FUNC (on_child_exit),
+                         self, NULL);
+  g_source_attach (priv->child_watch,
+                   mitogen_broker_get_context (mitogen_router_get_broker (router)));
+  mitogen_router_register (router, MITOGEN_STREAM (self));
+  return TRUE;
+}
+
+/**
+ * mitogen_parent_stream_get_pid:
+ * @self: a stream
+ *
+ * Returns: the child's pid, or 0 before it started
+ */
+GPid
+mitogen_parent_stream_get_pid (MitogenParentStream *self)
+{
+  return PRIV (self)->pid;
+}
+
+/**
+ * mitogen_parent_stream_get_connect_timeout:
+ * @self: a stream
+ *
+ * Returns: the connect timeout, in seconds
+ */
+gdouble
+mitogen_parent_stream_get_connect_timeout (MitogenParentStream *self)
+{
+  return PRIV (self)->connect_timeout;
+}
+
+/**
+ * mitogen_parent_stream_get_context_name:
+ * @self: a stream
+ *
+ * Returns: (nullable): the child context's name
+ */
+const gchar *
+mitogen_parent_stream_get_context_name (MitogenParentStream *self)
+{
+  return PRIV (self)->context_name;
+}
+
+/**
+ * mitogen_parent_stream_get_debug:
+ * @self: a stream
+ *
+ * Returns: whether the child forwards debug records
+ */
+gboolean
+mitogen_parent_stream_get_debug (MitogenParentStream *self)
+{
+  return PRIV (self)->debug;
+}

@@ -1,0 +1,34 @@
+/* mitogen-protocol.h: bodies of the call messages, shared by the caller
+ * (MitogenContext) and the callee (MitogenExternalContext). Private.
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#pragma once
+
+#include "mitogen-message.h"
+
+G_BEGIN_DECLS
+
+/* CALL_FUNCTION: (chain_id, module, function, args, progress_handle);
+ * chain_id "" for none, progress_handle 0 for none. */
+#define MITOGEN_CALL_TYPE "(sssvu)"
+
+/* The reply: (TRUE, result) or (FALSE, (context, domain, code, message)). */
+#define MITOGEN_REPLY_TYPE "(bv)"
+#define MITOGEN_REMOTE_ERROR_TYPE "(ssis)"
+
+/* FORWARD_LOG: (domain, level, message, stream) — stream "" unless the
+ * record is a line of the context's stdout or stderr. */
+#define MITOGEN_LOG_TYPE "(siss)"
+
+G_GNUC_INTERNAL
+GVariant *mitogen_protocol_reply_ok    (GVariant *result);
+G_GNUC_INTERNAL
+GVariant *mitogen_protocol_reply_error (const gchar *context_name,
+                                        const GError *error);
+G_GNUC_INTERNAL
+GVariant *mitogen_protocol_parse_reply (MitogenMessage *reply,
+                                        const gchar *context_name,
+                                        GError **error);
+
+G_END_DECLS
