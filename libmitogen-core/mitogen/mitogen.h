@@ -35,5 +35,6 @@
 #include <mitogen/mitogen-parent-stream.h>
 #include <mitogen/mitogen-context.h>
 #include <mitogen/mitogen-external-context.h>
+#include <mitogen/mitogen-call-chain.h>
 
 #undef __MITOGEN_H_INSIDE__
