@@ -11,6 +11,7 @@
 #include "mitogen-context-private.h"
 #include "mitogen-errors.h"
 #include "mitogen-latch.h"
+#include "mitogen-module-responder.h"
 #include "mitogen-parent-stream.h"
 #include "mitogen-protocol.h"
 #include "mitogen-transport-registry.h"
@@ -624,9 +625,7 @@ static GVariant *
 child_config (MitogenRouter *router,
               guint32 context_id)
 {
-  GVariantBuilder parents, path;
-  const gchar *env = g_getenv ("MITOGEN_PLUGIN_PATH");
-  g_auto(GStrv) dirs = g_strsplit (env ? env : "", G_SEARCHPATH_SEPARATOR_S, -1);
+  GVariantBuilder parents;
   const guint32 *ids;
   gsize n_ids;
   GVariantDict dict;
@@ -637,16 +636,9 @@ child_config (MitogenRouter *router,
   for (gsize i = 0; i < n_ids; i++)
     g_variant_builder_add (&parents, "u", ids[i]);
 
-  g_variant_builder_init (&path, G_VARIANT_TYPE ("as"));
-  for (guint i = 0; dirs[i]; i++)
-    if (*dirs[i])
-      g_variant_builder_add (&path, "s", dirs[i]);
-  g_variant_builder_add (&path, "s", MITOGEN_PLUGINDIR);
-
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "context_id", "u", context_id);
   g_variant_dict_insert_value (&dict, "parent_ids", g_variant_builder_end (&parents));
-  g_variant_dict_insert_value (&dict, "plugin_path", g_variant_builder_end (&path));
   g_variant_dict_insert (&dict, "max_message_size", "t",
                          (guint64) mitogen_router_get_max_message_size (router));
   return g_variant_dict_end (&dict);
@@ -749,6 +741,8 @@ mitogen_context_connect (MitogenRouter *router,
     return NULL;
 
   ensure_log_forwarding (router);
+  /* Children fetch their modules from here. */
+  mitogen_module_responder_get_for_router (router);
   context_id = mitogen_router_allocate_id (router);
   config = g_variant_ref_sink (child_config (router, context_id));
   if (!mitogen_parent_stream_connect (stream, router, context_id, config,

@@ -396,6 +396,7 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
   if (!self->stderr_log)
     return FALSE;
 
+  mitogen_importer_set_parent (self->importer, self->router, parent_id);
   self->context = mitogen_context_new (self->router, parent_id, "parent");
   self->channel = mitogen_receiver_new (self->router, MITOGEN_HANDLE_CALL_FUNCTION,
                                         TRUE, MITOGEN_CONTEXT_ID_NONE,

@@ -8,22 +8,61 @@
 
 #include <string.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "mitogen-errors.h"
+#include "mitogen-protocol.h"
 
 /**
  * MitogenImporter:
  *
  * Finds and loads function modules in a context: `NAME.so` in the
- * directories of its path, opened with GModule and checked for a
- * [struct@ModuleInfo] of this library's ABI. A module stays loaded for the
- * life of the importer.
+ * directories of its path, if it has one, or else fetched from its parent
+ * (mitogen_importer_set_parent()): it sends `GET_MODULE` and waits for
+ * `LOAD_MODULE` with the module's bytes, their SHA-256 and the modules it
+ * needs, which usually arrived just before it. The bytes are checked
+ * against the hash and loaded from memory, through a memfd: nothing is
+ * written to disk. Threads wanting the same module share one request.
+ *
+ * Every module is checked for a [struct@ModuleInfo] of this library's ABI,
+ * and stays loaded for the life of the importer.
  */
+
+/* A module asked of, or pushed by, the parent. */
+typedef struct {
+  gboolean done;
+  gboolean found;
+  GBytes *bytes;
+  gchar *sha256;
+  gchar **requires;
+  gchar *error;
+} Fetch;
+
+static void
+fetch_free (gpointer data)
+{
+  Fetch *f = data;
+
+  g_clear_pointer (&f->bytes, g_bytes_unref);
+  g_free (f->sha256);
+  g_strfreev (f->requires);
+  g_free (f->error);
+  g_free (f);
+}
 struct _MitogenImporter {
   GObject parent_instance;
 
   GMutex lock;
   GPtrArray *path;      /* gchar* */
   GHashTable *modules;  /* name -> GModule* */
+
+  MitogenRouter *router;
+  guint32 parent_id;
+  GHashTable *fetches;  /* name -> Fetch* */
+  GCond fetched;
+  gboolean parent_gone;
+  guint n_requests;
 };
 
 G_DEFINE_FINAL_TYPE (MitogenImporter, mitogen_importer, G_TYPE_OBJECT)
@@ -35,6 +74,9 @@ mitogen_importer_finalize (GObject *object)
 
   g_ptr_array_unref (self->path);
   g_hash_table_unref (self->modules);
+  g_hash_table_unref (self->fetches);
+  g_clear_object (&self->router);
+  g_cond_clear (&self->fetched);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (mitogen_importer_parent_class)->finalize (object);
 }
@@ -53,6 +95,8 @@ mitogen_importer_init (MitogenImporter *self)
   /* Modules are never closed: functions they registered may still be
    * referenced by code running in other threads. */
   self->modules = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->fetches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, fetch_free);
+  g_cond_init (&self->fetched);
 }
 
 /**
@@ -159,17 +203,191 @@ open_module (const gchar *name,
   return module;
 }
 
+static void
+on_load_module (MitogenMessage *msg,
+                gpointer user_data)
+{
+  MitogenImporter *self = user_data;
+  g_autoptr(GVariant) body = NULL;
+  g_autoptr(GVariant) bytes = NULL;
+  const gchar *name, *sha256, *error;
+  g_autofree const gchar **requires = NULL;
+  gboolean found;
+  Fetch *f;
+
+  if (mitogen_message_is_dead (msg))
+    {
+      /* The parent is gone: nobody will answer. */
+      g_mutex_lock (&self->lock);
+      self->parent_gone = TRUE;
+      g_cond_broadcast (&self->fetched);
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  body = mitogen_message_get_data (msg, NULL);
+  if (!body || !g_variant_is_of_type (body, G_VARIANT_TYPE (MITOGEN_LOAD_MODULE_TYPE)))
+    return;
+  g_variant_get (body, "(&sb@ay&s^a&s&s)", &name, &found, &bytes, &sha256,
+                 &requires, &error);
+
+  g_mutex_lock (&self->lock);
+  f = g_hash_table_lookup (self->fetches, name);
+  if (!f)
+    {
+      f = g_new0 (Fetch, 1);
+      g_hash_table_insert (self->fetches, g_strdup (name), f);
+    }
+  if (!f->done)
+    {
+      f->done = TRUE;
+      f->found = found;
+      f->bytes = g_variant_get_data_as_bytes (bytes);
+      f->sha256 = g_strdup (sha256);
+      f->requires = g_strdupv ((gchar **) requires);
+      f->error = g_strdup (error);
+      g_cond_broadcast (&self->fetched);
+    }
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * mitogen_importer_set_parent:
+ * @self: an importer
+ * @router: the context's router
+ * @parent_id: the context to fetch modules from
+ *
+ * Fetches modules not found in the path from @parent_id.
+ */
+void
+mitogen_importer_set_parent (MitogenImporter *self,
+                             MitogenRouter *router,
+                             guint32 parent_id)
+{
+  g_set_object (&self->router, router);
+  self->parent_id = parent_id;
+  mitogen_router_add_handler (router, MITOGEN_HANDLE_LOAD_MODULE,
+                              MITOGEN_HANDLER_PERSIST | MITOGEN_HANDLER_OVERWRITE,
+                              MITOGEN_CONTEXT_ID_NONE,
+                              mitogen_router_policy_has_parent_authority,
+                              on_load_module, g_object_ref (self), g_object_unref);
+}
+
+/**
+ * mitogen_importer_get_n_requests:
+ * @self: an importer
+ *
+ * Returns: `GET_MODULE` requests sent so far
+ */
+guint
+mitogen_importer_get_n_requests (MitogenImporter *self)
+{
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  n = self->n_requests;
+  g_mutex_unlock (&self->lock);
+  return n;
+}
+
+static void
+request_locked (MitogenImporter *self,
+                const gchar *name)
+{
+  g_autoptr(MitogenMessage) msg =
+    mitogen_message_new (self->parent_id, MITOGEN_HANDLE_GET_MODULE,
+                         g_variant_new (MITOGEN_GET_MODULE_TYPE, name));
+
+  g_hash_table_insert (self->fetches, g_strdup (name), g_new0 (Fetch, 1));
+  self->n_requests++;
+  mitogen_router_route (self->router, msg);
+}
+
+static GModule *
+open_from_memory (const gchar *name,
+                  GBytes *bytes,
+                  GError **error)
+{
+  g_autofree gchar *file = NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  gsize done = 0;
+  GModule *module;
+  int fd = memfd_create (name, MFD_CLOEXEC);
+
+  while (fd >= 0 && done < len)
+    {
+      gssize n = write (fd, data + done, len - done);
+      if (n <= 0)
+        break;
+      done += (gsize) n;
+    }
+  if (fd < 0 || done < len)
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "Module “%s” could not be staged in memory", name);
+      if (fd >= 0)
+        close (fd);
+      return NULL;
+    }
+  file = g_strdup_printf ("/proc/self/fd/%d", fd);
+  module = open_module (name, file, error);
+  close (fd);
+  return module;
+}
+
+/* Waits for @name from the parent and opens it. Called with the lock. */
+static GModule *
+fetch_locked (MitogenImporter *self,
+              const gchar *name,
+              GError **error)
+{
+  Fetch *f = g_hash_table_lookup (self->fetches, name);
+  g_autofree gchar *sha256 = NULL;
+
+  if (!f)
+    request_locked (self, name);
+  while (!(f = g_hash_table_lookup (self->fetches, name))->done &&
+         !self->parent_gone)
+    g_cond_wait (&self->fetched, &self->lock);
+
+  if (!f->done)
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "Module “%s” cannot be fetched: the parent is gone", name);
+      return NULL;
+    }
+  if (!f->found)
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "%s", f->error && *f->error ? f->error : "No such module");
+      /* Forget the answer: the module may exist by the next call. */
+      g_hash_table_remove (self->fetches, name);
+      return NULL;
+    }
+  sha256 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, f->bytes);
+  if (g_strcmp0 (sha256, f->sha256) != 0)
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "Module “%s” failed verification: its SHA-256 is %s, not %s",
+                   name, sha256, f->sha256);
+      g_hash_table_remove (self->fetches, name);
+      return NULL;
+    }
+  return open_from_memory (name, f->bytes, error);
+}
+
 /**
  * mitogen_importer_load:
  * @self: an importer
  * @name: a module name
  * @error: return location for an error
  *
- * Loads the module, and the modules it requires, if not loaded already.
+ * Loads the module, and the modules it requires, if not loaded already,
+ * fetching them from the parent when they are not in the path.
  *
  * Returns: (transfer none) (nullable): the module's description; %NULL with
  *   %MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION naming the module when it cannot
- *   be found or loaded
+ *   be found, verified or loaded
  */
 const MitogenModuleInfo *
 mitogen_importer_load (MitogenImporter *self,
@@ -192,11 +410,15 @@ mitogen_importer_load (MitogenImporter *self,
   if (!module)
     {
       file = find_file_locked (self, name);
-      if (!file)
+      if (file)
+        module = open_module (name, file, error);
+      else if (self->router)
+        module = fetch_locked (self, name, error);
+      else
         g_set_error (error, MITOGEN_CALL_ERROR,
                      MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
                      "No module “%s” in the module path", name);
-      else if ((module = open_module (name, file, error)))
+      if (module)
         g_hash_table_insert (self->modules, g_strdup (name), module);
     }
   g_mutex_unlock (&self->lock);

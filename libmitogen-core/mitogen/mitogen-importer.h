@@ -31,6 +31,12 @@ const MitogenFunctionInfo *
                                                  const gchar *function,
                                                  GError **error);
 MITOGEN_AVAILABLE_IN_ALL
+void             mitogen_importer_set_parent    (MitogenImporter *self,
+                                                 MitogenRouter *router,
+                                                 guint32 parent_id);
+MITOGEN_AVAILABLE_IN_ALL
+guint            mitogen_importer_get_n_requests (MitogenImporter *self);
+MITOGEN_AVAILABLE_IN_ALL
 gboolean         mitogen_importer_is_valid_name (const gchar *name);
 
 G_END_DECLS

@@ -21,6 +21,11 @@ G_BEGIN_DECLS
  * record is a line of the context's stdout or stderr. */
 #define MITOGEN_LOG_TYPE "(siss)"
 
+/* GET_MODULE: (name). LOAD_MODULE: (name, found, bytes, sha256, requires,
+ * error) — error says why when not found. */
+#define MITOGEN_GET_MODULE_TYPE "(s)"
+#define MITOGEN_LOAD_MODULE_TYPE "(sbaysass)"
+
 G_GNUC_INTERNAL
 GVariant *mitogen_protocol_reply_ok    (GVariant *result);
 G_GNUC_INTERNAL

@@ -36,5 +36,6 @@
 #include <mitogen/mitogen-context.h>
 #include <mitogen/mitogen-external-context.h>
 #include <mitogen/mitogen-call-chain.h>
+#include <mitogen/mitogen-module-responder.h>
 
 #undef __MITOGEN_H_INSIDE__

@@ -65,6 +65,7 @@ bytes_variant (GBytes *bytes)
 
 typedef struct {
   MitogenCall *call;
+  GMainContext *context;
   GCancellable *cancellable;
   /* Where output goes when collected; both NULL when it is streamed. */
   GByteArray *collected_out;
@@ -176,11 +177,28 @@ run_state_wait_cb (GObject *source,
   state->pending--;
 }
 
+static gboolean
+cancel_operations_cb (gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs on the thread that cancels the call, or at once in
+ * g_cancellable_connect() if the call already is cancelled. It only asks
+ * the calling thread to cancel the operations: cancelling them here, while
+ * that thread disposes of their finished sources, races in GLib 2.74's
+ * GCancellableSource and leaks them. */
 static void
 call_cancelled_cb (GCancellable *call_cancellable,
                    gpointer user_data)
 {
-  g_cancellable_cancel (G_CANCELLABLE (user_data));
+  RunState *state = user_data;
+  g_autoptr(GSource) idle = g_idle_source_new ();
+
+  g_source_set_callback (idle, cancel_operations_cb,
+                         g_object_ref (state->cancellable), g_object_unref);
+  g_source_attach (idle, state->context);
 }
 
 /* Feeds @stdin_bytes (if not %NULL) to @proc, reads its output into
@@ -198,16 +216,16 @@ run_child (MitogenCall *call,
   GCancellable *call_cancellable = mitogen_call_get_cancellable (call);
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  RunState state = { call, cancellable, collected_out, collected_err, 0, NULL };
+  RunState state = { call, context, cancellable, collected_out, collected_err,
+                     0, NULL };
   RunReader out = { &state, g_subprocess_get_stdout_pipe (proc), 1 };
   RunReader err = { &state, g_subprocess_get_stderr_pipe (proc), 2 };
   gulong handler_id;
 
-  /* Cancelling the call cancels ours, from whichever thread cancels it; if
-   * the call already is cancelled, ours is cancelled at once. */
+  /* Cancelling the call cancels the operations, on this thread. */
   handler_id = g_cancellable_connect (call_cancellable,
                                       G_CALLBACK (call_cancelled_cb),
-                                      cancellable, NULL);
+                                      &state, NULL);
 
   /* Every operation completes in @context, dispatched below. */
   g_main_context_push_thread_default (context);
@@ -234,6 +252,8 @@ run_child (MitogenCall *call,
     g_main_context_iteration (context, TRUE);
 
   g_main_context_pop_thread_default (context);
+  /* Waits for a handler running on another thread to return, so that
+   * @state may go. An idle it left behind goes with @context. */
   g_cancellable_disconnect (call_cancellable, handler_id);
 
   if (state.error != NULL)

@@ -1,0 +1,86 @@
+/* testing.c: the testing function module, for the test suites only
+ *
+ * Functions a real agent runs so that tests can provoke what core offers
+ * no way to: a call that ignores cancellation, output racing with calls,
+ * log records at a chosen level, and an abrupt exit. Never installed.
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include <mitogen/mitogen.h>
+
+#include <stdio.h>
+#include <unistd.h>
+
+static GVariant *
+testing_hang (MitogenCall *call,
+              GVariant *args,
+              GError **error)
+{
+  /* Deliberately deaf to the call's cancellable: only the broker's grace
+   * period, a signal or the end of the process stops it. */
+  for (;;)
+    g_usleep (G_USEC_PER_SEC);
+  g_assert_not_reached ();
+}
+
+static GVariant *
+testing_print_lines (MitogenCall *call,
+                     GVariant *args,
+                     GError **error)
+{
+  guint32 n;
+
+  g_variant_get (args, "(u)", &n);
+  for (guint32 i = 0; i < n; i++)
+    printf ("line %06u\n", i);
+  fflush (stdout);
+  return g_variant_new ("()");
+}
+
+static GVariant *
+testing_log (MitogenCall *call,
+             GVariant *args,
+             GError **error)
+{
+  const gchar *message;
+  gint level;
+
+  g_variant_get (args, "(i&s)", &level, &message);
+  /* One level, and not ERROR: that would abort the agent (testing.exit
+   * ends it on purpose). */
+  level &= G_LOG_LEVEL_MASK;
+  if (level == 0 || (level & (level - 1)) != 0 || level == G_LOG_LEVEL_ERROR)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Cannot log at level 0x%x", (guint) level);
+      return NULL;
+    }
+  g_log ("testing", (GLogLevelFlags) level, "%s", message);
+  return g_variant_new ("()");
+}
+
+static GVariant *
+testing_exit (MitogenCall *call,
+              GVariant *args,
+              GError **error)
+{
+  gint status;
+
+  g_variant_get (args, "(i)", &status);
+  _exit (status);
+}
+
+static const MitogenFunctionInfo testing_functions[] = {
+  { "hang", "()", "()", testing_hang,
+    "Never return, ignoring cancellation (for tests)" },
+  { "print_lines", "(u)", "()", testing_print_lines,
+    "Print N lines “line %06u” to stdout with printf (for tests)" },
+  { "log", "(is)", "()", testing_log,
+    "Log a message at the given GLogLevelFlags level in domain “testing” "
+    "(for tests)" },
+  { "exit", "(i)", "()", testing_exit,
+    "Exit the context's process at once with the given status (for tests)" },
+  { NULL }
+};
+
+MITOGEN_MODULE_DEFINE ("testing", NULL, testing_functions);

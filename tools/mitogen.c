@@ -1,0 +1,765 @@
+/* mitogen: the command line of libmitogen.
+ *
+ *   mitogen call CONTEXT MODULE.FUNCTION [ARG...]
+ *   mitogen run CONTEXT -- COMMAND [ARG...]
+ *   mitogen transports
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include <mitogen/mitogen.h>
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Exit statuses; `run` exits with the command's own instead. Usage errors
+ * are reported in G_OPTION_ERROR, like GOptionContext's own. */
+enum {
+  EXIT_OK = 0,
+  EXIT_FAILED = 1,
+  EXIT_USAGE = 2,
+};
+
+/* Where a child's forwarded log records arrive: see write_log(). */
+#define CHILD_LOG_DOMAIN_PREFIX "mitogen.ctx."
+
+static const gchar summary[] =
+  "Run functions and commands in other contexts (child processes now;\n"
+  "other users and hosts as their transports arrive), through libmitogen.\n"
+  "\n"
+  "Commands:\n"
+  "  call CONTEXT MODULE.FUNCTION [ARG...]\n"
+  "      Call a function and print its result in GVariant text format.\n"
+  "      Each ARG is GVariant text, parsed as the type the function takes\n"
+  "      in its place (asked of the context with agent.describe); where a\n"
+  "      string is expected, a bare word is taken as that string.\n"
+  "  run CONTEXT -- COMMAND [ARG...]\n"
+  "      Run a command with core.run, copying its stdout and stderr to\n"
+  "      ours as they arrive; exit with its status (128+N when killed by\n"
+  "      signal N).\n"
+  "  transports\n"
+  "      List the transports found, one a line, with their module files.";
+
+static const gchar description[] =
+  "CONTEXT:\n"
+  "  local                      a child process on this machine\n"
+  "  fork                       \\\n"
+  "  sudo:USER                   } parsed; need their transport modules\n"
+  "  ssh:[USER@]HOST[:PORT]     /\n"
+  "  A/B                        B started from A (needs starting via A)\n"
+  "\n"
+  "Examples:\n"
+  "  mitogen call local core.getpid\n"
+  "  mitogen call local core.getenv HOME\n"
+  "  mitogen call local core.sleep 0.5\n"
+  "  mitogen call local core.fail '\"boom\"'\n"
+  "  mitogen call local core.echo \"['a', 'b']\"\n"
+  "  mitogen call local core.run \"(['id'], nothing, nothing, {})\"  # whole tuple? no:\n"
+  "  mitogen call local core.run \"['id']\" nothing nothing '{}'\n"
+  "  mitogen run local -- uname -a\n"
+  "  mitogen run -v local -- sh -c 'echo out; echo err >&2; exit 7'\n"
+  "  mitogen transports\n"
+  "\n"
+  "Everything after \"--\" is taken as it is, never as an option of mitogen:\n"
+  "put it before a command's own options, or an ARG starting with '-'\n"
+  "(mitogen call local core.echo -- '<-1>').\n"
+  "\n"
+  "Exit status: 0 on success, 1 on failure, 2 on a usage error; run exits\n"
+  "with the command's status.\n"
+  "\n"
+  "Environment:\n"
+  "  MITOGEN_TRANSPORT_PATH  directories searched first for transports\n"
+  "  MITOGEN_PLUGIN_PATH     directories searched first for function modules\n"
+  "  MITOGEN_AGENT           the agent program children run";
+
+static const gchar supported_specs[] =
+  "local, fork, sudo:USER, ssh:[USER@]HOST[:PORT], or hops of those joined "
+  "by '/'";
+
+/* The common options. */
+static gdouble opt_connect_timeout = -1;
+static gboolean opt_debug;
+static gboolean opt_verbose;
+
+static const GOptionEntry option_entries[] = {
+  { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_connect_timeout,
+    "Seconds each context gets to start (default: the transport's)", "SECONDS" },
+  { "debug", 0, 0, G_OPTION_ARG_NONE, &opt_debug,
+    "Have contexts forward their debug logs too (implies --verbose)", NULL },
+  { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
+    "Show all log records of contexts, not only warnings and errors", NULL },
+  { NULL }
+};
+
+/* Stdio rather than g_print(): that converts to the locale's charset,
+ * which in the C locale turns every non-ASCII character of a result or a
+ * message into '?'. Results and messages are UTF-8 already. */
+static void G_GNUC_PRINTF (1, 2)
+print_error (const gchar *format,
+             ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  fputs ("mitogen: ", stderr);
+  vfprintf (stderr, format, args);
+  fputc ('\n', stderr);
+  va_end (args);
+}
+
+static const gchar *
+log_field (const GLogField *fields,
+           gsize n_fields,
+           const gchar *key)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, key) && fields[i].length < 0)
+      return fields[i].value;
+  return NULL;
+}
+
+/* Runs on the broker thread for records forwarded by children. They are
+ * what the user asked for less often than this process's own, so below
+ * warning they are shown only with --verbose. */
+static GLogWriterOutput
+write_log (GLogLevelFlags level,
+           const GLogField *fields,
+           gsize n_fields,
+           gpointer user_data)
+{
+  const gchar *domain = log_field (fields, n_fields, "GLIB_DOMAIN");
+  const gchar *context = log_field (fields, n_fields, "MITOGEN_CONTEXT");
+  const gchar *message = log_field (fields, n_fields, "MESSAGE");
+  const GLogLevelFlags shown =
+    G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING;
+
+  if (!domain || !g_str_has_prefix (domain, CHILD_LOG_DOMAIN_PREFIX))
+    return g_log_writer_default (level, fields, n_fields, user_data);
+  if (!opt_verbose && !(level & shown))
+    return G_LOG_WRITER_HANDLED;
+
+  fprintf (stderr, "[%s] %s\n",
+           context ? context : domain + strlen (CHILD_LOG_DOMAIN_PREFIX),
+           message ? message : "");
+  return G_LOG_WRITER_HANDLED;
+}
+
+/* Context specs */
+
+static gboolean
+parse_port (const gchar *text,
+            guint *port,
+            GError **error)
+{
+  guint64 value;
+
+  if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT16, &value, NULL))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "“%s” is not a port number", text);
+      return FALSE;
+    }
+  *port = (guint) value;
+  return TRUE;
+}
+
+/* ssh:[USER@]HOST[:PORT] */
+static gboolean
+parse_ssh_spec (const gchar *spec,
+                const gchar *rest,
+                GVariantDict *options,
+                GError **error)
+{
+  const gchar *at = strchr (rest, '@');
+  const gchar *host = at ? at + 1 : rest;
+  const gchar *colon = strchr (host, ':');
+  g_autofree gchar *hostname = colon ? g_strndup (host, (gsize) (colon - host))
+                                     : g_strdup (host);
+  guint port;
+
+  if (!*hostname || (at && at == rest))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "“%s” is not of the form ssh:[USER@]HOST[:PORT]", spec);
+      return FALSE;
+    }
+  g_variant_dict_insert (options, "hostname", "s", hostname);
+  if (at)
+    {
+      g_autofree gchar *username = g_strndup (rest, (gsize) (at - rest));
+      g_variant_dict_insert (options, "username", "s", username);
+    }
+  if (colon)
+    {
+      if (!parse_port (colon + 1, &port, error))
+        return FALSE;
+      g_variant_dict_insert (options, "port", "u", port);
+    }
+  return TRUE;
+}
+
+/**
+ * parse_context_spec:
+ * @spec: one hop of a CONTEXT: `local`, `fork`, `sudo:USER`,
+ *   `ssh:[USER@]HOST[:PORT]`
+ * @transport: (out): the transport's name
+ * @options: (out): the transport's options, an `a{sv}` of its stream's
+ *   properties (`username`, `hostname`, `port`)
+ * @error: return location for a %G_OPTION_ERROR
+ *
+ * Only the syntax is checked here: whether the transport exists is the
+ * registry's to say when it is used, naming the transports it knows.
+ */
+static gboolean
+parse_context_spec (const gchar *spec,
+                    gchar **transport,
+                    GVariant **options,
+                    GError **error)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  const gchar *colon = strchr (spec, ':');
+  g_autofree gchar *name = colon ? g_strndup (spec, (gsize) (colon - spec))
+                                 : g_strdup (spec);
+  const gchar *rest = colon ? colon + 1 : NULL;
+
+  if ((g_str_equal (name, "local") || g_str_equal (name, "fork")) && !rest)
+    ;
+  else if (g_str_equal (name, "sudo") && rest && *rest)
+    g_variant_dict_insert (&dict, "username", "s", rest);
+  else if (g_str_equal (name, "ssh") && rest)
+    {
+      if (!parse_ssh_spec (spec, rest, &dict, error))
+        return FALSE;
+    }
+  else
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "Unknown context “%s”; contexts are %s", spec,
+                   supported_specs);
+      return FALSE;
+    }
+
+  *transport = g_steal_pointer (&name);
+  *options = g_variant_ref_sink (g_variant_dict_end (&dict));
+  return TRUE;
+}
+
+/* The options every hop gets from the command line, over its own. */
+static GVariant *
+add_common_options (GVariant *options)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+
+  if (opt_connect_timeout > 0)
+    g_variant_dict_insert (&dict, "connect-timeout", "d", opt_connect_timeout);
+  if (opt_debug)
+    g_variant_dict_insert (&dict, "debug", "b", TRUE);
+  return g_variant_dict_end (&dict);
+}
+
+/* A session: the broker, router and the contexts of one CONTEXT, the
+ * last of which is the one to talk to. */
+typedef struct {
+  MitogenBroker *broker;
+  MitogenRouter *router;
+  GPtrArray *contexts;
+} Session;
+
+static Session *
+session_new (void)
+{
+  Session *session = g_new0 (Session, 1);
+
+  session->broker = mitogen_broker_new ();
+  session->router = mitogen_router_new (session->broker);
+  session->contexts = g_ptr_array_new_with_free_func (g_object_unref);
+  return session;
+}
+
+/* Children are asked to go, innermost first, and waited for, so that
+ * their last output and logs arrive before the broker stops. */
+static void
+session_free (Session *session)
+{
+  for (guint i = session->contexts->len; i > 0; i--)
+    {
+      MitogenContext *context = g_ptr_array_index (session->contexts, i - 1);
+      g_autoptr(GError) error = NULL;
+
+      if (!mitogen_context_shutdown (context, TRUE, NULL, &error))
+        print_error ("shutting down %s: %s",
+                     mitogen_context_get_name (context), error->message);
+    }
+  mitogen_broker_shutdown (session->broker);
+  mitogen_broker_join (session->broker);
+
+  g_ptr_array_unref (session->contexts);
+  g_object_unref (session->router);
+  g_object_unref (session->broker);
+  g_free (session);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Session, session_free)
+
+/* Checks every hop before any child starts. */
+static gboolean
+session_check_spec (const gchar *spec,
+                    GError **error)
+{
+  g_auto(GStrv) hops = g_strsplit (spec, "/", -1);
+
+  for (guint i = 0; hops[i]; i++)
+    {
+      g_autofree gchar *transport = NULL;
+      g_autoptr(GVariant) options = NULL;
+
+      if (!parse_context_spec (hops[i], &transport, &options, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+session_connect (Session *session,
+                 const gchar *spec,
+                 GError **error)
+{
+  g_auto(GStrv) hops = g_strsplit (spec, "/", -1);
+
+  for (guint i = 0; hops[i]; i++)
+    {
+      g_autofree gchar *transport = NULL;
+      g_autoptr(GVariant) options = NULL;
+      MitogenContext *via = i > 0 ? g_ptr_array_index (session->contexts, i - 1)
+                                  : NULL;
+      MitogenContext *context;
+
+      if (!parse_context_spec (hops[i], &transport, &options, error))
+        return FALSE;
+      context = mitogen_context_connect (session->router, transport,
+                                         add_common_options (options), via,
+                                         NULL, error);
+      if (!context)
+        return FALSE;
+      g_ptr_array_add (session->contexts, context);
+    }
+  return TRUE;
+}
+
+static MitogenContext *
+session_get_target (Session *session)
+{
+  return g_ptr_array_index (session->contexts, session->contexts->len - 1);
+}
+
+/* call */
+
+typedef struct {
+  gchar *function;
+  gchar *args_type;
+  gchar *result_type;
+  gchar *doc;
+} FunctionInfo;
+
+static void
+function_info_free (FunctionInfo *info)
+{
+  g_free (info->function);
+  g_free (info->args_type);
+  g_free (info->result_type);
+  g_free (info->doc);
+  g_free (info);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FunctionInfo, function_info_free)
+
+/* The arguments are typed by the context that runs the function, not by
+ * anything this program was built with. */
+static FunctionInfo *
+describe_function (MitogenContext *context,
+                   const gchar *function,
+                   GError **error)
+{
+  const gchar *dot = strchr (function, '.');
+  g_autofree gchar *module = NULL;
+  g_autoptr(GVariant) result = NULL;
+  FunctionInfo *info;
+
+  if (!dot || dot == function || !dot[1])
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "“%s” is not of the form MODULE.FUNCTION", function);
+      return NULL;
+    }
+  module = g_strndup (function, (gsize) (dot - function));
+  result = mitogen_context_call (context, "agent.describe",
+                                 g_variant_new ("(ss)", module, dot + 1),
+                                 NULL, error);
+  if (!result)
+    return NULL;
+
+  info = g_new0 (FunctionInfo, 1);
+  info->function = g_strdup (function);
+  g_variant_get (result, "(sss)", &info->args_type, &info->result_type,
+                 &info->doc);
+  return info;
+}
+
+/* The types of the ARGs, in order: the items of a tuple, or the one
+ * type of a function that takes a single value. */
+static GPtrArray *
+function_arg_types (const FunctionInfo *info)
+{
+  const GVariantType *type = G_VARIANT_TYPE (info->args_type);
+  GPtrArray *types = g_ptr_array_new ();
+
+  if (!g_variant_type_is_tuple (type))
+    g_ptr_array_add (types, (gpointer) type);
+  else
+    for (const GVariantType *item = g_variant_type_first (type); item;
+         item = g_variant_type_next (item))
+      g_ptr_array_add (types, (gpointer) item);
+  return types;
+}
+
+static GVariant *
+parse_arg (const GVariantType *hint,
+           const gchar *text,
+           GError **error)
+{
+  g_autoptr(GError) parse_error = NULL;
+  GVariant *value = g_variant_parse (hint, text, NULL, NULL, &parse_error);
+  g_autofree gchar *context = NULL;
+
+  if (value)
+    return value;
+
+  /* A bare word is the string it spells: `core.getenv HOME` rather than
+   * `core.getenv "'HOME'"`. */
+  if ((g_variant_type_equal (hint, G_VARIANT_TYPE_STRING) ||
+       g_variant_type_equal (hint, G_VARIANT_TYPE ("ms"))) &&
+      g_utf8_validate (text, -1, NULL))
+    {
+      GVariant *string = g_variant_new_string (text);
+      if (g_variant_type_is_maybe (hint))
+        string = g_variant_new_maybe (NULL, string);
+      return g_variant_ref_sink (string);
+    }
+
+  /* A variant takes any value, which need not be boxed by hand:
+   * `core.echo 42` as well as `core.echo '<42>'`. */
+  if (g_variant_type_equal (hint, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr(GVariant) inner = g_variant_parse (NULL, text, NULL, NULL, NULL);
+      if (inner)
+        return g_variant_ref_sink (g_variant_new_variant (inner));
+    }
+
+  context = g_variant_parse_error_print_context (parse_error, text);
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "not a %.*s:\n%s", (int) g_variant_type_get_string_length (hint),
+               g_variant_type_peek_string (hint), context);
+  return NULL;
+}
+
+static void
+set_usage_error (const FunctionInfo *info,
+                 GError **error,
+                 const gchar *problem)
+{
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "%s\n  %s %s -> %s\n  %s", problem, info->function,
+               info->args_type, info->result_type,
+               *info->doc ? info->doc : "(undocumented)");
+}
+
+static GVariant *
+parse_call_args (const FunctionInfo *info,
+                 gchar **args,
+                 GError **error)
+{
+  g_autoptr(GPtrArray) types = function_arg_types (info);
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  guint n_args = args ? g_strv_length (args) : 0;
+
+  if (n_args != types->len)
+    {
+      g_autofree gchar *problem =
+        g_strdup_printf ("%s takes %u argument%s, not %u:", info->function,
+                         types->len, types->len == 1 ? "" : "s", n_args);
+      set_usage_error (info, error, problem);
+      return NULL;
+    }
+
+  for (guint i = 0; i < n_args; i++)
+    {
+      g_autoptr(GError) arg_error = NULL;
+      GVariant *value = parse_arg (g_ptr_array_index (types, i), args[i],
+                                   &arg_error);
+
+      if (!value)
+        {
+          g_autofree gchar *problem =
+            g_strdup_printf ("argument %u of %s is %s", i + 1, info->function,
+                             arg_error->message);
+          set_usage_error (info, error, problem);
+          return NULL;
+        }
+      g_ptr_array_add (values, value);
+    }
+
+  if (!g_variant_type_is_tuple (G_VARIANT_TYPE (info->args_type)))
+    return g_variant_ref (g_ptr_array_index (values, 0));
+  return g_variant_ref_sink (g_variant_new_tuple ((GVariant **) values->pdata,
+                                                  values->len));
+}
+
+static gboolean
+command_call (MitogenContext *context,
+              const gchar *function,
+              gchar **args,
+              GError **error)
+{
+  g_autoptr(FunctionInfo) info = describe_function (context, function, error);
+  g_autoptr(GVariant) call_args = NULL;
+  g_autoptr(GVariant) result = NULL;
+  g_autofree gchar *text = NULL;
+
+  if (!info)
+    return FALSE;
+  call_args = parse_call_args (info, args, error);
+  if (!call_args)
+    return FALSE;
+  result = mitogen_context_call (context, function, g_steal_pointer (&call_args),
+                                 NULL, error);
+  if (!result)
+    return FALSE;
+
+  text = g_variant_print (result, FALSE);
+  printf ("%s\n", text);
+  return fflush (stdout) == 0;
+}
+
+/* run */
+
+/* On the broker thread, in the order the output was read. A blocking
+ * write holds up the broker, which is the back pressure wanted when our
+ * reader is slower than the command. */
+static void
+on_run_output (GVariant *progress,
+               gpointer user_data)
+{
+  g_autoptr(GVariant) chunk = NULL;
+  const guint8 *data;
+  gsize len;
+  gint fd;
+
+  if (!g_variant_is_of_type (progress, G_VARIANT_TYPE ("(iay)")))
+    return;
+  g_variant_get (progress, "(i@ay)", &fd, &chunk);
+  data = g_variant_get_fixed_array (chunk, &len, 1);
+  /* A reader that went away loses the rest; the command still runs. */
+  mitogen_write_all (fd == 2 ? STDERR_FILENO : STDOUT_FILENO, data, len, -1,
+                     NULL);
+}
+
+static gboolean
+command_run (MitogenContext *context,
+             gchar **argv,
+             int *status,
+             GError **error)
+{
+  g_autoptr(GVariant) result = NULL;
+  GVariant *args;
+
+  args = g_variant_new ("(^asm@aym@s@a{ss})", argv, NULL, NULL,
+                        g_variant_new_array (G_VARIANT_TYPE ("{ss}"), NULL, 0));
+  result = mitogen_context_call_with_progress (context, "core.run", args,
+                                               on_run_output, NULL, NULL, error);
+  if (!result)
+    return FALSE;
+  g_variant_get (result, "(i@ay@ay)", status, NULL, NULL);
+  *status = CLAMP (*status, 0, 255);
+  return TRUE;
+}
+
+/* transports */
+
+static gboolean
+command_transports (GError **error)
+{
+  MitogenTransportRegistry *registry = mitogen_transport_registry_get_default ();
+  g_auto(GStrv) names = mitogen_transport_registry_list (registry);
+
+  for (guint i = 0; names[i]; i++)
+    {
+      MitogenTransportModule *module =
+        mitogen_transport_registry_lookup (registry, names[i], error);
+
+      if (!module)
+        return FALSE;
+      printf ("%s\t%s\n", names[i], mitogen_transport_module_get_path (module));
+    }
+  if (!names[0])
+    print_error ("no transports found; set MITOGEN_TRANSPORT_PATH to the "
+                 "directory holding mitogen-transport-NAME.so");
+  return fflush (stdout) == 0;
+}
+
+/* main */
+
+/* Splits at the first "--": GOptionContext would take a command's own
+ * options (`sh -c`) for ours, and drop later "--"s it should keep. */
+static void
+split_at_separator (int argc,
+                    char **argv,
+                    GStrv *ours,
+                    GStrv *verbatim)
+{
+  g_autoptr(GStrvBuilder) before = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) after = g_strv_builder_new ();
+  gboolean seen = FALSE;
+
+  for (int i = 0; i < argc; i++)
+    {
+      if (!seen && i > 0 && g_str_equal (argv[i], "--"))
+        seen = TRUE;
+      else
+        g_strv_builder_add (seen ? after : before, argv[i]);
+    }
+  *ours = g_strv_builder_end (before);
+  *verbatim = g_strv_builder_end (after);
+}
+
+/* The words of the command line that are not options: the parsed ones
+ * (less the program name) and then those after "--". */
+static GStrv
+join_words (GStrv parsed,
+            GStrv verbatim)
+{
+  g_autoptr(GStrvBuilder) words = g_strv_builder_new ();
+
+  if (parsed[0])
+    g_strv_builder_addv (words, (const char **) parsed + 1);
+  g_strv_builder_addv (words, (const char **) verbatim);
+  return g_strv_builder_end (words);
+}
+
+static gboolean
+parse_command_line (GOptionContext *options,
+                    int argc,
+                    char **argv,
+                    GStrv *words,
+                    GError **error)
+{
+  g_auto(GStrv) ours = NULL;
+  g_auto(GStrv) verbatim = NULL;
+
+  split_at_separator (argc, argv, &ours, &verbatim);
+  if (!g_option_context_parse_strv (options, &ours, error))
+    return FALSE;
+  *words = join_words (ours, verbatim);
+  return TRUE;
+}
+
+static gboolean
+want_words (GStrv words,
+            guint at_least,
+            const gchar *usage,
+            GError **error)
+{
+  if (g_strv_length (words) >= at_least)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+               "usage: %s", usage);
+  return FALSE;
+}
+
+/* Runs call or run in the context named by words[1]; sets @status to
+ * the exit status on success. */
+static gboolean
+run_in_context (GStrv words,
+                int *status,
+                GError **error)
+{
+  const gchar *command = words[0];
+  const gchar *spec = words[1];
+  g_autoptr(Session) session = NULL;
+
+  if (g_str_equal (command, "call") &&
+      !want_words (words, 3, "mitogen call CONTEXT MODULE.FUNCTION [ARG...]", error))
+    return FALSE;
+  if (g_str_equal (command, "run") &&
+      !want_words (words, 3, "mitogen run CONTEXT -- COMMAND [ARG...]", error))
+    return FALSE;
+  if (!session_check_spec (spec, error))
+    return FALSE;
+
+  session = session_new ();
+  if (!session_connect (session, spec, error))
+    return FALSE;
+
+  *status = EXIT_OK;
+  if (g_str_equal (command, "call"))
+    return command_call (session_get_target (session), words[2], words + 3, error);
+  return command_run (session_get_target (session), words + 2, status, error);
+}
+
+static gboolean
+run_command (GStrv words,
+             int *status,
+             GError **error)
+{
+  const gchar *command = words[0];
+
+  *status = EXIT_OK;
+  if (!command)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           "no command given; see mitogen --help");
+      return FALSE;
+    }
+  if (g_str_equal (command, "transports"))
+    return command_transports (error);
+  if (g_str_equal (command, "call") || g_str_equal (command, "run"))
+    return run_in_context (words, status, error);
+
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+               "unknown command “%s”; commands are call, run and transports",
+               command);
+  return FALSE;
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  g_autoptr(GOptionContext) options = g_option_context_new ("COMMAND [ARGS...]");
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) words = NULL;
+  int status = EXIT_FAILED;
+
+  setlocale (LC_ALL, "");
+  g_log_set_writer_func (write_log, NULL, NULL);
+
+  g_option_context_set_summary (options, summary);
+  g_option_context_set_description (options, description);
+  g_option_context_add_main_entries (options, option_entries, NULL);
+
+  if (!parse_command_line (options, argc, argv, &words, &error))
+    {
+      print_error ("%s", error->message);
+      return EXIT_USAGE;
+    }
+  /* Debug records are forwarded to be seen. */
+  opt_verbose = opt_verbose || opt_debug;
+
+  if (!run_command (words, &status, &error))
+    {
+      print_error ("%s", error->message);
+      return g_error_matches (error, G_OPTION_ERROR, error->code) ? EXIT_USAGE
+                                                                  : EXIT_FAILED;
+    }
+  return status;
+}
