@@ -55,7 +55,6 @@ static const gchar description[] =
   "  mitogen call local core.sleep 0.5\n"
   "  mitogen call local core.fail '\"boom\"'\n"
   "  mitogen call local core.echo \"['a', 'b']\"\n"
-  "  mitogen call local core.run \"(['id'], nothing, nothing, {})\"  # whole tuple? no:\n"
   "  mitogen call local core.run \"['id']\" nothing nothing '{}'\n"
   "  mitogen run local -- uname -a\n"
   "  mitogen run -v local -- sh -c 'echo out; echo err >&2; exit 7'\n"
@@ -758,8 +757,7 @@ main (int argc,
   if (!run_command (words, &status, &error))
     {
       print_error ("%s", error->message);
-      return g_error_matches (error, G_OPTION_ERROR, error->code) ? EXIT_USAGE
-                                                                  : EXIT_FAILED;
+      return error->domain == G_OPTION_ERROR ? EXIT_USAGE : EXIT_FAILED;
     }
   return status;
 }
