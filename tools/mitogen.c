@@ -9,6 +9,7 @@
 #include <mitogen/mitogen.h>
 
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,7 +48,7 @@ static const gchar description[] =
   "  fork                       \\\n"
   "  sudo:USER                   } parsed; need their transport modules\n"
   "  ssh:[USER@]HOST[:PORT]     /\n"
-  "  A/B                        B started from A (needs starting via A)\n"
+  "  A/B                        B started from A, e.g. local/local\n"
   "\n"
   "Examples:\n"
   "  mitogen call local core.getpid\n"
@@ -70,7 +71,7 @@ static const gchar description[] =
   "Environment:\n"
   "  MITOGEN_TRANSPORT_PATH  directories searched first for transports\n"
   "  MITOGEN_PLUGIN_PATH     directories searched first for function modules\n"
-  "  MITOGEN_AGENT           the agent program children run";
+  "  MITOGEN_AGENT           the agent program children run\n";
 
 static const gchar supported_specs[] =
   "local, fork, sudo:USER, ssh:[USER@]HOST[:PORT], or hops of those joined "
@@ -455,9 +456,10 @@ parse_arg (const GVariantType *hint,
         return g_variant_ref_sink (g_variant_new_variant (inner));
     }
 
-  context = g_variant_parse_error_print_context (parse_error, text);
+  context = g_strchomp (g_variant_parse_error_print_context (parse_error, text));
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               "not a %.*s:\n%s", (int) g_variant_type_get_string_length (hint),
+               "not a valid %.*s: %s",
+               (int) g_variant_type_get_string_length (hint),
                g_variant_type_peek_string (hint), context);
   return NULL;
 }
@@ -468,7 +470,7 @@ set_usage_error (const FunctionInfo *info,
                  const gchar *problem)
 {
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               "%s\n  %s %s -> %s\n  %s", problem, info->function,
+               "%s\n  %s %s -> %s: %s", problem, info->function,
                info->args_type, info->result_type,
                *info->doc ? info->doc : "(undocumented)");
 }
@@ -530,8 +532,8 @@ command_call (MitogenContext *context,
   call_args = parse_call_args (info, args, error);
   if (!call_args)
     return FALSE;
-  result = mitogen_context_call (context, function, g_steal_pointer (&call_args),
-                                 NULL, error);
+  /* Not floating: the call takes a reference of its own. */
+  result = mitogen_context_call (context, function, call_args, NULL, error);
   if (!result)
     return FALSE;
 
@@ -542,6 +544,11 @@ command_call (MitogenContext *context,
 
 /* run */
 
+typedef struct {
+  MitogenContext *context;
+  GError *error; /* the first write error; set on the broker thread */
+} RunOutput;
+
 /* On the broker thread, in the order the output was read. A blocking
  * write holds up the broker, which is the back pressure wanted when our
  * reader is slower than the command. */
@@ -549,18 +556,44 @@ static void
 on_run_output (GVariant *progress,
                gpointer user_data)
 {
+  RunOutput *output = user_data;
   g_autoptr(GVariant) chunk = NULL;
   const guint8 *data;
   gsize len;
   gint fd;
 
-  if (!g_variant_is_of_type (progress, G_VARIANT_TYPE ("(iay)")))
+  if (output->error || !g_variant_is_of_type (progress, G_VARIANT_TYPE ("(iay)")))
     return;
   g_variant_get (progress, "(i@ay)", &fd, &chunk);
   data = g_variant_get_fixed_array (chunk, &len, 1);
-  /* A reader that went away loses the rest; the command still runs. */
-  mitogen_write_all (fd == 2 ? STDERR_FILENO : STDOUT_FILENO, data, len, -1,
-                     NULL);
+  if (mitogen_write_all (fd == 2 ? STDERR_FILENO : STDOUT_FILENO, data, len,
+                         -1, &output->error))
+    return;
+
+  /* Nobody wants the rest (`mitogen run ... | head`): the context cancels
+   * the call as it shuts down, which kills the command, and the reply
+   * still comes. Cancelling our wait instead would return while progress
+   * may still be delivered to @output, on our stack. */
+  mitogen_context_shutdown (output->context, FALSE, NULL, NULL);
+}
+
+/* Like a program killed by SIGPIPE (which the broker ignores), a reader
+ * that went away is no error worth a message. */
+static gboolean
+finish_run_output (GError *write_error, /* (transfer full) */
+                   int *status,
+                   GError **error)
+{
+  if (g_error_matches (write_error, MITOGEN_STREAM_ERROR,
+                       MITOGEN_STREAM_ERROR_DISCONNECTED))
+    {
+      g_error_free (write_error);
+      *status = 128 + SIGPIPE;
+      return TRUE;
+    }
+  g_propagate_prefixed_error (error, write_error,
+                              "writing the command's output: ");
+  return FALSE;
 }
 
 static gboolean
@@ -569,15 +602,24 @@ command_run (MitogenContext *context,
              int *status,
              GError **error)
 {
+  RunOutput output = { context, NULL };
+  g_autoptr(GError) call_error = NULL;
   g_autoptr(GVariant) result = NULL;
   GVariant *args;
 
   args = g_variant_new ("(^asm@aym@s@a{ss})", argv, NULL, NULL,
                         g_variant_new_array (G_VARIANT_TYPE ("{ss}"), NULL, 0));
   result = mitogen_context_call_with_progress (context, "core.run", args,
-                                               on_run_output, NULL, NULL, error);
+                                               on_run_output, &output,
+                                               NULL, &call_error);
+  /* All progress came before the reply: @output is ours again. */
+  if (output.error)
+    return finish_run_output (g_steal_pointer (&output.error), status, error);
   if (!result)
-    return FALSE;
+    {
+      g_propagate_error (error, g_steal_pointer (&call_error));
+      return FALSE;
+    }
   g_variant_get (result, "(i@ay@ay)", status, NULL, NULL);
   *status = CLAMP (*status, 0, 255);
   return TRUE;

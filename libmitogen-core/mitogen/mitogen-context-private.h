@@ -21,4 +21,12 @@ GVariant        *mitogen_context_finish_call (MitogenContext *self,
                                              MitogenMessage *reply,
                                              GError **error);
 
+G_GNUC_INTERNAL
+MitogenContext  *mitogen_context_connect_with_id (MitogenRouter *router,
+                                                 const gchar *transport,
+                                                 GVariant *options,
+                                                 guint32 context_id,
+                                                 GCancellable *cancellable,
+                                                 GError **error);
+
 G_END_DECLS

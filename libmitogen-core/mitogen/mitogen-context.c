@@ -34,8 +34,9 @@ struct _MitogenContext {
   guint32 context_id;
   gchar *name;
   MitogenStream *stream; /* for a child started from here */
-  gulong disconnect_id;
-  MitogenLatch *gone;    /* gets an item once the stream disconnects */
+  gulong route_removed_id;
+  gboolean disconnected;
+  MitogenLatch *gone;    /* gets an item once unreachable */
 };
 
 G_DEFINE_FINAL_TYPE (MitogenContext, mitogen_context, G_TYPE_OBJECT)
@@ -52,11 +53,9 @@ mitogen_context_dispose (GObject *object)
 {
   MitogenContext *self = MITOGEN_CONTEXT (object);
 
-  if (self->stream)
-    {
-      g_clear_signal_handler (&self->disconnect_id, self->stream);
-      g_clear_object (&self->stream);
-    }
+  if (self->router)
+    g_clear_signal_handler (&self->route_removed_id, self->router);
+  g_clear_object (&self->stream);
   G_OBJECT_CLASS (mitogen_context_parent_class)->dispose (object);
 }
 
@@ -83,8 +82,8 @@ mitogen_context_class_init (MitogenContextClass *klass)
    * MitogenContext::disconnect:
    * @self: the context
    *
-   * Emitted, on the broker thread, when the stream to a child started from
-   * here disconnects.
+   * Emitted, usually on the broker thread, when a context started from
+   * here (directly or through another) becomes unreachable.
    */
   signals[SIGNAL_DISCONNECT] =
     g_signal_new ("disconnect", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -175,14 +174,13 @@ mitogen_context_get_stream (MitogenContext *self)
  * mitogen_context_is_connected:
  * @self: a context
  *
- * Returns: %FALSE once the stream to a child started from here has
- *   disconnected; %TRUE for other contexts
+ * Returns: %FALSE once a context started from here (directly or through
+ *   another) has become unreachable; %TRUE otherwise
  */
 gboolean
 mitogen_context_is_connected (MitogenContext *self)
 {
-  return !self->stream ||
-         !mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (self->stream));
+  return !self->disconnected;
 }
 
 /**
@@ -423,10 +421,28 @@ mitogen_context_call_no_reply (MitogenContext *self,
     g_warning ("call_no_reply: %s", error->message);
 }
 
+/* Shared by the caller and the router's handler, which may still be
+ * invoked after the caller stopped waiting (cancelled, or the context
+ * died): @lock and @active make sure @func is neither called once the
+ * caller has returned nor still running when it does. */
 typedef struct {
+  GMutex lock;
+  gboolean active;
   MitogenProgressFunc func;
   gpointer user_data;
 } Progress;
+
+static void
+progress_clear (gpointer data)
+{
+  g_mutex_clear (&((Progress *) data)->lock);
+}
+
+static void
+progress_release (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, progress_clear);
+}
 
 static void
 on_progress (MitogenMessage *msg,
@@ -438,8 +454,10 @@ on_progress (MitogenMessage *msg,
   if (mitogen_message_is_dead (msg))
     return;
   value = mitogen_message_get_data (msg, NULL);
-  if (value)
+  g_mutex_lock (&p->lock);
+  if (value && p->active)
     p->func (value, p->user_data);
+  g_mutex_unlock (&p->lock);
 }
 
 /**
@@ -467,34 +485,64 @@ mitogen_context_call_with_progress (MitogenContext *self,
                                     GCancellable *cancellable,
                                     GError **error)
 {
-  Progress p = { progress, user_data };
-  guint32 handle = mitogen_router_add_handler (self->router, 0,
-                                               MITOGEN_HANDLER_PERSIST,
-                                               self->context_id, NULL,
-                                               on_progress, &p, NULL);
-  g_autoptr(MitogenReceiver) recv =
-    mitogen_context_start_call (self, NULL, function, args, handle, TRUE, error);
-  GVariant *result = recv ? wait_reply (self, recv, cancellable, error) : NULL;
+  Progress *p = g_atomic_rc_box_new0 (Progress);
+  g_autoptr(MitogenReceiver) recv = NULL;
+  GVariant *result;
+  guint32 handle;
 
-  /* Progress travels ahead of the result on the same stream and is
-   * handled on the broker thread in order, so none is still pending. */
+  g_mutex_init (&p->lock);
+  p->active = TRUE;
+  p->func = progress;
+  p->user_data = user_data;
+  handle = mitogen_router_add_handler (self->router, 0, MITOGEN_HANDLER_PERSIST,
+                                       self->context_id, NULL, on_progress,
+                                       g_atomic_rc_box_acquire (p),
+                                       progress_release);
+  recv = mitogen_context_start_call (self, NULL, function, args, handle, TRUE,
+                                     error);
+  result = recv ? wait_reply (self, recv, cancellable, error) : NULL;
+
+  /* After a result all progress has been handled, as it travels ahead on
+   * the same stream; after a cancelled or failed wait some may still
+   * arrive, and must not reach @progress once this returns. */
   mitogen_router_del_handler (self->router, handle);
+  g_mutex_lock (&p->lock);
+  p->active = FALSE;
+  g_mutex_unlock (&p->lock);
+  progress_release (p);
   return result;
 }
 
 static void
-on_stream_disconnect (MitogenStream *stream,
-                      MitogenContext *self)
+on_route_removed (MitogenRouter *router,
+                  guint context_id,
+                  MitogenContext *self)
 {
-  mitogen_latch_put (self->gone, self, NULL);
+  if (context_id != self->context_id || self->disconnected)
+    return;
+  self->disconnected = TRUE;
+  /* The latch wakes mitogen_context_shutdown(), whose caller may drop its
+   * last reference at once: emit first, and hold one until done. */
+  g_object_ref (self);
   g_signal_emit (self, signals[SIGNAL_DISCONNECT], 0);
+  mitogen_latch_put (self->gone, self, NULL);
+  g_object_unref (self);
+}
+
+/* Watches for the context becoming unreachable: its own stream, or one
+ * on the way to it, disconnecting. */
+static void
+watch_route (MitogenContext *self)
+{
+  self->route_removed_id = g_signal_connect (self->router, "route-removed",
+                                             G_CALLBACK (on_route_removed), self);
 }
 
 /**
  * mitogen_context_shutdown:
  * @self: a context
- * @wait: for a child started from here, wait until it has exited and its
- *   stream closed
+ * @wait: for a context started from here, wait until it has exited and
+ *   become unreachable
  * @cancellable: (nullable): stops the wait
  * @error: return location for an error
  *
@@ -515,7 +563,7 @@ mitogen_context_shutdown (MitogenContext *self,
   gpointer gone;
 
   mitogen_context_send (self, msg);
-  if (!wait || !self->stream)
+  if (!wait || !self->route_removed_id)
     return TRUE;
 
   gone = mitogen_latch_get (self->gone, -1, TRUE, cancellable, error);
@@ -670,8 +718,9 @@ forward_log_record (MitogenMessage *msg,
       { "GLIB_DOMAIN", domain, -1 },
       { "MESSAGE", text, -1 },
       { "MITOGEN_CONTEXT", name, -1 },
-      { "MITOGEN_STREAM", stream, -1 },
       { "MITOGEN_SOURCE_DOMAIN", child_domain, -1 },
+      /* Last: left out for records that are not a stream's output. */
+      { "MITOGEN_STREAM", stream, -1 },
     };
     g_log_structured_array ((GLogLevelFlags) level, fields,
                             *stream ? G_N_ELEMENTS (fields) : G_N_ELEMENTS (fields) - 1);
@@ -687,6 +736,76 @@ ensure_log_forwarding (MitogenRouter *router)
                               NULL, forward_log_record, router, NULL);
 }
 
+MitogenContext *
+mitogen_context_connect_with_id (MitogenRouter *router,
+                                 const gchar *transport,
+                                 GVariant *options,
+                                 guint32 context_id,
+                                 GCancellable *cancellable,
+                                 GError **error)
+{
+  g_autoptr(MitogenParentStream) stream = NULL;
+  g_autoptr(GVariant) config = NULL;
+  MitogenContext *self;
+  GType type;
+
+  type = mitogen_transport_registry_get_stream_type (
+    mitogen_transport_registry_get_default (), transport, error);
+  if (!type)
+    return NULL;
+
+  stream = g_object_new (type, NULL);
+  if (!set_stream_options (G_OBJECT (stream), options, error))
+    return NULL;
+
+  ensure_log_forwarding (router);
+  config = g_variant_ref_sink (child_config (router, context_id));
+  if (!mitogen_parent_stream_connect (stream, router, context_id, config,
+                                      cancellable, error))
+    return NULL;
+
+  mitogen_router_set_context_name (router, context_id,
+                                   mitogen_parent_stream_get_context_name (stream));
+  self = mitogen_context_new (router, context_id,
+                              mitogen_parent_stream_get_context_name (stream));
+  self->stream = g_object_ref (MITOGEN_STREAM (stream));
+  watch_route (self);
+  if (mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (stream)))
+    on_route_removed (router, context_id, self);
+  return self;
+}
+
+static MitogenContext *
+connect_via (MitogenRouter *router,
+             const gchar *transport,
+             GVariant *options,
+             MitogenContext *via,
+             GCancellable *cancellable,
+             GError **error)
+{
+  guint32 context_id = mitogen_router_allocate_id (router);
+  g_autoptr(GVariant) name = NULL;
+  MitogenContext *self;
+
+  if (!options)
+    options = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
+  /* The route to the new context is announced (ADD_ROUTE) ahead of this
+   * reply on the same stream, so it is in place when the call returns. */
+  name = mitogen_context_call (via, "agent.connect",
+                               g_variant_new ("(s@a{sv}u)", transport, options,
+                                              context_id),
+                               cancellable, error);
+  if (!name)
+    {
+      g_prefix_error (error, "Via %s: ", mitogen_context_get_name (via));
+      return NULL;
+    }
+  self = mitogen_context_new (router, context_id, g_variant_get_string (name, NULL));
+  mitogen_router_set_context_name (router, context_id, self->name);
+  watch_route (self);
+  return self;
+}
+
 /**
  * mitogen_context_connect:
  * @router: the router of this process
@@ -695,7 +814,7 @@ ensure_log_forwarding (MitogenRouter *router)
  *   properties of its stream (`connect-timeout`, `hostname`, …); `name`
  *   names the context; a floating reference is sunk
  * @via: (nullable): a context to start the child from, instead of this
- *   process
+ *   process; messages to the child then route through it
  * @cancellable: (nullable): checked before the child starts
  * @error: return location for an error
  *
@@ -715,50 +834,16 @@ mitogen_context_connect (MitogenRouter *router,
                          GError **error)
 {
   g_autoptr(GVariant) owned_options = options ? g_variant_ref_sink (options) : NULL;
-  g_autoptr(MitogenParentStream) stream = NULL;
-  g_autoptr(GVariant) config = NULL;
-  MitogenContext *self;
-  guint32 context_id;
-  GType type;
 
   g_return_val_if_fail (MITOGEN_IS_ROUTER (router), NULL);
 
-  if (via)
-    {
-      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
-                   "Starting %s contexts via %s is not supported yet",
-                   transport, mitogen_context_get_name (via));
-      return NULL;
-    }
-
-  type = mitogen_transport_registry_get_stream_type (
-    mitogen_transport_registry_get_default (), transport, error);
-  if (!type)
-    return NULL;
-
-  stream = g_object_new (type, NULL);
-  if (!set_stream_options (G_OBJECT (stream), owned_options, error))
-    return NULL;
-
-  ensure_log_forwarding (router);
   /* Children fetch their modules from here. */
   mitogen_module_responder_get_for_router (router);
-  context_id = mitogen_router_allocate_id (router);
-  config = g_variant_ref_sink (child_config (router, context_id));
-  if (!mitogen_parent_stream_connect (stream, router, context_id, config,
-                                      cancellable, error))
-    return NULL;
-
-  mitogen_router_set_context_name (router, context_id,
-                                   mitogen_parent_stream_get_context_name (stream));
-  self = mitogen_context_new (router, context_id,
-                              mitogen_parent_stream_get_context_name (stream));
-  self->stream = g_object_ref (MITOGEN_STREAM (stream));
-  self->disconnect_id = g_signal_connect (stream, "disconnect",
-                                          G_CALLBACK (on_stream_disconnect), self);
-  if (mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (stream)))
-    on_stream_disconnect (MITOGEN_STREAM (stream), self);
-  return self;
+  if (via)
+    return connect_via (router, transport, owned_options, via, cancellable, error);
+  return mitogen_context_connect_with_id (router, transport, owned_options,
+                                          mitogen_router_allocate_id (router),
+                                          cancellable, error);
 }
 
 typedef struct {

@@ -40,7 +40,54 @@ mitogen_call_error_private_clear (MitogenCallErrorPrivate *priv)
   g_free (priv->context_name);
 }
 
-G_DEFINE_EXTENDED_ERROR (MitogenCallError, mitogen_call_error)
+/* The private data sits just before the GError, aligned as GLib does it
+ * for G_DEFINE_EXTENDED_ERROR. */
+static MitogenCallErrorPrivate *
+mitogen_call_error_get_private (const GError *error)
+{
+  const gsize sa = 2 * sizeof (gsize);
+  const gsize as = (sizeof (MitogenCallErrorPrivate) + (sa - 1)) & -sa;
+
+  if (!error || error->domain != MITOGEN_CALL_ERROR)
+    return NULL;
+  return (MitogenCallErrorPrivate *) (((guint8 *) error) - as);
+}
+
+static void
+call_error_init (GError *error)
+{
+  mitogen_call_error_private_init (mitogen_call_error_get_private (error));
+}
+
+static void
+call_error_copy (const GError *src,
+                 GError *dest)
+{
+  mitogen_call_error_private_copy (mitogen_call_error_get_private (src),
+                                   mitogen_call_error_get_private (dest));
+}
+
+static void
+call_error_clear (GError *error)
+{
+  mitogen_call_error_private_clear (mitogen_call_error_get_private (error));
+}
+
+/* Written out rather than G_DEFINE_EXTENDED_ERROR, which would name the
+ * domain "MitogenCallError" unlike the other four. */
+GQuark
+mitogen_call_error_quark (void)
+{
+  static gsize quark;
+
+  if (g_once_init_enter (&quark))
+    g_once_init_leave (&quark, g_error_domain_register_static (
+                                 "mitogen-call-error-quark",
+                                 sizeof (MitogenCallErrorPrivate),
+                                 call_error_init, call_error_copy,
+                                 call_error_clear));
+  return (GQuark) quark;
+}
 
 /* The code a remote error keeps in the call domain: a call error raised
  * remotely stays what it was, anything else is REMOTE. */

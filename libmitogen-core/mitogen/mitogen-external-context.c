@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "mitogen-call.h"
+#include "mitogen-context-private.h"
+#include "mitogen-module-forwarder.h"
 #include "mitogen-errors.h"
 #include "mitogen-io.h"
 #include "mitogen-message-decoder.h"
@@ -49,6 +51,8 @@ struct _MitogenExternalContext {
   MitogenContext *context;
   MitogenReceiver *channel;
   MitogenImporter *importer;
+  MitogenModuleForwarder *forwarder;
+  GPtrArray *children;       /* MitogenContext* started from here */
   MitogenIoLogger *stdout_log;
   MitogenIoLogger *stderr_log;
   MitogenLatch *loggers_done;
@@ -83,6 +87,8 @@ mitogen_external_context_finalize (GObject *object)
   g_clear_object (&self->stdout_log);
   g_clear_object (&self->stderr_log);
   g_clear_object (&self->loggers_done);
+  g_clear_pointer (&self->children, g_ptr_array_unref);
+  g_clear_object (&self->forwarder);
   g_clear_object (&self->importer);
   g_clear_object (&self->router);
   g_clear_object (&self->broker);
@@ -109,6 +115,7 @@ mitogen_external_context_init (MitogenExternalContext *self)
                                                (GDestroyNotify) g_error_free);
   self->emergency_fd = -1;
   self->loggers_done = mitogen_latch_new ();
+  self->children = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /**
@@ -226,7 +233,9 @@ read_config (int fd,
   if (!read_exactly (fd, header, sizeof header, error) ||
       !mitogen_message_decoder_feed (decoder, header, sizeof header, error))
     return NULL;
-  len = GUINT32_FROM_BE (*(guint32 *) (header + 22));
+  /* The header is bytes: no alignment for a guint32 inside it. */
+  memcpy (&len, header + 22, sizeof len);
+  len = GUINT32_FROM_BE (len);
   body = g_malloc (MAX (len, 1));
   if (!read_exactly (fd, body, len, error) ||
       !mitogen_message_decoder_feed (decoder, body, len, error))
@@ -397,6 +406,8 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
     return FALSE;
 
   mitogen_importer_set_parent (self->importer, self->router, parent_id);
+  /* Our own children fetch through us. */
+  self->forwarder = mitogen_module_forwarder_new (self->router, self->importer);
   self->context = mitogen_context_new (self->router, parent_id, "parent");
   self->channel = mitogen_receiver_new (self->router, MITOGEN_HANDLE_CALL_FUNCTION,
                                         TRUE, MITOGEN_CONTEXT_ID_NONE,
@@ -484,6 +495,30 @@ describe (MitogenExternalContext *self,
                         f->doc ? f->doc : "");
 }
 
+/* agent.connect: starts a child of this context for an upstream caller,
+ * with the id the master allocated. */
+static GVariant *
+connect_child (MitogenExternalContext *self,
+               MitogenCall *call,
+               GVariant *args,
+               GError **error)
+{
+  const gchar *transport;
+  g_autoptr(GVariant) options = NULL;
+  guint32 context_id;
+  MitogenContext *child;
+
+  g_variant_get (args, "(&s@a{sv}u)", &transport, &options, &context_id);
+  child = mitogen_context_connect_with_id (self->router, transport, options,
+                                           context_id,
+                                           mitogen_call_get_cancellable (call),
+                                           error);
+  if (!child)
+    return NULL;
+  g_ptr_array_add (self->children, child);
+  return g_variant_new_string (mitogen_context_get_name (child));
+}
+
 static GVariant *
 run_function (MitogenExternalContext *self,
               MitogenCall *call,
@@ -499,7 +534,10 @@ run_function (MitogenExternalContext *self,
    * arguments for any function. */
   if (g_str_equal (module, "agent") && g_str_equal (function, "describe") &&
       g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
-    return describe (self, args, error);
+    return g_variant_take_ref (describe (self, args, error));
+  if (g_str_equal (module, "agent") && g_str_equal (function, "connect") &&
+      g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv}u)")))
+    return g_variant_take_ref (connect_child (self, call, args, error));
 
   f = mitogen_importer_find_function (self->importer, module, function, error);
   if (!f)
@@ -519,7 +557,8 @@ run_function (MitogenExternalContext *self,
                      "%s.%s failed without saying why", module, function);
       return NULL;
     }
-  g_variant_ref_sink (result);
+  /* (transfer full), floating or not. */
+  g_variant_take_ref (result);
   if (!g_variant_is_of_type (result, G_VARIANT_TYPE (f->result_type)))
     {
       g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_REMOTE,

@@ -67,6 +67,13 @@ struct _MitogenImporter {
 
 G_DEFINE_FINAL_TYPE (MitogenImporter, mitogen_importer, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_FETCHED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static void
 mitogen_importer_finalize (GObject *object)
 {
@@ -85,6 +92,17 @@ static void
 mitogen_importer_class_init (MitogenImporterClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = mitogen_importer_finalize;
+
+  /**
+   * MitogenImporter::fetched:
+   * @self: the importer
+   * @name: the module that arrived from the parent, found or not
+   *
+   * Emitted on the broker thread when `LOAD_MODULE` arrives.
+   */
+  signals[SIGNAL_FETCHED] =
+    g_signal_new ("fetched", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -248,6 +266,7 @@ on_load_module (MitogenMessage *msg,
       g_cond_broadcast (&self->fetched);
     }
   g_mutex_unlock (&self->lock);
+  g_signal_emit (self, signals[SIGNAL_FETCHED], 0, name);
 }
 
 /**
@@ -302,6 +321,86 @@ request_locked (MitogenImporter *self,
   mitogen_router_route (self->router, msg);
 }
 
+/**
+ * mitogen_importer_request:
+ * @self: an importer with a parent
+ * @name: a module name
+ *
+ * Asks the parent for @name unless it was asked for or has arrived
+ * already, without waiting. #MitogenImporter::fetched tells when it is
+ * here.
+ */
+void
+mitogen_importer_request (MitogenImporter *self,
+                          const gchar *name)
+{
+  g_mutex_lock (&self->lock);
+  if (self->router && !g_hash_table_contains (self->fetches, name))
+    request_locked (self, name);
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * mitogen_importer_lookup_fetched:
+ * @self: an importer
+ * @name: a module name
+ * @out_found: (out) (optional): whether the parent had it
+ * @out_bytes: (out) (optional) (transfer full): its bytes
+ * @out_sha256: (out) (optional) (transfer full): their SHA-256
+ * @out_requires: (out) (optional) (transfer full) (array zero-terminated=1):
+ *   the modules it needs
+ * @out_error: (out) (optional) (transfer full): why it was not found
+ *
+ * Returns: %TRUE if the parent's answer for @name has arrived
+ */
+gboolean
+mitogen_importer_lookup_fetched (MitogenImporter *self,
+                                 const gchar *name,
+                                 gboolean *out_found,
+                                 GBytes **out_bytes,
+                                 gchar **out_sha256,
+                                 gchar ***out_requires,
+                                 gchar **out_error)
+{
+  Fetch *f;
+  gboolean done;
+
+  g_mutex_lock (&self->lock);
+  f = g_hash_table_lookup (self->fetches, name);
+  done = f && f->done;
+  if (done)
+    {
+      if (out_found)
+        *out_found = f->found;
+      if (out_bytes)
+        *out_bytes = g_bytes_ref (f->bytes);
+      if (out_sha256)
+        *out_sha256 = g_strdup (f->sha256);
+      if (out_requires)
+        *out_requires = g_strdupv (f->requires);
+      if (out_error)
+        *out_error = g_strdup (f->error);
+    }
+  g_mutex_unlock (&self->lock);
+  return done;
+}
+
+/**
+ * mitogen_importer_forget:
+ * @self: an importer
+ * @name: a module name
+ *
+ * Drops the parent's answer for @name, so that the next need asks again.
+ */
+void
+mitogen_importer_forget (MitogenImporter *self,
+                         const gchar *name)
+{
+  g_mutex_lock (&self->lock);
+  g_hash_table_remove (self->fetches, name);
+  g_mutex_unlock (&self->lock);
+}
+
 static GModule *
 open_from_memory (const gchar *name,
                   GBytes *bytes,
@@ -331,7 +430,11 @@ open_from_memory (const gchar *name,
     }
   file = g_strdup_printf ("/proc/self/fd/%d", fd);
   module = open_module (name, file, error);
-  close (fd);
+  /* A loaded module keeps its descriptor, as it stays loaded: GLib and the
+   * dynamic loader know a library by its path, and would take a later
+   * memfd given the same number for this module. */
+  if (!module)
+    close (fd);
   return module;
 }
 
@@ -342,14 +445,26 @@ fetch_locked (MitogenImporter *self,
               GError **error)
 {
   Fetch *f = g_hash_table_lookup (self->fetches, name);
+  GModule *module;
   g_autofree gchar *sha256 = NULL;
 
   if (!f)
     request_locked (self, name);
-  while (!(f = g_hash_table_lookup (self->fetches, name))->done &&
+  while ((f = g_hash_table_lookup (self->fetches, name)) && !f->done &&
          !self->parent_gone)
     g_cond_wait (&self->fetched, &self->lock);
 
+  /* While this thread waited, another may have loaded the module, or
+   * dropped a failed answer. */
+  module = g_hash_table_lookup (self->modules, name);
+  if (module)
+    return module;
+  if (!f)
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "Module “%s” could not be fetched", name);
+      return NULL;
+    }
   if (!f->done)
     {
       g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,

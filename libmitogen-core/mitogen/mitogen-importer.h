@@ -37,6 +37,20 @@ void             mitogen_importer_set_parent    (MitogenImporter *self,
 MITOGEN_AVAILABLE_IN_ALL
 guint            mitogen_importer_get_n_requests (MitogenImporter *self);
 MITOGEN_AVAILABLE_IN_ALL
+void             mitogen_importer_request       (MitogenImporter *self,
+                                                 const gchar *name);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean         mitogen_importer_lookup_fetched (MitogenImporter *self,
+                                                  const gchar *name,
+                                                  gboolean *out_found,
+                                                  GBytes **out_bytes,
+                                                  gchar **out_sha256,
+                                                  gchar ***out_requires,
+                                                  gchar **out_error);
+MITOGEN_AVAILABLE_IN_ALL
+void             mitogen_importer_forget        (MitogenImporter *self,
+                                                 const gchar *name);
+MITOGEN_AVAILABLE_IN_ALL
 gboolean         mitogen_importer_is_valid_name (const gchar *name);
 
 G_END_DECLS

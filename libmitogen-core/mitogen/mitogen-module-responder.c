@@ -63,6 +63,14 @@ module_free (gpointer data)
   g_free (m);
 }
 
+/* g_ptr_array_sort() passes pointers to the elements. */
+static gint
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return strcmp (*(const gchar *const *) a, *(const gchar *const *) b);
+}
+
 /**
  * mitogen_get_child_modules:
  * @path: a module directory
@@ -82,14 +90,19 @@ mitogen_get_child_modules (const gchar *path)
   while (dir && (file = g_dir_read_name (dir)))
     {
       g_autofree gchar *name = NULL;
+      g_autofree gchar *full = NULL;
 
       if (!g_str_has_suffix (file, ".so"))
         continue;
       name = g_strndup (file, strlen (file) - 3);
-      if (mitogen_importer_is_valid_name (name))
+      if (!mitogen_importer_is_valid_name (name))
+        continue;
+      /* Files only, as the importer looks for: not a directory `x.so/`. */
+      full = g_build_filename (path, file, NULL);
+      if (g_file_test (full, G_FILE_TEST_IS_REGULAR))
         g_ptr_array_add (names, g_steal_pointer (&name));
     }
-  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (names, compare_names);
   g_ptr_array_add (names, NULL);
   return (gchar **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
 }
@@ -519,9 +532,14 @@ mitogen_module_responder_register_bytes (MitogenModuleResponder *self,
     }
   file = g_strdup_printf ("/proc/self/fd/%d", fd);
   requires = read_requires (file, name, error);
-  close (fd);
+  /* read_requires() leaves the module loaded, so the descriptor stays
+   * open with it: GLib and the dynamic loader know a library by its path,
+   * and would take a later memfd given the same number for this module. */
   if (!requires)
-    return FALSE;
+    {
+      close (fd);
+      return FALSE;
+    }
 
   g_mutex_lock (&self->lock);
   g_hash_table_insert (self->registered, g_strdup (name), module_new (bytes, requires));

@@ -220,15 +220,27 @@ mitogen_parent_stream_real_handshake (MitogenParentStream *self,
   return TRUE;
 }
 
+/* The child watch outlives the stream if need be (see finalize), so it
+ * holds the stream weakly. */
+static void
+child_watch_data_free (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
 static void
 on_child_exit (GPid pid,
                gint wait_status,
                gpointer user_data)
 {
-  MitogenParentStreamPrivate *priv = PRIV (MITOGEN_PARENT_STREAM (user_data));
+  g_autoptr(MitogenParentStream) self = g_weak_ref_get (user_data);
 
-  priv->exited = TRUE;
-  priv->wait_status = wait_status;
+  if (self)
+    {
+      PRIV (self)->exited = TRUE;
+      PRIV (self)->wait_status = wait_status;
+    }
   g_spawn_close_pid (pid);
 }
 
@@ -256,14 +268,16 @@ static void
 mitogen_parent_stream_on_disconnect (MitogenBasicStream *stream,
                                      MitogenBroker *broker)
 {
-  MitogenParentStreamPrivate *priv = PRIV (MITOGEN_PARENT_STREAM (stream));
+  MitogenParentStream *self = MITOGEN_PARENT_STREAM (stream);
+  MitogenParentStreamPrivate *priv = PRIV (self);
 
   MITOGEN_BASIC_STREAM_CLASS (mitogen_parent_stream_parent_class)
     ->on_disconnect (stream, broker);
 
   /* A child that was not asked to exit but lost its parent exits on its
    * own when it reads end of file; SIGTERM covers one that is stuck. */
-  if (priv->pid > 0 && !priv->exited && !priv->shutdown_sent)
+  if (MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child &&
+      priv->pid > 0 && !priv->exited && !priv->shutdown_sent)
     kill (priv->pid, SIGTERM);
 }
 
@@ -324,11 +338,10 @@ mitogen_parent_stream_finalize (GObject *object)
 {
   MitogenParentStreamPrivate *priv = PRIV (MITOGEN_PARENT_STREAM (object));
 
+  /* Left attached: a child that has not exited yet (its stream closes just
+   * before it does) is still reaped, not left a zombie. */
   if (priv->child_watch)
-    {
-      g_source_destroy (priv->child_watch);
-      g_source_unref (priv->child_watch);
-    }
+    g_source_unref (priv->child_watch);
   g_free (priv->context_name);
   G_OBJECT_CLASS (mitogen_parent_stream_parent_class)->finalize (object);
 }
@@ -349,6 +362,7 @@ mitogen_parent_stream_class_init (MitogenParentStreamClass *klass)
   klass->get_boot_command = mitogen_parent_stream_real_get_boot_command;
   klass->create_child = mitogen_parent_stream_real_create_child;
   klass->handshake = mitogen_parent_stream_real_handshake;
+  klass->reaps_child = TRUE;
 
   /**
    * MitogenParentStream:connect-timeout:
@@ -399,10 +413,11 @@ fail_connect (MitogenParentStream *self,
               GError **error)
 {
   MitogenParentStreamPrivate *priv = PRIV (self);
-  int status;
+  int status = 0;
 
   close (fd);
-  if (priv->pid <= 0)
+  /* A child that is not ours is the transport's to stop. */
+  if (priv->pid <= 0 || !MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child)
     return;
   /* The child is of no use now; don't leave it running or a zombie. */
   if (waitpid (priv->pid, &status, WNOHANG) == 0)
@@ -490,11 +505,19 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
 
   mitogen_stream_set_remote_id (MITOGEN_STREAM (self), context_id);
   mitogen_stream_accept (MITOGEN_STREAM (self), fd, fd);
-  priv->child_watch = g_child_watch_source_new (priv->pid);
-  g_source_set_callback (priv->child_watch, G_SOURCE_FUNC (on_child_exit),
-                         self, NULL);
-  g_source_attach (priv->child_watch,
-                   mitogen_broker_get_context (mitogen_router_get_broker (router)));
+  /* GLib's child watch waits for the pid, which fails (with a warning on
+   * every SIGCHLD) for a child that is not ours. */
+  if (klass->reaps_child)
+    {
+      GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+      g_weak_ref_init (ref, self);
+      priv->child_watch = g_child_watch_source_new (priv->pid);
+      g_source_set_callback (priv->child_watch, G_SOURCE_FUNC (on_child_exit),
+                             ref, child_watch_data_free);
+      g_source_attach (priv->child_watch,
+                       mitogen_broker_get_context (mitogen_router_get_broker (router)));
+    }
   mitogen_router_register (router, MITOGEN_STREAM (self));
   return TRUE;
 }

@@ -32,6 +32,12 @@ G_DECLARE_DERIVABLE_TYPE (MitogenParentStream, mitogen_parent_stream,
  * @handshake: runs the bootstrap over @fd: wait for the agent, send it
  *   @config, wait for it to be ready; transports that answer password
  *   prompts or upload the agent extend it
+ * @reaps_child: whether the child is this process's own, which the stream
+ *   watches, reaps and, if its stream disconnects unasked, sends `SIGTERM`;
+ *   %TRUE by default. Transports whose child another process starts and
+ *   reaps (`fork`) set it to %FALSE: waiting for a pid that is not our
+ *   child fails, and signalling it could hit a reused pid, so the stream
+ *   leaves both to the transport
  *
  * The class of streams to child contexts, one subclass per transport.
  */
@@ -53,8 +59,10 @@ struct _MitogenParentStreamClass {
                                 gint64 deadline,
                                 GError **error);
 
+  gboolean reaps_child;
+
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 MITOGEN_AVAILABLE_IN_ALL

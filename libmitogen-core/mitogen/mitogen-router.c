@@ -59,6 +59,13 @@ struct _MitogenRouter {
 
 G_DEFINE_FINAL_TYPE (MitogenRouter, mitogen_router, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_ROUTE_REMOVED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static Handler *
 handler_ref (Handler *h)
 {
@@ -421,13 +428,63 @@ any_handler (Handler *h,
   return TRUE;
 }
 
+static guint32
+parent_id (MitogenRouter *self)
+{
+  return self->parent_ids->len ? g_array_index (self->parent_ids, guint32, 0)
+                               : MITOGEN_CONTEXT_ID_NONE;
+}
+
+static void
+send_route_message (MitogenRouter *self,
+                    guint32 handle,
+                    GVariant *body)
+{
+  g_autoptr(MitogenMessage) msg = NULL;
+
+  if (parent_id (self) == MITOGEN_CONTEXT_ID_NONE)
+    {
+      g_variant_unref (g_variant_ref_sink (body));
+      return;
+    }
+  msg = mitogen_message_new (parent_id (self), handle, body);
+  mitogen_router_route (self, msg);
+}
+
+/* The contexts in @gone are unreachable: wake whoever waits on them, tell
+ * listeners, and, if @propagate, tell our parent. Called without the lock. */
+static void
+forget_contexts (MitogenRouter *self,
+                 GHashTable *gone,
+                 const gchar *reason,
+                 gboolean propagate)
+{
+  g_autoptr(GPtrArray) victims = NULL;
+  GHashTableIter iter;
+  gpointer id;
+
+  g_mutex_lock (&self->lock);
+  victims = steal_handlers_locked (self, respondent_in, gone);
+  g_mutex_unlock (&self->lock);
+  kill_handlers (self, victims, reason);
+
+  g_hash_table_iter_init (&iter, gone);
+  while (g_hash_table_iter_next (&iter, &id, NULL))
+    {
+      if (propagate)
+        send_route_message (self, MITOGEN_HANDLE_DEL_ROUTE,
+                            g_variant_new ("(u)", GPOINTER_TO_UINT (id)));
+      g_signal_emit (self, signals[SIGNAL_ROUTE_REMOVED], 0, GPOINTER_TO_UINT (id));
+    }
+}
+
 static void
 on_stream_disconnect (MitogenStream *stream,
                       MitogenRouter *self)
 {
   g_autoptr(GHashTable) gone = g_hash_table_new (NULL, NULL);
-  g_autoptr(GPtrArray) victims = NULL;
   g_autofree gchar *reason = NULL;
+  gboolean upstream = mitogen_stream_get_is_privileged (stream);
   GHashTableIter iter;
   gpointer id, s;
 
@@ -440,11 +497,10 @@ on_stream_disconnect (MitogenStream *stream,
         g_hash_table_iter_remove (&iter);
       }
   /* Waiters on the parent chain die with the parent. */
-  if (mitogen_stream_get_is_privileged (stream))
+  if (upstream)
     for (guint i = 0; i < self->parent_ids->len; i++)
       g_hash_table_add (gone, GUINT_TO_POINTER (
                           g_array_index (self->parent_ids, guint32, i)));
-  victims = steal_handlers_locked (self, respondent_in, gone);
   g_hash_table_remove (self->streams, stream);
   g_mutex_unlock (&self->lock);
 
@@ -454,8 +510,84 @@ on_stream_disconnect (MitogenStream *stream,
                             mitogen_stream_get_disconnect_reason (stream) ?:
                             "the stream closed");
   g_debug ("%s", reason);
-  kill_handlers (self, victims, reason);
+  forget_contexts (self, gone, reason, !upstream);
   g_object_unref (stream);
+}
+
+static void
+on_add_route (MitogenMessage *msg,
+              gpointer user_data)
+{
+  MitogenRouter *self = user_data;
+  g_autoptr(GVariant) body = mitogen_message_get_data (msg, NULL);
+  g_autoptr(MitogenStream) via = NULL;
+  MitogenStream *existing;
+  const gchar *name;
+  guint32 target;
+
+  if (!body || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(us)")))
+    return;
+  g_variant_get (body, "(u&s)", &target, &name);
+
+  g_mutex_lock (&self->lock);
+  via = lookup_stream_locked (self, mitogen_message_get_src_id (msg));
+  existing = g_hash_table_lookup (self->stream_by_id, GUINT_TO_POINTER (target));
+  /* A child may announce contexts behind it, never take over another's. */
+  if (via && (!existing || existing == via) && target != self->context_id &&
+      !mitogen_router_is_parent_id (self, target))
+    g_hash_table_insert (self->stream_by_id, GUINT_TO_POINTER (target),
+                         g_object_ref (via));
+  else
+    g_clear_object (&via);
+  g_mutex_unlock (&self->lock);
+
+  if (!via)
+    {
+      g_message ("Context %u may not add a route to context %u",
+                 mitogen_message_get_src_id (msg), target);
+      return;
+    }
+  mitogen_router_set_context_name (self, target, name);
+  send_route_message (self, MITOGEN_HANDLE_ADD_ROUTE,
+                      g_variant_new ("(us)", target, name));
+}
+
+static void
+on_del_route (MitogenMessage *msg,
+              gpointer user_data)
+{
+  MitogenRouter *self = user_data;
+  g_autoptr(GVariant) body = mitogen_message_get_data (msg, NULL);
+  g_autoptr(GHashTable) gone = NULL;
+  g_autofree gchar *name = NULL;
+  g_autofree gchar *reason = NULL;
+  gboolean removed = FALSE;
+  guint32 target;
+
+  if (!body || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(u)")))
+    return;
+  g_variant_get (body, "(u)", &target);
+
+  g_mutex_lock (&self->lock);
+  {
+    MitogenStream *via = lookup_stream_locked (self, mitogen_message_get_src_id (msg));
+    MitogenStream *existing = g_hash_table_lookup (self->stream_by_id,
+                                                   GUINT_TO_POINTER (target));
+    /* Only the child a route leads through may withdraw it. */
+    if (via && existing == via)
+      removed = g_hash_table_remove (self->stream_by_id, GUINT_TO_POINTER (target));
+    g_clear_object (&via);
+  }
+  g_mutex_unlock (&self->lock);
+
+  if (!removed)
+    return;
+  gone = g_hash_table_new (NULL, NULL);
+  g_hash_table_add (gone, GUINT_TO_POINTER (target));
+  name = mitogen_router_dup_context_name (self, target);
+  reason = g_strdup_printf ("Context %s (id %u) is gone: a context on the "
+                            "way to it disconnected it", name, target);
+  forget_contexts (self, gone, reason, TRUE);
 }
 
 /**
@@ -490,6 +622,12 @@ mitogen_router_register (MitogenRouter *self,
   g_mutex_unlock (&self->lock);
 
   mitogen_broker_start_receive (self->broker, MITOGEN_BASIC_STREAM (stream));
+
+  /* Contexts above us learn to route to a new child through us. */
+  if (!mitogen_stream_get_is_privileged (stream))
+    send_route_message (self, MITOGEN_HANDLE_ADD_ROUTE,
+                        g_variant_new ("(us)", mitogen_stream_get_remote_id (stream),
+                                       stream_name (stream)));
 }
 
 /**
@@ -514,15 +652,25 @@ mitogen_router_add_route (MitogenRouter *self,
  * @self: a router
  * @target_id: a context id
  *
- * Forgets the route to @target_id.
+ * Forgets the route to @target_id, wakes whoever waits on it with a dead
+ * message, and tells the parent.
  */
 void
 mitogen_router_del_route (MitogenRouter *self,
                           guint32 target_id)
 {
+  g_autoptr(GHashTable) gone = g_hash_table_new (NULL, NULL);
+  gboolean removed;
+
   g_mutex_lock (&self->lock);
-  g_hash_table_remove (self->stream_by_id, GUINT_TO_POINTER (target_id));
+  removed = g_hash_table_remove (self->stream_by_id, GUINT_TO_POINTER (target_id));
   g_mutex_unlock (&self->lock);
+
+  if (removed)
+    {
+      g_hash_table_add (gone, GUINT_TO_POINTER (target_id));
+      forget_contexts (self, gone, "The route to the context was removed", TRUE);
+    }
 }
 
 /**
@@ -769,6 +917,18 @@ mitogen_router_class_init (MitogenRouterClass *klass)
 
   object_class->dispose = mitogen_router_dispose;
   object_class->finalize = mitogen_router_finalize;
+
+  /**
+   * MitogenRouter::route-removed:
+   * @self: the router
+   * @context_id: the context no longer reachable
+   *
+   * Emitted, usually on the broker thread, when a context becomes
+   * unreachable: its stream or a stream on the way to it disconnected.
+   */
+  signals[SIGNAL_ROUTE_REMOVED] =
+    g_signal_new ("route-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }
 
 static void
@@ -804,6 +964,15 @@ mitogen_router_new (MitogenBroker *broker)
   self->broker = g_object_ref (broker);
   self->unidirectional = TRUE;
   g_signal_connect (broker, "shutdown", G_CALLBACK (on_broker_shutdown), self);
+  /* Routes to contexts behind a child are announced by that child only. */
+  mitogen_router_add_handler (self, MITOGEN_HANDLE_ADD_ROUTE,
+                              MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
+                              mitogen_router_policy_is_immediate_child,
+                              on_add_route, self, NULL);
+  mitogen_router_add_handler (self, MITOGEN_HANDLE_DEL_ROUTE,
+                              MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
+                              mitogen_router_policy_is_immediate_child,
+                              on_del_route, self, NULL);
   return self;
 }
 

@@ -16,11 +16,13 @@ testing_hang (MitogenCall *call,
               GVariant *args,
               GError **error)
 {
+  /* A caller listening for progress learns that the call is running. */
+  mitogen_call_emit_progress (call, g_variant_new ("()"));
   /* Deliberately deaf to the call's cancellable: only the broker's grace
    * period, a signal or the end of the process stops it. */
   for (;;)
     g_usleep (G_USEC_PER_SEC);
-  g_assert_not_reached ();
+  return NULL;
 }
 
 static GVariant *
@@ -72,7 +74,8 @@ testing_exit (MitogenCall *call,
 
 static const MitogenFunctionInfo testing_functions[] = {
   { "hang", "()", "()", testing_hang,
-    "Never return, ignoring cancellation (for tests)" },
+    "Emit one progress value (), then never return, ignoring cancellation "
+    "(for tests)" },
   { "print_lines", "(u)", "()", testing_print_lines,
     "Print N lines “line %06u” to stdout with printf (for tests)" },
   { "log", "(is)", "()", testing_log,
