@@ -649,6 +649,15 @@ finish (MitogenExternalContext *self)
   gint64 deadline = g_get_monotonic_time () + grace;
   int null_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
 
+  /* Our children share our stdout and stderr pipes: they go first, or
+   * the pipes would not end. */
+  for (guint i = 0; i < self->children->len; i++)
+    mitogen_context_shutdown (self->children->pdata[i], FALSE, NULL, NULL);
+  for (guint i = 0; i < self->children->len; i++)
+    while (mitogen_context_is_connected (self->children->pdata[i]) &&
+           g_get_monotonic_time () < deadline)
+      g_usleep (1000);
+
   fflush (stdout);
   fflush (stderr);
   /* Our own hold on the pipes goes; they end once subprocesses' do too. */
