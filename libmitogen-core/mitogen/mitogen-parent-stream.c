@@ -235,6 +235,26 @@ on_child_exit (GPid pid,
                gpointer user_data)
 {
   g_autoptr(MitogenParentStream) self = g_weak_ref_get (user_data);
+  int status;
+  pid_t got;
+
+  /* GLib 2.74's pidfd child watch calls back as soon as the pidfd is
+   * readable, which can be before the exiting child may be reaped; then
+   * it reaps nothing, passes status 0 and forgets the child, a zombie for
+   * good. Reap it here in that case: it is exiting, so this is brief.
+   * After GLib's own reap, this fails with ECHILD. */
+  do
+    got = waitpid (pid, &status, WNOHANG);
+  while (got < 0 && errno == EINTR);
+  if (got == 0)
+    {
+      g_debug ("GLib did not reap child %d; waiting for it", pid);
+      do
+        got = waitpid (pid, &status, 0);
+      while (got < 0 && errno == EINTR);
+    }
+  if (got == pid)
+    wait_status = status;
 
   if (self)
     {
