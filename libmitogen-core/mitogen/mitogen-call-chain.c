@@ -117,37 +117,8 @@ mitogen_call_chain_call (MitogenCallChain *self,
                          GCancellable *cancellable,
                          GError **error)
 {
-  g_autoptr(MitogenReceiver) recv =
-    mitogen_context_start_call (self->context, self->chain_id, function, args,
-                                0, TRUE, error);
-  g_autoptr(MitogenMessage) reply = NULL;
-
-  if (!recv)
-    return NULL;
-  reply = mitogen_receiver_get (recv, -1, cancellable, error);
-  mitogen_receiver_close (recv);
-  return reply ? mitogen_context_finish_call (self->context, reply, error) : NULL;
-}
-
-static void
-on_reply (GObject *source,
-          GAsyncResult *result,
-          gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  MitogenCallChain *self = g_task_get_source_object (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenMessage) reply =
-    mitogen_receiver_get_finish (MITOGEN_RECEIVER (source), result, &error);
-  GVariant *value = NULL;
-
-  mitogen_receiver_close (MITOGEN_RECEIVER (source));
-  if (reply)
-    value = mitogen_context_finish_call (self->context, reply, &error);
-  if (value)
-    g_task_return_pointer (task, value, (GDestroyNotify) g_variant_unref);
-  else
-    g_task_return_error (task, g_steal_pointer (&error));
+  return mitogen_context_call_chained (self->context, self->chain_id, function,
+                                       args, cancellable, error);
 }
 
 /**
@@ -169,20 +140,9 @@ mitogen_call_chain_call_async (MitogenCallChain *self,
                                GAsyncReadyCallback callback,
                                gpointer user_data)
 {
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenReceiver) recv =
-    mitogen_context_start_call (self->context, self->chain_id, function, args,
-                                0, TRUE, &error);
-
-  g_task_set_source_tag (task, mitogen_call_chain_call_async);
-  if (!recv)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      g_object_unref (task);
-      return;
-    }
-  mitogen_receiver_get_async (recv, cancellable, on_reply, task);
+  mitogen_context_call_chained_async (self->context, self, self->chain_id,
+                                      function, args, cancellable, callback,
+                                      user_data);
 }
 
 /**
@@ -215,10 +175,6 @@ mitogen_call_chain_call_no_reply (MitogenCallChain *self,
                                   const gchar *function,
                                   GVariant *args)
 {
-  g_autoptr(GError) error = NULL;
-
-  mitogen_context_start_call (self->context, self->chain_id, function, args, 0,
-                              FALSE, &error);
-  if (error)
-    g_warning ("call_no_reply: %s", error->message);
+  mitogen_context_call_chained_no_reply (self->context, self->chain_id,
+                                         function, args);
 }

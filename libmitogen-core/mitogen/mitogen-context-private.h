@@ -29,4 +29,26 @@ MitogenContext  *mitogen_context_connect_with_id (MitogenRouter *router,
                                                  GCancellable *cancellable,
                                                  GError **error);
 
+G_GNUC_INTERNAL
+GVariant *mitogen_context_call_chained          (MitogenContext *self,
+                                                 const gchar *chain_id,
+                                                 const gchar *function,
+                                                 GVariant *args,
+                                                 GCancellable *cancellable,
+                                                 GError **error);
+G_GNUC_INTERNAL
+void      mitogen_context_call_chained_async    (MitogenContext *self,
+                                                 gpointer source_object,
+                                                 const gchar *chain_id,
+                                                 const gchar *function,
+                                                 GVariant *args,
+                                                 GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback,
+                                                 gpointer user_data);
+G_GNUC_INTERNAL
+void      mitogen_context_call_chained_no_reply (MitogenContext *self,
+                                                 const gchar *chain_id,
+                                                 const gchar *function,
+                                                 GVariant *args);
+
 G_END_DECLS

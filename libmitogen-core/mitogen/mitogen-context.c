@@ -319,8 +319,20 @@ mitogen_context_call (MitogenContext *self,
                       GCancellable *cancellable,
                       GError **error)
 {
+  return mitogen_context_call_chained (self, NULL, function, args, cancellable,
+                                       error);
+}
+
+GVariant *
+mitogen_context_call_chained (MitogenContext *self,
+                              const gchar *chain_id,
+                              const gchar *function,
+                              GVariant *args,
+                              GCancellable *cancellable,
+                              GError **error)
+{
   g_autoptr(MitogenReceiver) recv =
-    mitogen_context_start_call (self, NULL, function, args, 0, TRUE, error);
+    mitogen_context_start_call (self, chain_id, function, args, 0, TRUE, error);
 
   return recv ? wait_reply (self, recv, cancellable, error) : NULL;
 }
@@ -332,7 +344,7 @@ on_call_reply (GObject *source,
 {
   g_autoptr(GTask) task = user_data;
   MitogenReceiver *recv = MITOGEN_RECEIVER (source);
-  MitogenContext *self = g_task_get_source_object (task);
+  MitogenContext *self = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(MitogenMessage) reply =
     mitogen_receiver_get_finish (recv, result, &error);
@@ -368,12 +380,28 @@ mitogen_context_call_async (MitogenContext *self,
                             GAsyncReadyCallback callback,
                             gpointer user_data)
 {
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  mitogen_context_call_chained_async (self, self, NULL, function, args,
+                                      cancellable, callback, user_data);
+}
+
+void
+mitogen_context_call_chained_async (MitogenContext *self,
+                                    gpointer source_object,
+                                    const gchar *chain_id,
+                                    const gchar *function,
+                                    GVariant *args,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  GTask *task = g_task_new (source_object, cancellable, callback, user_data);
   g_autoptr(GError) error = NULL;
   g_autoptr(MitogenReceiver) recv = NULL;
 
-  g_task_set_source_tag (task, mitogen_context_call_async);
-  recv = mitogen_context_start_call (self, NULL, function, args, 0, TRUE, &error);
+  g_task_set_source_tag (task, mitogen_context_call_chained_async);
+  g_task_set_task_data (task, g_object_ref (self), g_object_unref);
+  recv = mitogen_context_start_call (self, chain_id, function, args, 0, TRUE,
+                                     &error);
   if (!recv)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -414,9 +442,18 @@ mitogen_context_call_no_reply (MitogenContext *self,
                                const gchar *function,
                                GVariant *args)
 {
+  mitogen_context_call_chained_no_reply (self, NULL, function, args);
+}
+
+void
+mitogen_context_call_chained_no_reply (MitogenContext *self,
+                                       const gchar *chain_id,
+                                       const gchar *function,
+                                       GVariant *args)
+{
   g_autoptr(GError) error = NULL;
 
-  mitogen_context_start_call (self, NULL, function, args, 0, FALSE, &error);
+  mitogen_context_start_call (self, chain_id, function, args, 0, FALSE, &error);
   if (error)
     g_warning ("call_no_reply: %s", error->message);
 }
