@@ -15,7 +15,9 @@ main (int argc, char **argv)
   g_autoptr(MitogenExternalContext) context = NULL;
   g_autoptr(GError) error = NULL;
 
-  if (argc > 1 || isatty (STDIN_FILENO))
+  /* A terminal on stdin is normal under sudo or ssh -t; only arguments
+   * mean a person typed the command. */
+  if (argc > 1)
     {
       fprintf (stderr,
                "mitogen-agent %s: the child side of a libmitogen context.\n"
