@@ -519,6 +519,14 @@ connect_child (MitogenExternalContext *self,
   return g_variant_new_string (mitogen_context_get_name (child));
 }
 
+/* The agent's own functions fail with NULL, which g_variant_take_ref()
+ * does not take. */
+static GVariant *
+take_ref_nullable (GVariant *value)
+{
+  return value ? g_variant_take_ref (value) : NULL;
+}
+
 static GVariant *
 run_function (MitogenExternalContext *self,
               MitogenCall *call,
@@ -534,10 +542,10 @@ run_function (MitogenExternalContext *self,
    * arguments for any function. */
   if (g_str_equal (module, "agent") && g_str_equal (function, "describe") &&
       g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
-    return g_variant_take_ref (describe (self, args, error));
+    return take_ref_nullable (describe (self, args, error));
   if (g_str_equal (module, "agent") && g_str_equal (function, "connect") &&
       g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv}u)")))
-    return g_variant_take_ref (connect_child (self, call, args, error));
+    return take_ref_nullable (connect_child (self, call, args, error));
 
   f = mitogen_importer_find_function (self->importer, module, function, error);
   if (!f)

@@ -294,6 +294,62 @@ server_main (int ctl)
 /* ---------------------------------------------------------------------- */
 /* In the master. */
 
+static gboolean
+receive_reply (int fd,
+               gint64 deadline,
+               Reply *reply,
+               GError **error)
+{
+  gsize done = 0;
+
+  while (done < sizeof *reply)
+    {
+      gssize n;
+
+      if (!mitogen_wait_fd (fd, G_IO_IN, deadline, error))
+        {
+          g_prefix_error (error, "The fork server did not answer: ");
+          return FALSE;
+        }
+      n = read (fd, (guint8 *) reply + done, sizeof *reply - done);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                       "The fork server went away");
+          return FALSE;
+        }
+      done += (gsize) n;
+    }
+  return TRUE;
+}
+
+/* Waits for the server's first word, after it preloaded modules. */
+static gboolean
+wait_ready (int fd,
+            GPid pid,
+            GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  Reply reply = -EIO;
+
+  if (receive_reply (fd, deadline, &reply, error) && reply == 0)
+    return TRUE;
+  if (error && !*error && reply == -EDEADLK)
+    g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_FAILED,
+                 "a module preloaded into it started a thread");
+  else if (error && !*error)
+    g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_FAILED,
+                 "%s", g_strerror (-reply));
+  g_prefix_error (error, "Could not start the fork server: ");
+  close (fd);
+  kill (pid, SIGKILL);
+  while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  return FALSE;
+}
+
 /* The directories of the master's module responder (see
  * mitogen_module_responder_get_for_router()). */
 static gchar **
@@ -560,37 +616,6 @@ send_link (int fd,
                    "Could not send a request to the fork server: %s",
                    n < 0 ? g_strerror (errsv) : "short write");
       return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-receive_reply (int fd,
-               gint64 deadline,
-               Reply *reply,
-               GError **error)
-{
-  gsize done = 0;
-
-  while (done < sizeof *reply)
-    {
-      gssize n;
-
-      if (!mitogen_wait_fd (fd, G_IO_IN, deadline, error))
-        {
-          g_prefix_error (error, "The fork server did not answer: ");
-          return FALSE;
-        }
-      n = read (fd, (guint8 *) reply + done, sizeof *reply - done);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (n <= 0)
-        {
-          g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
-                       "The fork server went away");
-          return FALSE;
-        }
-      done += (gsize) n;
     }
   return TRUE;
 }

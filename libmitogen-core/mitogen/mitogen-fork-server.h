@@ -33,6 +33,8 @@ MITOGEN_AVAILABLE_IN_ALL
 void     mitogen_fork_server_set_on_fork (MitogenForkFunc func,
                                           gpointer user_data);
 MITOGEN_AVAILABLE_IN_ALL
+void     mitogen_fork_server_preload     (const gchar *module);
+MITOGEN_AVAILABLE_IN_ALL
 gboolean mitogen_fork_server_fork        (int link_fd,
                                           gint64 deadline,
                                           GPid *out_pid,

@@ -37,6 +37,7 @@
 #include <mitogen/mitogen-external-context.h>
 #include <mitogen/mitogen-call-chain.h>
 #include <mitogen/mitogen-module-responder.h>
+#include <mitogen/mitogen-fork-server.h>
 #include <mitogen/mitogen-module-forwarder.h>
 
 #undef __MITOGEN_H_INSIDE__

@@ -1,0 +1,928 @@
+/* The fork transport: contexts that are copies of this process, made by
+ * the fork server that main() starts before anything else, including
+ * while other threads of the master allocate, log and call. */
+#define G_LOG_DOMAIN "test-fork"
+
+#include <mitogen/mitogen.h>
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Long enough never to be hit by a working implementation, short enough
+ * that a broken one fails instead of hanging the suite. */
+#define WAIT (20 * G_USEC_PER_SEC)
+
+/* Log records from fork children that said "from a fork child". */
+static gint fork_child_records;
+
+/* Files whose presence the on-fork hook obeys: the hook runs in the
+ * children, which see the file system as it is at connect time. */
+static gchar *control_dir;
+
+/* ---------------------------------------------------------------------- */
+/* Deadlines: a cancellable that a timer thread cancels once WAIT passes,
+ * so a call that never returns fails the test instead of hanging it. */
+
+static GMainContext *timer_context;
+
+static gpointer
+timer_thread (gpointer data)
+{
+  for (;;)
+    g_main_context_iteration (timer_context, TRUE);
+  return NULL;
+}
+
+static gboolean
+on_deadline (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  GCancellable *cancellable;
+  GSource *source;
+} Deadline;
+
+static Deadline *
+deadline_new (gint64 usec)
+{
+  static gsize started;
+  Deadline *d = g_new0 (Deadline, 1);
+
+  if (g_once_init_enter (&started))
+    {
+      timer_context = g_main_context_new ();
+      g_thread_unref (g_thread_new ("test-deadline", timer_thread, NULL));
+      g_once_init_leave (&started, 1);
+    }
+  d->cancellable = g_cancellable_new ();
+  d->source = g_timeout_source_new ((guint) (usec / 1000));
+  g_source_set_callback (d->source, on_deadline, g_object_ref (d->cancellable),
+                         g_object_unref);
+  g_source_attach (d->source, timer_context);
+  return d;
+}
+
+static void
+deadline_free (Deadline *d)
+{
+  g_source_destroy (d->source);
+  g_source_unref (d->source);
+  g_object_unref (d->cancellable);
+  g_free (d);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Deadline, deadline_free)
+
+/* ---------------------------------------------------------------------- */
+/* Processes and descriptors. */
+
+/* The number of live processes whose parent is @parent. */
+static guint
+count_children_of (GPid parent)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const gchar *name;
+  guint n = 0;
+
+  g_assert_nonnull (proc);
+  while ((name = g_dir_read_name (proc)))
+    {
+      g_autofree gchar *path = NULL;
+      g_autofree gchar *stat = NULL;
+      const gchar *paren;
+      gchar state;
+      int ppid;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      path = g_build_filename ("/proc", name, "stat", NULL);
+      /* It may have exited since the listing. */
+      if (!g_file_get_contents (path, &stat, NULL, NULL))
+        continue;
+      /* pid (comm) S ppid ...: comm may hold spaces and parentheses. */
+      paren = strrchr (stat, ')');
+      if (paren && sscanf (paren + 1, " %c %d", &state, &ppid) == 2 &&
+          ppid == parent && state != 'Z' && state != 'X')
+        n++;
+    }
+  return n;
+}
+
+/* Polls until the fork server has no child left, within WAIT. */
+static gboolean
+wait_no_fork_children (void)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT;
+  GPid server = mitogen_fork_server_get_pid ();
+
+  g_assert_cmpint (server, >, 0);
+  while (count_children_of (server) > 0)
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (1000);
+    }
+  return TRUE;
+}
+
+/* Polls until @pid is gone, reaped included, within WAIT. */
+static gboolean
+wait_gone (GPid pid)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT;
+
+  while (kill (pid, 0) == 0 || errno != ESRCH)
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (1000);
+    }
+  return TRUE;
+}
+
+/* Running, as opposed to gone or a zombie that nobody reaped yet. */
+static gboolean
+process_running (GPid pid)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree gchar *stat = NULL;
+  const gchar *paren;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  paren = strrchr (stat, ')');
+  return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* Polls until @pid no longer runs, within WAIT. */
+static gboolean
+wait_not_running (GPid pid)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT;
+
+  while (process_running (pid))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (2000);
+    }
+  return TRUE;
+}
+
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir))
+    n++;
+  return n;
+}
+
+/* The count once it stops changing: a stream the router is still letting
+ * go of on the broker thread holds its descriptors for a moment after the
+ * shutdown that waited for it returned. */
+static guint
+count_fds_settled (void)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT;
+  guint n = count_fds (), last;
+
+  do
+    {
+      last = n;
+      g_usleep (50000);
+      n = count_fds ();
+    }
+  while (n != last && g_get_monotonic_time () < deadline);
+  return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The master. */
+
+typedef struct {
+  MitogenBroker *broker;
+  MitogenRouter *router;
+} Fixture;
+
+static void
+setup (Fixture *f,
+       gconstpointer data)
+{
+  f->broker = mitogen_broker_new ();
+  f->router = mitogen_router_new (f->broker);
+}
+
+static void
+teardown (Fixture *f,
+          gconstpointer data)
+{
+  mitogen_broker_shutdown (f->broker);
+  mitogen_broker_join (f->broker);
+  g_clear_object (&f->router);
+  g_clear_object (&f->broker);
+}
+
+static MitogenContext *
+connect_transport (MitogenRouter *router,
+                   const gchar *transport,
+                   GVariant *options)
+{
+  g_autoptr(GError) error = NULL;
+  MitogenContext *ctx =
+    mitogen_context_connect (router, transport, options, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (ctx);
+  g_assert_true (mitogen_context_is_connected (ctx));
+  return ctx;
+}
+
+static MitogenContext *
+connect_fork (MitogenRouter *router)
+{
+  return connect_transport (router, "fork", NULL);
+}
+
+static GPid
+child_pid (MitogenContext *ctx)
+{
+  MitogenStream *stream = mitogen_context_get_stream (ctx);
+
+  g_assert_true (MITOGEN_IS_PARENT_STREAM (stream));
+  return mitogen_parent_stream_get_pid (MITOGEN_PARENT_STREAM (stream));
+}
+
+static GVariant *
+call_ok (MitogenContext *ctx,
+         const gchar *function,
+         GVariant *args)
+{
+  g_autoptr(Deadline) deadline = deadline_new (WAIT);
+  g_autoptr(GError) error = NULL;
+  GVariant *result =
+    mitogen_context_call (ctx, function, args, deadline->cancellable, &error);
+
+  if (!result)
+    g_error ("%s failed: %s", function, error->message);
+  return result;
+}
+
+static gint32
+remote_pid (MitogenContext *ctx)
+{
+  g_autoptr(GVariant) v = call_ok (ctx, "core.getpid", NULL);
+  return g_variant_get_int32 (v);
+}
+
+static gchar *
+echo_string (MitogenContext *ctx,
+             const gchar *text)
+{
+  g_autoptr(GVariant) boxed =
+    call_ok (ctx, "core.echo", g_variant_new ("(v)", g_variant_new_string (text)));
+  g_autoptr(GVariant) value = g_variant_get_variant (boxed);
+
+  return g_variant_dup_string (value, NULL);
+}
+
+static void
+shutdown_ok (MitogenContext *ctx)
+{
+  g_autoptr(Deadline) deadline = deadline_new (WAIT);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mitogen_context_shutdown (ctx, TRUE, deadline->cancellable,
+                                           &error));
+  g_assert_no_error (error);
+  g_assert_false (mitogen_context_is_connected (ctx));
+}
+
+/* ---------------------------------------------------------------------- */
+/* A fork context is a normal context. */
+
+static void
+test_calls (Fixture *f,
+            gconstpointer data)
+{
+  g_autoptr(MitogenContext) a = connect_fork (f->router);
+  g_autoptr(MitogenContext) b = connect_fork (f->router);
+  g_autofree gchar *echoed = NULL;
+  gint32 pid_a = remote_pid (a), pid_b = remote_pid (b);
+
+  g_assert_cmpint (pid_a, ==, child_pid (a));
+  g_assert_cmpint (pid_b, ==, child_pid (b));
+  g_assert_cmpint (pid_a, !=, getpid ());
+  g_assert_cmpint (pid_a, !=, pid_b);
+  g_assert_cmpint (pid_a, !=, mitogen_fork_server_get_pid ());
+  g_assert_true (g_str_has_prefix (mitogen_context_get_name (a), "fork."));
+
+  echoed = echo_string (a, "round trip");
+  g_assert_cmpstr (echoed, ==, "round trip");
+
+  /* A chain of two calls, the second after the first. */
+  {
+    g_autoptr(MitogenCallChain) chain = mitogen_call_chain_new (b);
+    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) first = NULL, second = NULL;
+
+    first = mitogen_call_chain_call (chain, "core.getpid", NULL,
+                                     deadline->cancellable, &error);
+    g_assert_no_error (error);
+    second = mitogen_call_chain_call (chain, "core.echo",
+                                      g_variant_new ("(v)", g_variant_new_int32 (7)),
+                                      deadline->cancellable, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_variant_get_int32 (first), ==, pid_b);
+    g_assert_true (g_variant_is_of_type (second, G_VARIANT_TYPE_VARIANT));
+  }
+
+  shutdown_ok (a);
+  shutdown_ok (b);
+  g_assert_true (wait_no_fork_children ());
+}
+
+/* The hook set before the fork server started ran in the child, and only
+ * there. */
+static void
+test_on_fork (Fixture *f,
+              gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = connect_fork (f->router);
+  g_autoptr(GVariant) v =
+    call_ok (ctx, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_FORKED"));
+  const gchar *value = NULL;
+
+  g_variant_get (v, "m&s", &value);
+  g_assert_cmpstr (value, ==, "yes");
+  g_assert_null (g_getenv ("MITOGEN_TEST_FORKED"));
+  shutdown_ok (ctx);
+}
+
+static void
+test_options (Fixture *f,
+              gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx =
+    connect_transport (f->router, "fork",
+                       g_variant_new_parsed ("{'name': <'forky'>, "
+                                             "'debug': <true>, "
+                                             "'connect-timeout': <5.0>}"));
+
+  g_assert_cmpstr (mitogen_context_get_name (ctx), ==, "forky");
+  g_assert_cmpint (remote_pid (ctx), ==, child_pid (ctx));
+  shutdown_ok (ctx);
+}
+
+/* Function modules come from the module path on this host, or were
+ * preloaded into the fork server (core): none is fetched from us. */
+static void
+test_modules (Fixture *f,
+              gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = connect_fork (f->router);
+  MitogenModuleResponder *responder =
+    mitogen_module_responder_get_for_router (f->router);
+  guint before = mitogen_module_responder_get_n_requests (responder);
+  gint64 deadline = g_get_monotonic_time () + WAIT;
+
+  g_assert_cmpint (remote_pid (ctx), ==, child_pid (ctx));
+  g_variant_unref (call_ok (ctx, "testing.log",
+                            g_variant_new ("(is)", G_LOG_LEVEL_WARNING,
+                                           "from a fork child")));
+  g_assert_cmpuint (mitogen_module_responder_get_n_requests (responder), ==, before);
+
+  /* And its log records reach us like any context's. */
+  while (!g_atomic_int_get (&fork_child_records))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+  shutdown_ok (ctx);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Ends. */
+
+static void
+test_shutdown (Fixture *f,
+               gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = connect_fork (f->router);
+  GPid pid = child_pid (ctx);
+
+  g_assert_cmpint (remote_pid (ctx), ==, pid);
+  shutdown_ok (ctx);
+  /* Gone and reaped, by the fork server since it is not our child. */
+  g_assert_true (wait_gone (pid));
+  g_assert_true (wait_no_fork_children ());
+}
+
+typedef struct {
+  MitogenContext *ctx;
+  GError *error;
+  gint64 returned;
+} Sleeper;
+
+static gpointer
+sleeper_thread (gpointer data)
+{
+  Sleeper *s = data;
+  g_autoptr(Deadline) deadline = deadline_new (WAIT);
+  g_autoptr(GVariant) v =
+    mitogen_context_call (s->ctx, "core.sleep", g_variant_new ("(d)", 30.0),
+                          deadline->cancellable, &s->error);
+
+  g_assert_null (v);
+  s->returned = g_get_monotonic_time ();
+  return NULL;
+}
+
+static void
+test_kill9 (Fixture *f,
+            gconstpointer data)
+{
+  g_autoptr(MitogenContext) victim = connect_fork (f->router);
+  g_autoptr(MitogenContext) other = connect_fork (f->router);
+  GPid pid = child_pid (victim);
+  Sleeper s = { victim, NULL, 0 };
+  GThread *thread;
+  gint64 killed;
+
+  g_assert_cmpint (remote_pid (victim), ==, pid);
+  thread = g_thread_new ("sleeper", sleeper_thread, &s);
+  /* Let the call reach the child; it fails the same way if it has not. */
+  g_usleep (100000);
+  killed = g_get_monotonic_time ();
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  g_thread_join (thread);
+
+  g_test_message ("caller woke %.1f ms after SIGKILL",
+                  (s.returned - killed) / 1000.0);
+  g_assert_error (s.error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_DEAD);
+  g_clear_error (&s.error);
+  g_assert_cmpint (s.returned - killed, <, G_USEC_PER_SEC);
+  g_assert_true (wait_gone (pid));
+
+  /* The other one does not mind. */
+  g_assert_cmpint (remote_pid (other), ==, child_pid (other));
+  shutdown_ok (other);
+  g_assert_true (wait_no_fork_children ());
+}
+
+/* ---------------------------------------------------------------------- */
+/* Connect failures. */
+
+static void
+touch (const gchar *name)
+{
+  g_autofree gchar *path = g_build_filename (control_dir, name, NULL);
+
+  g_assert_true (g_file_set_contents (path, "", 0, NULL));
+}
+
+static void
+untouch (const gchar *name)
+{
+  g_autofree gchar *path = g_build_filename (control_dir, name, NULL);
+
+  g_assert_cmpint (g_unlink (path), ==, 0);
+}
+
+static void
+test_hook_fails (Fixture *f,
+                 gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+
+  touch ("fail");
+  ctx = mitogen_context_connect (f->router, "fork", NULL, NULL, NULL, &error);
+  untouch ("fail");
+  g_test_message ("%s", error ? error->message : "(no error)");
+  g_assert_null (ctx);
+  g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
+  g_assert_nonnull (strstr (error->message, "on-fork hook failed: asked to fail"));
+  g_assert_true (wait_no_fork_children ());
+}
+
+static void
+test_hook_hangs (Fixture *f,
+                 gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) ctx = NULL;
+  gint64 start = g_get_monotonic_time (), took;
+
+  touch ("hang");
+  ctx = mitogen_context_connect (f->router, "fork",
+                                 g_variant_new_parsed ("{'connect-timeout': <0.5>}"),
+                                 NULL, NULL, &error);
+  took = g_get_monotonic_time () - start;
+  g_test_message ("%s after %.2f s", error ? error->message : "(no error)",
+                  took / 1e6);
+  g_assert_null (ctx);
+  g_assert_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT);
+  g_assert_cmpint (took, <, 5 * G_USEC_PER_SEC);
+  /* The stuck child was killed, not left waiting for the file to go. */
+  g_assert_true (wait_no_fork_children ());
+  untouch ("hang");
+}
+
+static void
+test_not_running (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(MitogenBroker) broker = NULL;
+      g_autoptr(MitogenRouter) router = NULL;
+      g_autoptr(MitogenContext) ctx = NULL;
+      g_autoptr(GError) error = NULL;
+      GPid server = mitogen_fork_server_get_pid ();
+
+      /* Stopping waits for the server: it is gone, not a zombie. */
+      g_assert_cmpint (server, >, 0);
+      mitogen_fork_server_stop ();
+      g_assert_cmpint (mitogen_fork_server_get_pid (), ==, 0);
+      g_assert_cmpint (kill (server, 0), ==, -1);
+      g_assert_cmpint (errno, ==, ESRCH);
+
+      broker = mitogen_broker_new ();
+      router = mitogen_router_new (broker);
+      ctx = mitogen_context_connect (router, "fork", NULL, NULL, NULL, &error);
+      g_assert_null (ctx);
+      g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
+      g_assert_nonnull (strstr (error->message, "mitogen_fork_server_start()"));
+      g_printerr ("%s\n", error->message);
+
+      /* The broker has threads now: the server cannot start again. */
+      g_clear_error (&error);
+      g_assert_false (mitogen_fork_server_start (&error));
+      g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_FAILED);
+      mitogen_broker_shutdown (broker);
+      mitogen_broker_join (broker);
+      return;
+    }
+  g_test_trap_subprocess (NULL, WAIT, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*call mitogen_fork_server_start() early in main()*");
+}
+
+/* A fork child has no fork server of its own: it has threads from the
+ * start. Asking it for a fork child must fail cleanly, not hang. */
+static void
+test_fork_of_fork (Fixture *f,
+                   gconstpointer data)
+{
+  g_autoptr(MitogenContext) parent = connect_fork (f->router);
+  g_autoptr(Deadline) deadline = deadline_new (WAIT);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenContext) child =
+    mitogen_context_connect (f->router, "fork", NULL, parent,
+                             deadline->cancellable, &error);
+
+  g_assert_null (child);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "mitogen_fork_server_start()"));
+  g_assert_cmpint (remote_pid (parent), ==, child_pid (parent));
+  shutdown_ok (parent);
+  g_assert_true (wait_no_fork_children ());
+  g_test_skip ("A fork of a fork context needs a fork server in the fork "
+               "child, started before its threads: not built yet");
+}
+
+/* The master of test_death_master(): starts a fork context, says the fork
+ * server's pid and the child's, and waits to be killed. */
+static int
+master_child_main (void)
+{
+  g_autoptr(GError) error = NULL;
+  MitogenBroker *broker = mitogen_broker_new ();
+  MitogenRouter *router = mitogen_router_new (broker);
+  MitogenContext *ctx =
+    mitogen_context_connect (router, "fork", NULL, NULL, NULL, &error);
+  g_autoptr(GVariant) pid = NULL;
+
+  if (ctx)
+    pid = mitogen_context_call (ctx, "core.getpid", NULL, NULL, &error);
+  if (!pid)
+    {
+      g_printerr ("master child: %s\n", error->message);
+      return 1;
+    }
+  printf ("%d %d\n", mitogen_fork_server_get_pid (), g_variant_get_int32 (pid));
+  fflush (stdout);
+  for (;;)
+    pause ();
+}
+
+/* Reads one line from @fd within WAIT. */
+static gchar *
+read_line (int fd)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT;
+  g_autoptr(GString) line = g_string_new (NULL);
+
+  for (;;)
+    {
+      struct pollfd p = { fd, POLLIN, 0 };
+      gint64 left = deadline - g_get_monotonic_time ();
+      gchar c;
+
+      if (left <= 0 || poll (&p, 1, (int) (left / 1000) + 1) < 0)
+        return NULL;
+      if (!p.revents)
+        continue;
+      if (read (fd, &c, 1) != 1)
+        return NULL;
+      if (c == '\n')
+        return g_strdup (line->str);
+      g_string_append_c (line, c);
+    }
+}
+
+/* The fork server and its children do not outlive a master killed with
+ * SIGKILL: the server reads end of file, each child loses its link. */
+static void
+test_death_master (void)
+{
+  g_autofree gchar *exe = g_file_read_link ("/proc/self/exe", NULL);
+  const gchar *argv[] = { exe, "--master-child", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *line = NULL;
+  GPid master, server = 0, child = 0;
+  int out_fd, status;
+
+  g_assert_nonnull (exe);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                           &master, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  line = read_line (out_fd);
+  close (out_fd);
+  g_assert_nonnull (line);
+  g_assert_cmpint (sscanf (line, "%d %d", &server, &child), ==, 2);
+  g_assert_true (process_running (server));
+  g_assert_true (process_running (child));
+
+  g_assert_cmpint (kill (master, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (master, &status, 0), ==, master);
+  /* Whoever inherits them reaps them, or not: either way they stopped. */
+  g_assert_true (wait_not_running (server));
+  g_assert_true (wait_not_running (child));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Many forks while the master's other threads hold its locks. */
+
+typedef struct {
+  gint stop;
+  gint calls;
+  MitogenContext *local;
+} Noise;
+
+static gpointer
+allocator_thread (gpointer data)
+{
+  Noise *n = data;
+  GRand *rand = g_rand_new ();
+
+  while (!g_atomic_int_get (&n->stop))
+    {
+      gpointer blocks[64];
+
+      for (guint i = 0; i < G_N_ELEMENTS (blocks); i++)
+        blocks[i] = g_malloc (g_rand_int_range (rand, 1, 64 * 1024));
+      for (guint i = 0; i < G_N_ELEMENTS (blocks); i++)
+        g_free (blocks[i]);
+      /* Busy, but leaving the two-CPU machines that run the suite some
+       * room for the contexts being started. */
+      g_usleep (100);
+    }
+  g_rand_free (rand);
+  return NULL;
+}
+
+static gpointer
+logger_thread (gpointer data)
+{
+  Noise *n = data;
+
+  for (guint i = 0; !g_atomic_int_get (&n->stop); i++)
+    {
+      /* Through g_logv() and its handler lookup, and straight to the
+       * writer: both take GLib's log lock. */
+      g_debug ("noise %u", i);
+      g_message ("noise %u", i);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "MESSAGE", "noise %u", i);
+      g_usleep (100);
+    }
+  return NULL;
+}
+
+static gpointer
+caller_thread (gpointer data)
+{
+  Noise *n = data;
+
+  while (!g_atomic_int_get (&n->stop))
+    {
+      g_autofree gchar *echoed = echo_string (n->local, "noise");
+
+      g_assert_cmpstr (echoed, ==, "noise");
+      g_atomic_int_inc (&n->calls);
+    }
+  return NULL;
+}
+
+static void
+fork_call_shutdown (MitogenRouter *router)
+{
+  g_autoptr(MitogenContext) ctx = connect_fork (router);
+  GPid pid = child_pid (ctx);
+
+  g_assert_cmpint (remote_pid (ctx), ==, pid);
+  shutdown_ok (ctx);
+  g_assert_true (wait_no_fork_children ());
+}
+
+static void
+test_stress (Fixture *f,
+             gconstpointer data)
+{
+  GThreadFunc funcs[] = { allocator_thread, allocator_thread, allocator_thread,
+                          logger_thread, logger_thread,
+                          caller_thread, caller_thread, caller_thread };
+  GThread *threads[G_N_ELEMENTS (funcs)];
+  Noise noise = { 0 };
+  guint n = g_getenv ("MITOGEN_TEST_QUICK") ? 100 : 1000;
+  guint before, after;
+  gint64 start;
+
+  /* The first fork loads the transport. The noise threads' descriptors
+   * (their latches' socketpairs) are theirs, so they are not running
+   * while descriptors are counted. */
+  noise.local = connect_transport (f->router, "local", NULL);
+  g_free (echo_string (noise.local, "warm-up"));
+  fork_call_shutdown (f->router);
+  before = count_fds_settled ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (funcs); i++)
+    threads[i] = g_thread_new ("noise", funcs[i], &noise);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n; i++)
+    fork_call_shutdown (f->router);
+  g_test_message ("%u fork contexts connected, called and shut down in %.2f s "
+                  "beside %d calls on a local context", n,
+                  (g_get_monotonic_time () - start) / 1e6,
+                  g_atomic_int_get (&noise.calls));
+  g_atomic_int_set (&noise.stop, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  g_assert_cmpint (g_atomic_int_get (&noise.calls), >, 0);
+
+  after = count_fds_settled ();
+  g_assert_cmpuint (after, ==, before);
+  shutdown_ok (noise.local);
+  g_object_unref (noise.local);
+}
+
+/* ---------------------------------------------------------------------- */
+
+/* Runs in each fork child, before it becomes a context. */
+static gboolean
+on_fork (gpointer user_data,
+         GError **error)
+{
+  g_autofree gchar *fail = NULL, *hang = NULL;
+
+  if (!control_dir)
+    return TRUE;
+  fail = g_build_filename (control_dir, "fail", NULL);
+  hang = g_build_filename (control_dir, "hang", NULL);
+  if (g_file_test (fail, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "asked to fail");
+      return FALSE;
+    }
+  while (g_file_test (hang, G_FILE_TEST_EXISTS))
+    g_usleep (10000);
+  g_setenv ("MITOGEN_TEST_FORKED", "yes", TRUE);
+  return TRUE;
+}
+
+static void
+drop_log (const gchar *domain,
+          GLogLevelFlags level,
+          const gchar *message,
+          gpointer user_data)
+{
+}
+
+/* Counts the records test_modules() asks for; the noise threads' records
+ * go nowhere; others as usual. */
+static GLogWriterOutput
+quiet_writer (GLogLevelFlags level,
+              const GLogField *fields,
+              gsize n_fields,
+              gpointer user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0 &&
+        g_str_equal (fields[i].value, "from a fork child"))
+      {
+        g_atomic_int_inc (&fork_child_records);
+        return G_LOG_WRITER_HANDLED;
+      }
+  if (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG))
+    return G_LOG_WRITER_HANDLED;
+  /* A child's warning is printed, not made fatal here as ours are. */
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "GLIB_DOMAIN") && fields[i].length < 0 &&
+        g_str_has_prefix (fields[i].value, "mitogen.ctx."))
+      return g_log_writer_standard_streams (level, fields, n_fields, user_data);
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+/* A run of this program by one of its tests, which needs no control
+ * directory of its own. */
+static gboolean
+is_nested_run (int argc,
+               char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (g_str_equal (argv[i], "--GTestSubprocess") ||
+        g_str_equal (argv[i], "--master-child"))
+      return TRUE;
+  return FALSE;
+}
+
+#define ADD(path, func) \
+  g_test_add ("/fork/" path, Fixture, NULL, setup, func, teardown)
+
+int
+main (int argc,
+      char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  /* Before anything that could start a thread: the fork server and its
+   * children must be copies of a single-threaded process. */
+  if (!is_nested_run (argc, argv))
+    control_dir = g_dir_make_tmp ("test-fork-XXXXXX", NULL);
+  mitogen_fork_server_set_on_fork (on_fork, NULL);
+  if (!mitogen_fork_server_start (&error))
+    {
+      g_printerr ("%s\n", error->message);
+      return 1;
+    }
+
+  if (argc > 1 && g_str_equal (argv[1], "--master-child"))
+    return master_child_main ();
+
+  g_test_init (&argc, &argv, NULL);
+  /* After the fork server started: a context may set the writer only once,
+   * and sets its own. */
+  g_log_set_writer_func (quiet_writer, NULL, NULL);
+  /* GTest's own handler would print them. */
+  g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO |
+                     G_LOG_LEVEL_DEBUG, drop_log, NULL);
+
+  ADD ("calls", test_calls);
+  ADD ("on-fork", test_on_fork);
+  ADD ("options", test_options);
+  ADD ("modules", test_modules);
+  ADD ("shutdown", test_shutdown);
+  ADD ("kill9", test_kill9);
+  g_test_add_func ("/fork/death/master", test_death_master);
+  ADD ("connect/hook-fails", test_hook_fails);
+  ADD ("connect/hook-hangs", test_hook_hangs);
+  g_test_add_func ("/fork/connect/not-running", test_not_running);
+  ADD ("fork-of-fork", test_fork_of_fork);
+  ADD ("stress", test_stress);
+
+  status = g_test_run ();
+
+  mitogen_fork_server_stop ();
+  if (control_dir)
+    {
+      g_rmdir (control_dir);
+      g_free (control_dir);
+    }
+  return status;
+}
