@@ -122,6 +122,13 @@ cli transports
 expect_rc 0 "$t"
 expect_text out '^local	.*mitogen-transport-local\.so$' "$t"
 
+t='call local FILE.so module.fn'
+if [ -n "${MITOGEN_TEST_MODULES_DIR:-}" ]; then
+  cli call local "$MITOGEN_TEST_MODULES_DIR/dep.so" dep.value
+  expect_rc 0 "$t"
+  expect_text out '^41$' "$t"
+fi
+
 t='--help'
 cli --help
 expect_rc 0 "$t"

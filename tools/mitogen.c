@@ -52,6 +52,7 @@ static const gchar description[] =
   "\n"
   "Examples:\n"
   "  mitogen call local core.getpid\n"
+  "  mitogen call local ./mymod.so mymod.fn   (a module on no path)\n"
   "  mitogen call local core.getenv HOME\n"
   "  mitogen call local core.sleep 0.5\n"
   "  mitogen call local core.fail '\"boom\"'\n"
@@ -717,6 +718,12 @@ want_words (GStrv words,
   return FALSE;
 }
 
+static gboolean
+is_module_file (const gchar *word)
+{
+  return strchr (word, '/') != NULL || g_str_has_suffix (word, ".so");
+}
+
 /* Runs call or run in the context named by words[1]; sets @status to
  * the exit status on success. */
 static gboolean
@@ -742,6 +749,18 @@ run_in_context (GStrv words,
     return FALSE;
 
   *status = EXIT_OK;
+  if (g_str_equal (command, "call") && is_module_file (words[2]))
+    {
+      /* mitogen call CONTEXT ./mymod.so mymod.fn [ARG…]: the module is
+       * served from that file, on no path. */
+      if (!want_words (words, 4, "mitogen call CONTEXT FILE.so MODULE.FUNCTION [ARG...]",
+                       error) ||
+          !mitogen_module_responder_register_file (
+            mitogen_module_responder_get_for_router (session->router), words[2],
+            NULL, error))
+        return FALSE;
+      return command_call (session_get_target (session), words[3], words + 4, error);
+    }
   if (g_str_equal (command, "call"))
     return command_call (session_get_target (session), words[2], words + 3, error);
   return command_run (session_get_target (session), words + 2, status, error);
