@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -292,34 +293,28 @@ process_running (GPid pid)
   return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
 }
 
-/* Polls /proc until @pid is gone (@reaped) or at least no longer running,
- * within WAIT. */
-static gboolean
-wait_process_end (GPid pid,
-                  gboolean reaped)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT;
-
-  for (;;)
-    {
-      if (reaped ? !process_exists (pid) : !process_running (pid))
-        return TRUE;
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (2000);
-    }
-}
-
-static guint
-count_fds (void)
+/* Our descriptors, as "number:target" ("7:socket:[4242]"): a descriptor
+ * opened since and left open shows as an entry that was not there. */
+static GHashTable *
+open_fds (void)
 {
   g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
+  GHashTable *fds = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const gchar *name;
 
   g_assert_nonnull (dir);
-  while (g_dir_read_name (dir))
-    n++;
-  return n;
+  while ((name = g_dir_read_name (dir)))
+    {
+      g_autofree gchar *path = g_build_filename ("/proc/self/fd", name, NULL);
+      g_autofree gchar *target = g_file_read_link (path, NULL);
+
+      /* Not the directory being read. */
+      if (target && g_str_has_prefix (target, "/proc/") &&
+          g_str_has_suffix (target, "/fd"))
+        continue;
+      g_hash_table_add (fds, g_strdup_printf ("%s:%s", name, target ? target : "?"));
+    }
+  return fds;
 }
 
 /* Whether we hold a descriptor on @pid: GLib's child watch does, as a
@@ -991,10 +986,111 @@ test_errors_bad_arguments (Fixture *f,
   shutdown_ok (ctx);
 }
 
-static void
-test_call_chains (void)
+static gboolean
+file_exists (const gchar *path)
 {
-  g_test_skip ("no public call chain API yet");
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static GVariant *
+write_file_args (const gchar *path)
+{
+  return g_variant_new ("(s@ayu)", path,
+                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "x", 1, 1),
+                        0600);
+}
+
+static void
+assert_chain_error (const GError *error,
+                    MitogenContext *ctx)
+{
+  g_assert_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_REMOTE);
+  g_assert_cmpstr (mitogen_call_error_get_remote_domain (error), ==,
+                   "mitogen-core-test-error-quark");
+  g_assert_cmpint (mitogen_call_error_get_remote_code (error), ==, 42);
+  g_assert_cmpstr (mitogen_call_error_get_context_name (error), ==,
+                   mitogen_context_get_name (ctx));
+  g_assert_nonnull (strstr (error->message, "the chain broke"));
+}
+
+static void
+test_call_chains (Fixture *f,
+                  gconstpointer data)
+{
+  g_autoptr(MitogenContext) ctx = connect_local (f->router, NULL);
+  g_autoptr(MitogenCallChain) chain = mitogen_call_chain_new (ctx);
+  g_autoptr(MitogenCallChain) other = mitogen_call_chain_new (ctx);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("test-context-XXXXXX", &error);
+  g_autofree gchar *before = NULL;
+  g_autofree gchar *skipped = NULL;
+  g_autofree gchar *after = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (mitogen_call_chain_get_chain_id (chain), !=,
+                   mitogen_call_chain_get_chain_id (other));
+  before = g_build_filename (dir, "before", NULL);
+  skipped = g_build_filename (dir, "skipped", NULL);
+  after = g_build_filename (dir, "after", NULL);
+
+  /* Pipelined: a call that works, one that fails, one that must not run;
+   * the next call waiting for a reply reports the failure. */
+  mitogen_call_chain_call_no_reply (chain, "core.write_file",
+                                    write_file_args (before));
+  mitogen_call_chain_call_no_reply (chain, "core.fail",
+                                    g_variant_new ("(s)", "the chain broke"));
+  mitogen_call_chain_call_no_reply (chain, "core.write_file",
+                                    write_file_args (skipped));
+  {
+    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    v = mitogen_call_chain_call (chain, "core.getpid", NULL,
+                                 deadline->cancellable, &error);
+  }
+  g_assert_null (v);
+  assert_chain_error (error, ctx);
+  g_clear_error (&error);
+  g_assert_true (file_exists (before));
+  g_assert_false (file_exists (skipped));
+
+  /* Still failed: nothing of the chain runs. */
+  {
+    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    v = mitogen_call_chain_call (chain, "core.write_file",
+                                 write_file_args (skipped),
+                                 deadline->cancellable, &error);
+  }
+  g_assert_null (v);
+  assert_chain_error (error, ctx);
+  g_clear_error (&error);
+  g_assert_false (file_exists (skipped));
+
+  /* Plain calls and other chains to the same context are not affected. */
+  g_assert_cmpint (remote_pid (ctx), ==, agent_pid (ctx));
+  {
+    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    v = mitogen_call_chain_call (other, "core.getpid", NULL,
+                                 deadline->cancellable, &error);
+  }
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (v), ==, agent_pid (ctx));
+  g_clear_pointer (&v, g_variant_unref);
+
+  /* A reset chain runs again. */
+  mitogen_call_chain_reset (chain);
+  {
+    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    v = mitogen_call_chain_call (chain, "core.write_file", write_file_args (after),
+                                 deadline->cancellable, &error);
+  }
+  g_assert_no_error (error);
+  g_clear_pointer (&v, g_variant_unref);
+  g_assert_true (file_exists (after));
+
+  g_assert_cmpint (g_unlink (before), ==, 0);
+  g_assert_cmpint (g_unlink (after), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  shutdown_ok (ctx);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1076,6 +1172,7 @@ typedef struct {
   MitogenContext *ctx;
   gint stop;
   guint calls;
+  guint lines; /* per call, for a printing chatter; 0 for echo calls */
 } Chatter;
 
 static gpointer
@@ -1085,12 +1182,47 @@ chatter_thread (gpointer data)
 
   while (!g_atomic_int_get (&c->stop))
     {
-      g_autoptr(GVariant) v =
-        echo (c->ctx, g_variant_new_uint32 (c->calls));
-      g_assert_cmpuint (g_variant_get_uint32 (v), ==, c->calls);
+      if (c->lines)
+        {
+          g_autoptr(GVariant) v =
+            call_ok (c->ctx, "testing.print_lines", g_variant_new ("(u)", c->lines));
+        }
+      else
+        {
+          g_autoptr(GVariant) v =
+            echo (c->ctx, g_variant_new_uint32 (c->calls));
+          g_assert_cmpuint (g_variant_get_uint32 (v), ==, c->calls);
+        }
       c->calls++;
     }
   return NULL;
+}
+
+/* Every stdout record of @name, in order, is line i % @period of a
+ * testing.print_lines call. */
+static void
+assert_lines (const gchar *name,
+              guint expected,
+              guint period)
+{
+  Match m = { name, "stdout", NULL, 0 };
+  g_autoptr(GPtrArray) lines = NULL;
+
+  g_assert_cmpuint (records_wait (&m, expected), ==, expected);
+  lines = records_find (&m);
+  g_assert_cmpuint (lines->len, ==, expected);
+  for (guint i = 0; i < lines->len; i++)
+    {
+      Record *r = lines->pdata[i];
+      gchar want[32];
+
+      g_snprintf (want, sizeof want, "line %06u", i % period);
+      if (g_strcmp0 (r->message, want) != 0)
+        g_error ("stdout record %u of %s is “%s”, not “%s”", i, name,
+                 r->message, want);
+      g_assert_cmpint (r->level, ==, G_LOG_LEVEL_MESSAGE);
+      g_assert_cmpstr (r->source_domain, ==, "stdout");
+    }
 }
 
 #define N_LINES 100000
@@ -1100,35 +1232,35 @@ test_output_stdout (Fixture *f,
                     gconstpointer data)
 {
   g_autoptr(MitogenContext) ctx = connect_local (f->router, NULL);
-  const gchar *name = mitogen_context_get_name (ctx);
-  Match m = { name, "stdout", NULL, 0 };
-  Chatter c = { ctx, 0, 0 };
-  GThread *thread = g_thread_new ("chatter", chatter_thread, &c);
-  g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(MitogenContext) noisy = connect_local (f->router, NULL);
+  /* Calls to the same context queue behind the printing, in flight on
+   * the same stream; another context prints at the same time, its lines
+   * interleaving with these in the master. */
+  Chatter same = { ctx, 0, 0, 0 };
+  Chatter other = { noisy, 0, 0, 37 };
+  GThread *same_thread = g_thread_new ("chatter", chatter_thread, &same);
+  GThread *other_thread = g_thread_new ("chatter", chatter_thread, &other);
   g_autoptr(GVariant) v = NULL;
-  guint n;
 
-  /* Echo calls are on their way before, during and after the output. */
   v = call_ok (ctx, "testing.print_lines", g_variant_new ("(u)", N_LINES));
-  n = records_wait (&m, N_LINES);
-  g_atomic_int_set (&c.stop, 1);
-  g_thread_join (thread);
-  g_test_message ("%u echo calls made meanwhile", c.calls);
-  g_assert_cmpuint (n, ==, N_LINES);
+  {
+    /* Until the last line arrived, not just until it was printed. */
+    Match m = { mitogen_context_get_name (ctx), "stdout", NULL, 0 };
+    g_assert_cmpuint (records_wait (&m, N_LINES), ==, N_LINES);
+  }
+  g_atomic_int_set (&same.stop, 1);
+  g_atomic_int_set (&other.stop, 1);
+  g_thread_join (same_thread);
+  g_thread_join (other_thread);
+  g_test_message ("meanwhile %u echo calls, %u print calls to another context",
+                  same.calls, other.calls);
+  g_assert_cmpuint (other.calls, >, 0);
 
-  lines = records_find (&m);
-  g_assert_cmpuint (lines->len, ==, N_LINES);
-  for (guint i = 0; i < lines->len; i++)
-    {
-      Record *r = lines->pdata[i];
-      gchar expected[32];
-
-      g_snprintf (expected, sizeof expected, "line %06u", i);
-      if (g_strcmp0 (r->message, expected) != 0)
-        g_error ("stdout record %u is “%s”, not “%s”", i, r->message, expected);
-      g_assert_cmpint (r->level, ==, G_LOG_LEVEL_MESSAGE);
-    }
+  assert_lines (mitogen_context_get_name (ctx), N_LINES, N_LINES);
+  assert_lines (mitogen_context_get_name (noisy), other.calls * other.lines,
+                other.lines);
   shutdown_ok (ctx);
+  shutdown_ok (noisy);
 }
 
 static void
@@ -1386,18 +1518,30 @@ read_line (int fd)
   return NULL;
 }
 
+/* Runs in a subprocess that is a child subreaper: the orphaned agent
+ * becomes its child, so it can tell exactly when the agent exits, whatever
+ * init does with orphans. */
 static void
 test_death_master (void)
 {
   const gchar *argv[] = { "/proc/self/exe", "--master-child", NULL };
   g_autoptr(GError) error = NULL;
   g_autofree gchar *line = NULL;
-  g_autofree gchar *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree gchar *exe = NULL;
   GPid master;
   int out_fd, status;
-  gint64 killed;
-  GPid agent;
+  gint64 killed, deadline;
+  GPid agent, got;
 
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 2 * WAIT, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), ==, 0);
+  exe = g_file_read_link ("/proc/self/exe", NULL);
   g_assert_nonnull (exe);
   argv[0] = exe;
   g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, NULL,
@@ -1417,11 +1561,18 @@ test_death_master (void)
   g_assert_cmpint (waitpid (master, &status, 0), ==, master);
   g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
 
-  /* The orphan notices its parent is gone and exits. Whoever inherits it
-   * reaps it, or not; either way it no longer runs. */
-  g_assert_true (wait_process_end (agent, FALSE));
-  g_test_message ("orphaned agent exited %.1f ms after its master was killed",
-                  (g_get_monotonic_time () - killed) / 1000.0);
+  /* The orphan, ours now, notices its parent is gone and exits. */
+  deadline = g_get_monotonic_time () + WAIT;
+  while ((got = waitpid (agent, &status, WNOHANG)) == 0 &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_cmpint (got, ==, agent);
+  g_printerr ("# orphaned agent exited %.1f ms after its master was killed, "
+              "status 0x%x\n", (g_get_monotonic_time () - killed) / 1000.0,
+              (guint) status);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_assert_false (process_exists (agent));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1443,20 +1594,34 @@ static void
 test_resources_fds (Fixture *f,
                     gconstpointer data)
 {
-  guint before, after, n = 100;
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+  g_autoptr(GString) leaked = g_string_new (NULL);
+  guint n = 100;
   gint64 start;
+  GHashTableIter iter;
+  const gchar *fd;
   int status;
 
   /* The first context loads the transport and starts GLib's helpers. */
   connect_call_shutdown (f->router);
-  before = count_fds ();
+  before = open_fds ();
   start = g_get_monotonic_time ();
   for (guint i = 0; i < n; i++)
     connect_call_shutdown (f->router);
   g_test_message ("%u contexts connected, called and shut down in %.3f s", n,
                   (g_get_monotonic_time () - start) / 1e6);
-  after = count_fds ();
-  g_assert_cmpuint (after, ==, before);
+  after = open_fds ();
+
+  /* Some left over from earlier tests may have closed meanwhile; none may
+   * have been added. */
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &fd, NULL))
+    if (!g_hash_table_contains (before, fd))
+      g_string_append_printf (leaked, " %s", fd);
+  if (leaked->len)
+    g_error ("descriptors left open:%s", leaked->str);
+  g_assert_cmpuint (g_hash_table_size (after), <=, g_hash_table_size (before));
 
   /* Every agent was reaped by the library: nothing is left for us. */
   g_assert_cmpint (waitpid (-1, &status, WNOHANG), ==, -1);
@@ -1495,8 +1660,9 @@ connect_failure_subprocess (const gchar *agent,
   start = g_get_monotonic_time ();
   ctx = mitogen_context_connect (router, "local", options, NULL, NULL, &error);
   took = g_get_monotonic_time () - start;
-  g_test_message ("connect failed after %.3f s: %s", took / 1e6,
-                  error ? error->message : "(no error)");
+  /* To the inherited stderr: a subprocess's test messages are lost. */
+  g_printerr ("# connect with MITOGEN_AGENT=%s failed after %.3f s: %s\n",
+              agent, took / 1e6, error ? error->message : "(no error)");
   g_assert_null (ctx);
   g_assert_error (error, domain, code);
   g_assert_cmpint (took, <, max_usec);
@@ -1589,7 +1755,7 @@ main (int argc,
   ADD ("errors/remote", test_errors_remote);
   ADD ("errors/no-such-function", test_errors_no_such_function);
   ADD ("errors/bad-arguments", test_errors_bad_arguments);
-  g_test_add_func ("/context/calls/chain", test_call_chains);
+  ADD ("calls/chain", test_call_chains);
   ADD ("logs/forwarded", test_logs_forwarded);
   ADD ("logs/debug", test_logs_debug);
   ADD ("output/stdout", test_output_stdout);

@@ -68,6 +68,7 @@ struct _MitogenExternalContext {
   gint forwarding_logs;      /* atomic: FALSE once the broker stops */
   GCond done_cond;
   gboolean done;
+  GThread *reaper;           /* under lock; joined before the context goes */
 };
 
 G_DEFINE_FINAL_TYPE (MitogenExternalContext, mitogen_external_context,
@@ -80,6 +81,16 @@ static void
 mitogen_external_context_finalize (GObject *object)
 {
   MitogenExternalContext *self = MITOGEN_EXTERNAL_CONTEXT (object);
+  GThread *reaper;
+
+  /* The reaper uses our lock and condition: it must be gone first. */
+  g_mutex_lock (&self->lock);
+  self->done = TRUE;
+  g_cond_broadcast (&self->done_cond);
+  reaper = g_steal_pointer (&self->reaper);
+  g_mutex_unlock (&self->lock);
+  if (reaper)
+    g_thread_join (reaper);
 
   g_clear_object (&self->channel);
   g_clear_object (&self->context);
@@ -472,11 +483,13 @@ begin_shutdown (MitogenExternalContext *self)
   g_mutex_lock (&self->lock);
   if (self->current_call)
     g_cancellable_cancel (mitogen_call_get_cancellable (self->current_call));
+  /* Under the lock, and announced: run() joins it. */
+  self->reaper = g_thread_new ("mitogen-reaper", reaper_thread, self);
+  g_cond_broadcast (&self->done_cond);
   g_mutex_unlock (&self->lock);
 
   /* Wakes the main thread if it waits for a call. */
   mitogen_receiver_close (self->channel);
-  g_thread_unref (g_thread_new ("mitogen-reaper", reaper_thread, self));
 }
 
 static GVariant *
@@ -703,6 +716,8 @@ finish (MitogenExternalContext *self)
 int
 mitogen_external_context_run (MitogenExternalContext *self)
 {
+  GThread *reaper;
+
   for (;;)
     {
       g_autoptr(GError) error = NULL;
@@ -718,9 +733,18 @@ mitogen_external_context_run (MitogenExternalContext *self)
   finish (self);
 
   g_mutex_lock (&self->lock);
+  /* Another thread may have begun the shutdown and not yet started the
+   * reaper. */
+  while (!self->reaper)
+    g_cond_wait (&self->done_cond, &self->lock);
   self->done = TRUE;
-  g_cond_signal (&self->done_cond);
+  g_cond_broadcast (&self->done_cond);
+  reaper = g_steal_pointer (&self->reaper);
   g_mutex_unlock (&self->lock);
+  /* Not left to end on its own: a thread still exiting while the process
+   * exits can deadlock the exit (seen under ASan: exit()'s loader lock
+   * against the thread's teardown), and it uses this object. */
+  g_thread_join (reaper);
   return 0;
 }
 

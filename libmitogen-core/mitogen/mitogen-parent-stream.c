@@ -354,27 +354,14 @@ mitogen_parent_stream_set_property (GObject *object,
 }
 
 static void
-reap_only (GPid pid,
-           gint wait_status,
-           gpointer user_data)
-{
-  g_spawn_close_pid (pid);
-}
-
-static void
 mitogen_parent_stream_finalize (GObject *object)
 {
   MitogenParentStreamPrivate *priv = PRIV (MITOGEN_PARENT_STREAM (object));
 
   /* Left attached: a child that has not exited yet (its stream closes just
-   * before it does) is still reaped, not left a zombie; but no longer
-   * reports to us. */
+   * before it does) is still reaped, not left a zombie. */
   if (priv->child_watch)
-    {
-      g_source_set_callback (priv->child_watch, G_SOURCE_FUNC (reap_only),
-                             NULL, NULL);
-      g_source_unref (priv->child_watch);
-    }
+    g_source_unref (priv->child_watch);
   g_free (priv->context_name);
   G_OBJECT_CLASS (mitogen_parent_stream_parent_class)->finalize (object);
 }
