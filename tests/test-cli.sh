@@ -129,6 +129,11 @@ if [ -n "${MITOGEN_TEST_MODULES_DIR:-}" ]; then
   expect_text out '^41$' "$t"
 fi
 
+t='call fork/fork core.getpid'
+cli call fork/fork core.getpid
+expect_rc 0 "$t"
+expect_text out '^[0-9][0-9]*$' "$t"
+
 t='--help'
 cli --help
 expect_rc 0 "$t"

@@ -248,10 +248,15 @@ parse_context_spec (const gchar *spec,
 
 /* The options every hop gets from the command line, over its own. */
 static GVariant *
-add_common_options (GVariant *options)
+add_common_options (GVariant *options,
+                    gboolean next_is_fork)
 {
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
 
+  /* A fork hop is forked by the hop before it, which needs a fork server
+   * started before its threads. */
+  if (next_is_fork)
+    g_variant_dict_insert (&dict, "fork-server", "b", TRUE);
   if (opt_connect_timeout > 0)
     g_variant_dict_insert (&dict, "connect-timeout", "d", opt_connect_timeout);
   if (opt_debug)
@@ -339,8 +344,10 @@ session_connect (Session *session,
       if (!parse_context_spec (hops[i], &transport, &options, error))
         return FALSE;
       context = mitogen_context_connect (session->router, transport,
-                                         add_common_options (options), via,
-                                         NULL, error);
+                                         add_common_options (options,
+                                                             hops[i + 1] &&
+                                                             g_str_equal (hops[i + 1], "fork")),
+                                         via, NULL, error);
       if (!context)
         return FALSE;
       g_ptr_array_add (session->contexts, context);
@@ -801,7 +808,6 @@ main (int argc,
   int status = EXIT_FAILED;
 
   setlocale (LC_ALL, "");
-  g_log_set_writer_func (write_log, NULL, NULL);
 
   g_option_context_set_summary (options, summary);
   g_option_context_set_description (options, description);
@@ -814,6 +820,19 @@ main (int argc,
     }
   /* Debug records are forwarded to be seen. */
   opt_verbose = opt_verbose || opt_debug;
+
+  /* A first hop of `fork` is forked from a fork server, which must start
+   * now, while this process has one thread. */
+  if (words[0] && words[1] && (g_str_equal (words[1], "fork") ||
+                               g_str_has_prefix (words[1], "fork/")) &&
+      !mitogen_fork_server_start (&error))
+    {
+      print_error ("%s", error->message);
+      return EXIT_FAILED;
+    }
+  /* After the fork server: its children set their own writer, which GLib
+   * allows once per process. */
+  g_log_set_writer_func (write_log, NULL, NULL);
 
   if (!run_command (words, &status, &error))
     {

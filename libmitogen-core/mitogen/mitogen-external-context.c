@@ -17,6 +17,7 @@
 #include "mitogen-context-private.h"
 #include "mitogen-module-forwarder.h"
 #include "mitogen-errors.h"
+#include "mitogen-fork-server.h"
 #include "mitogen-io.h"
 #include "mitogen-message-decoder.h"
 #include "mitogen-parent-stream.h"
@@ -353,6 +354,20 @@ apply_config (MitogenExternalContext *self,
   self->importer = mitogen_importer_new (path);
 }
 
+/* Here, before the broker's thread: a fork server must be started while
+ * the process is single-threaded. A failure is reported to whoever later
+ * asks for a fork context. */
+static void
+start_fork_server_if_asked (GVariant *config)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean wanted = FALSE;
+
+  g_variant_lookup (config, "fork_server", "b", &wanted);
+  if (wanted && !mitogen_fork_server_start (&error))
+    g_printerr ("mitogen-agent: no fork server: %s\n", error->message);
+}
+
 /**
  * mitogen_external_context_bootstrap:
  * @self: a context
@@ -399,6 +414,7 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
   if (!config)
     return FALSE;
 
+  start_fork_server_if_asked (config);
   self->broker = mitogen_broker_new ();
   self->router = mitogen_router_new (self->broker);
   apply_config (self, config);

@@ -42,6 +42,7 @@ typedef struct {
   GSource *child_watch;
   gdouble connect_timeout;
   gboolean debug;
+  gboolean fork_server;
   gchar *context_name;
   gboolean shutdown_sent;
 } MitogenParentStreamPrivate;
@@ -53,6 +54,7 @@ enum {
   PROP_0,
   PROP_CONNECT_TIMEOUT,
   PROP_DEBUG,
+  PROP_FORK_SERVER,
   PROP_CONTEXT_NAME,
   PROP_PID,
   N_PROPS
@@ -317,6 +319,9 @@ mitogen_parent_stream_get_property (GObject *object,
     case PROP_DEBUG:
       g_value_set_boolean (value, priv->debug);
       break;
+    case PROP_FORK_SERVER:
+      g_value_set_boolean (value, priv->fork_server);
+      break;
     case PROP_CONTEXT_NAME:
       g_value_set_string (value, priv->context_name);
       break;
@@ -343,6 +348,9 @@ mitogen_parent_stream_set_property (GObject *object,
       break;
     case PROP_DEBUG:
       priv->debug = g_value_get_boolean (value);
+      break;
+    case PROP_FORK_SERVER:
+      priv->fork_server = g_value_get_boolean (value);
       break;
     case PROP_CONTEXT_NAME:
       g_free (priv->context_name);
@@ -400,6 +408,15 @@ mitogen_parent_stream_class_init (MitogenParentStreamClass *klass)
    */
   props[PROP_DEBUG] =
     g_param_spec_boolean ("debug", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenParentStream:fork-server:
+   *
+   * Whether the child starts a fork server of its own while it is still
+   * single-threaded, so that `fork` contexts can be started from it.
+   */
+  props[PROP_FORK_SERVER] =
+    g_param_spec_boolean ("fork-server", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * MitogenParentStream:context-name:
@@ -512,6 +529,7 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
   if (!g_variant_dict_contains (&dict, "name"))
     g_variant_dict_insert (&dict, "name", "s", priv->context_name);
   g_variant_dict_insert (&dict, "log_debug", "b", priv->debug);
+  g_variant_dict_insert (&dict, "fork_server", "b", priv->fork_server);
   full_config = g_variant_ref_sink (g_variant_dict_end (&dict));
 
   if (!klass->handshake (self, fd, full_config, deadline, error))
