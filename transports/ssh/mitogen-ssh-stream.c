@@ -1,0 +1,602 @@
+/* mitogen-ssh-stream.c: the `ssh` transport
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include <errno.h>
+#include <gmodule.h>
+#include <mitogen/mitogen.h>
+#include <string.h>
+#include <unistd.h>
+
+/**
+ * MitogenSshStream:
+ *
+ * Starts a child context on another host through ssh(1). The agent is run
+ * by path on the far side (mitogen_parent_stream_get_agent_path()), so it
+ * must already be installed there at that path. ssh runs on a local
+ * pseudo-terminal only so that a password prompt can be answered; no remote
+ * terminal is allocated (`-T`), the link being binary. Without a password,
+ * ssh runs with `BatchMode=yes` and never prompts.
+ *
+ * Options: those of [class@Mitogen.ParentStream], and `hostname`,
+ * `username`, `port` (0: ssh's default), `identity-file`,
+ * `check-host-keys` (`enforce`, `accept-new` or `ignore`),
+ * `known-hosts-file`, `password`, `compression` (`-C`), `ssh-path` (default
+ * `ssh`) and `ssh-args` (extra arguments, placed before the host name).
+ */
+#define MITOGEN_TYPE_SSH_STREAM (mitogen_ssh_stream_get_type ())
+G_DECLARE_FINAL_TYPE (MitogenSshStream, mitogen_ssh_stream, MITOGEN,
+                      SSH_STREAM, MitogenParentStream)
+
+struct _MitogenSshStream {
+  MitogenParentStream parent_instance;
+
+  gchar *hostname;
+  gchar *username;
+  gint port;
+  gchar *identity_file;
+  gchar *check_host_keys;
+  gchar *known_hosts_file;
+  gchar *password;
+  gboolean compression;
+  gchar *ssh_path;
+  gchar **ssh_args;
+};
+
+G_DEFINE_DYNAMIC_TYPE (MitogenSshStream, mitogen_ssh_stream,
+                       MITOGEN_TYPE_PARENT_STREAM)
+
+enum {
+  PROP_0,
+  PROP_HOSTNAME,
+  PROP_USERNAME,
+  PROP_PORT,
+  PROP_IDENTITY_FILE,
+  PROP_CHECK_HOST_KEYS,
+  PROP_KNOWN_HOSTS_FILE,
+  PROP_PASSWORD,
+  PROP_COMPRESSION,
+  PROP_SSH_PATH,
+  PROP_SSH_ARGS,
+  N_PROPS
+};
+
+static GParamSpec *props[N_PROPS];
+
+/* Only the tail of what ssh says is searched, and only this much is kept. */
+#define MAX_OUTPUT 65536
+
+static void
+add_option (GPtrArray *argv,
+            const gchar *name,
+            const gchar *value)
+{
+  g_ptr_array_add (argv, g_strdup ("-o"));
+  g_ptr_array_add (argv, g_strdup_printf ("%s=%s", name, value));
+}
+
+static gchar **
+mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
+                                     GError **error)
+{
+  MitogenSshStream *self = MITOGEN_SSH_STREAM (stream);
+  const gchar *check = self->check_host_keys ? self->check_host_keys : "enforce";
+  gdouble timeout = mitogen_parent_stream_get_connect_timeout (stream);
+  GPtrArray *argv;
+
+  if (!self->hostname || !*self->hostname)
+    {
+      g_set_error_literal (error, MITOGEN_STREAM_ERROR,
+                           MITOGEN_STREAM_ERROR_CONNECT,
+                           "ssh: no hostname given");
+      return NULL;
+    }
+  if (self->hostname[0] == '-')
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "ssh: invalid hostname “%s”", self->hostname);
+      return NULL;
+    }
+  if (strcmp (check, "enforce") != 0 && strcmp (check, "accept-new") != 0 &&
+      strcmp (check, "ignore") != 0)
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "ssh: check-host-keys must be enforce, accept-new or "
+                   "ignore, not “%s”", check);
+      return NULL;
+    }
+
+  argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, g_strdup (self->ssh_path ? self->ssh_path : "ssh"));
+  g_ptr_array_add (argv, g_strdup ("-T"));
+  add_option (argv, "LogLevel", "ERROR");
+  add_option (argv, "BatchMode", self->password ? "no" : "yes");
+  if (timeout > 0)
+    {
+      gint whole = (gint) MIN (timeout, 86400.0);
+      g_autofree gchar *secs = NULL;
+
+      if (whole < timeout)
+        whole++;
+      secs = g_strdup_printf ("%d", MAX (whole, 1));
+      add_option (argv, "ConnectTimeout", secs);
+    }
+  if (strcmp (check, "enforce") == 0)
+    add_option (argv, "StrictHostKeyChecking", "yes");
+  else if (strcmp (check, "accept-new") == 0)
+    add_option (argv, "StrictHostKeyChecking", "accept-new");
+  else
+    add_option (argv, "StrictHostKeyChecking", "no");
+  if (strcmp (check, "ignore") == 0)
+    add_option (argv, "UserKnownHostsFile", "/dev/null");
+  else if (self->known_hosts_file)
+    add_option (argv, "UserKnownHostsFile", self->known_hosts_file);
+  if (self->password)
+    {
+      add_option (argv, "PreferredAuthentications",
+                  "publickey,keyboard-interactive,password");
+      add_option (argv, "NumberOfPasswordPrompts", "1");
+    }
+  if (self->compression)
+    g_ptr_array_add (argv, g_strdup ("-C"));
+  if (self->port > 0)
+    {
+      g_ptr_array_add (argv, g_strdup ("-p"));
+      g_ptr_array_add (argv, g_strdup_printf ("%d", self->port));
+    }
+  if (self->username)
+    {
+      g_ptr_array_add (argv, g_strdup ("-l"));
+      g_ptr_array_add (argv, g_strdup (self->username));
+    }
+  if (self->identity_file)
+    {
+      g_ptr_array_add (argv, g_strdup ("-i"));
+      g_ptr_array_add (argv, g_strdup (self->identity_file));
+      add_option (argv, "IdentitiesOnly", "yes");
+    }
+  for (gchar **arg = self->ssh_args; arg && *arg; arg++)
+    g_ptr_array_add (argv, g_strdup (*arg));
+  g_ptr_array_add (argv, g_strdup (self->hostname));
+  g_ptr_array_add (argv, g_strdup ("--"));
+  g_ptr_array_add (argv, mitogen_parent_stream_get_agent_path ());
+  g_ptr_array_add (argv, NULL);
+  return (gchar **) g_ptr_array_free (argv, FALSE);
+}
+
+static gboolean
+mitogen_ssh_stream_create_child (MitogenParentStream *stream,
+                                 const gchar * const *argv,
+                                 GPid *out_pid,
+                                 int *out_fd,
+                                 GError **error)
+{
+  return mitogen_tty_create_child (argv, NULL, out_pid, out_fd, error);
+}
+
+static void
+quote_output (GString *output,
+              GError **error)
+{
+  g_autofree gchar *text = NULL;
+
+  if (!error || !*error || output->len == 0)
+    return;
+  text = g_utf8_make_valid (output->str, (gssize) MIN (output->len, 2048));
+  g_strstrip (text);
+  if (*text)
+    {
+      gchar *message = g_strdup_printf ("%s (ssh said: %s)",
+                                        (*error)->message, text);
+      g_free ((*error)->message);
+      (*error)->message = message;
+    }
+}
+
+typedef enum {
+  SEEN_NOTHING,
+  SEEN_STARTED,
+  SEEN_PROMPT,
+} Seen;
+
+/* What ssh says when it cannot connect: fail at once rather than wait for
+ * the deadline. */
+static gboolean
+check_refusal (MitogenSshStream *self,
+               const gchar *text,
+               GError **error)
+{
+  static const gchar * const unreachable[] = {
+    "Connection refused", "No route to host", "Could not resolve",
+    "Network is unreachable", NULL,
+  };
+
+  if (strstr (text, "REMOTE HOST IDENTIFICATION HAS CHANGED"))
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "ssh: the host key of %s has changed", self->hostname);
+      return TRUE;
+    }
+  if (strstr (text, "Host key verification failed"))
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "ssh: the host key of %s is unknown or does not match",
+                   self->hostname);
+      return TRUE;
+    }
+  if (strstr (text, "Permission denied"))
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "ssh: permission denied logging in to %s%s%s",
+                   self->username ? self->username : "",
+                   self->username ? "@" : "", self->hostname);
+      return TRUE;
+    }
+  for (guint i = 0; unreachable[i]; i++)
+    if (strstr (text, unreachable[i]))
+      {
+        g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                     "ssh: host %s is unreachable", self->hostname);
+        return TRUE;
+      }
+  if (strstr (text, "Connection timed out") ||
+      strstr (text, "Operation timed out"))
+    {
+      g_set_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
+                   "ssh: connecting to %s timed out", self->hostname);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Whether @output ends with a password prompt: "…password: " or
+ * keyboard-interactive's "Password: ". */
+static gboolean
+ends_with_prompt (GString *output)
+{
+  gsize len = output->len;
+
+  while (len > 0 && output->str[len - 1] == ' ')
+    len--;
+  return len >= 9 &&
+         g_ascii_strncasecmp (output->str + len - 9, "password:", 9) == 0;
+}
+
+/* Reads byte by byte until the agent's first marker or a password prompt,
+ * so that nothing after either is consumed. What comes before is appended
+ * to @output, the marker excepted; @scanned is where in @output the next
+ * search for a refusal starts. */
+static Seen
+read_marker_or_prompt (MitogenSshStream *self,
+                       int fd,
+                       gint64 deadline,
+                       GString *output,
+                       gsize *scanned,
+                       GError **error)
+{
+  const gchar *marker = MITOGEN_BOOT_MARKER_STARTED;
+  gsize mlen = strlen (marker);
+
+  for (;;)
+    {
+      gchar c;
+      gssize n;
+
+      if (!mitogen_wait_fd (fd, G_IO_IN, deadline, error))
+        return SEEN_NOTHING;
+      n = read (fd, &c, 1);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (n <= 0)
+        {
+          /* A pty's master reads EIO once the last slave is closed. */
+          if (check_refusal (self, output->str + *scanned, error))
+            return SEEN_NOTHING;
+          g_set_error (error, MITOGEN_STREAM_ERROR,
+                       MITOGEN_STREAM_ERROR_DISCONNECTED,
+                       "The child closed its connection during bootstrap");
+          return SEEN_NOTHING;
+        }
+      if (output->len >= MAX_OUTPUT)
+        {
+          g_string_erase (output, 0, (gssize) (output->len - MAX_OUTPUT / 2));
+          *scanned = 0;
+        }
+      g_string_append_c (output, c);
+
+      if (output->len >= mlen &&
+          memcmp (output->str + output->len - mlen, marker, mlen) == 0)
+        {
+          g_string_truncate (output, output->len - mlen);
+          return SEEN_STARTED;
+        }
+      if (c == ' ' && ends_with_prompt (output))
+        {
+          *scanned = output->len;
+          return SEEN_PROMPT;
+        }
+      /* ssh's complaints end with a line. */
+      if (c == '\n' || c == '\r')
+        {
+          if (check_refusal (self, output->str + *scanned, error))
+            return SEEN_NOTHING;
+          *scanned = output->len;
+        }
+    }
+}
+
+static gboolean
+send_password (MitogenSshStream *self,
+               int fd,
+               gint64 deadline,
+               GError **error)
+{
+  gsize len = strlen (self->password);
+  gchar *line = g_malloc (len + 2);
+  gboolean ok;
+
+  memcpy (line, self->password, len);
+  line[len] = '\n';
+  line[len + 1] = '\0';
+  ok = mitogen_write_all (fd, (const guint8 *) line, len + 1, deadline, error);
+  explicit_bzero (line, len + 1);
+  g_free (line);
+  return ok;
+}
+
+static gboolean
+mitogen_ssh_stream_handshake (MitogenParentStream *stream,
+                              int fd,
+                              GVariant *config,
+                              gint64 deadline,
+                              GError **error)
+{
+  MitogenSshStream *self = MITOGEN_SSH_STREAM (stream);
+  g_autoptr(GString) output = g_string_new (NULL);
+  gsize scanned = 0;
+  gboolean password_sent = FALSE;
+
+  for (;;)
+    {
+      Seen seen = read_marker_or_prompt (self, fd, deadline, output, &scanned,
+                                         error);
+
+      if (seen == SEEN_STARTED)
+        break;
+      if (seen == SEEN_NOTHING)
+        goto fail;
+      if (password_sent)
+        {
+          g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                       "ssh: permission denied logging in to %s "
+                       "(incorrect password)", self->hostname);
+          goto fail;
+        }
+      if (!self->password)
+        {
+          g_set_error_literal (error, MITOGEN_STREAM_ERROR,
+                               MITOGEN_STREAM_ERROR_CONNECT,
+                               "ssh asked for a password but none was given");
+          goto fail;
+        }
+      g_debug ("ssh asked for a password; sending it");
+      if (!send_password (self, fd, deadline, error))
+        goto fail;
+      password_sent = TRUE;
+    }
+
+  /* What ssh and the agent said before this is of no interest now. */
+  g_string_truncate (output, 0);
+  if (mitogen_parent_stream_send_config (fd, config, deadline, error) &&
+      mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_READY,
+                                           deadline, output, error))
+    return TRUE;
+
+fail:
+  quote_output (output, error);
+  return FALSE;
+}
+
+static void
+mitogen_ssh_stream_get_property (GObject *object,
+                                 guint prop_id,
+                                 GValue *value,
+                                 GParamSpec *pspec)
+{
+  MitogenSshStream *self = MITOGEN_SSH_STREAM (object);
+
+  switch (prop_id)
+    {
+    case PROP_HOSTNAME:
+      g_value_set_string (value, self->hostname);
+      break;
+    case PROP_USERNAME:
+      g_value_set_string (value, self->username);
+      break;
+    case PROP_PORT:
+      g_value_set_int (value, self->port);
+      break;
+    case PROP_IDENTITY_FILE:
+      g_value_set_string (value, self->identity_file);
+      break;
+    case PROP_CHECK_HOST_KEYS:
+      g_value_set_string (value, self->check_host_keys);
+      break;
+    case PROP_KNOWN_HOSTS_FILE:
+      g_value_set_string (value, self->known_hosts_file);
+      break;
+    case PROP_PASSWORD:
+      g_value_set_string (value, self->password);
+      break;
+    case PROP_COMPRESSION:
+      g_value_set_boolean (value, self->compression);
+      break;
+    case PROP_SSH_PATH:
+      g_value_set_string (value, self->ssh_path);
+      break;
+    case PROP_SSH_ARGS:
+      g_value_set_boxed (value, self->ssh_args);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+clear_password (MitogenSshStream *self)
+{
+  if (self->password)
+    explicit_bzero (self->password, strlen (self->password));
+  g_clear_pointer (&self->password, g_free);
+}
+
+static void
+set_string (gchar **field,
+            const GValue *value,
+            const gchar *fallback)
+{
+  g_free (*field);
+  *field = g_value_dup_string (value);
+  if (!*field && fallback)
+    *field = g_strdup (fallback);
+}
+
+static void
+mitogen_ssh_stream_set_property (GObject *object,
+                                 guint prop_id,
+                                 const GValue *value,
+                                 GParamSpec *pspec)
+{
+  MitogenSshStream *self = MITOGEN_SSH_STREAM (object);
+
+  switch (prop_id)
+    {
+    case PROP_HOSTNAME:
+      set_string (&self->hostname, value, NULL);
+      break;
+    case PROP_USERNAME:
+      set_string (&self->username, value, NULL);
+      break;
+    case PROP_PORT:
+      self->port = g_value_get_int (value);
+      break;
+    case PROP_IDENTITY_FILE:
+      set_string (&self->identity_file, value, NULL);
+      break;
+    case PROP_CHECK_HOST_KEYS:
+      set_string (&self->check_host_keys, value, "enforce");
+      break;
+    case PROP_KNOWN_HOSTS_FILE:
+      set_string (&self->known_hosts_file, value, NULL);
+      break;
+    case PROP_PASSWORD:
+      clear_password (self);
+      self->password = g_value_dup_string (value);
+      break;
+    case PROP_COMPRESSION:
+      self->compression = g_value_get_boolean (value);
+      break;
+    case PROP_SSH_PATH:
+      set_string (&self->ssh_path, value, "ssh");
+      break;
+    case PROP_SSH_ARGS:
+      g_strfreev (self->ssh_args);
+      self->ssh_args = g_value_dup_boxed (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mitogen_ssh_stream_finalize (GObject *object)
+{
+  MitogenSshStream *self = MITOGEN_SSH_STREAM (object);
+
+  clear_password (self);
+  g_free (self->hostname);
+  g_free (self->username);
+  g_free (self->identity_file);
+  g_free (self->check_host_keys);
+  g_free (self->known_hosts_file);
+  g_free (self->ssh_path);
+  g_strfreev (self->ssh_args);
+  G_OBJECT_CLASS (mitogen_ssh_stream_parent_class)->finalize (object);
+}
+
+#define RW (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)
+
+static void
+mitogen_ssh_stream_class_init (MitogenSshStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  MitogenParentStreamClass *parent_class = MITOGEN_PARENT_STREAM_CLASS (klass);
+
+  object_class->get_property = mitogen_ssh_stream_get_property;
+  object_class->set_property = mitogen_ssh_stream_set_property;
+  object_class->finalize = mitogen_ssh_stream_finalize;
+
+  parent_class->transport_name = "ssh";
+  parent_class->get_boot_command = mitogen_ssh_stream_get_boot_command;
+  parent_class->create_child = mitogen_ssh_stream_create_child;
+  parent_class->handshake = mitogen_ssh_stream_handshake;
+
+  /* MitogenSshStream:hostname: The host to connect to. Required. */
+  props[PROP_HOSTNAME] =
+    g_param_spec_string ("hostname", NULL, NULL, NULL, RW);
+  /* MitogenSshStream:username: The user to log in as, or %NULL for ssh's
+   * default. */
+  props[PROP_USERNAME] =
+    g_param_spec_string ("username", NULL, NULL, NULL, RW);
+  /* MitogenSshStream:port: The port, or 0 for ssh's default. */
+  props[PROP_PORT] =
+    g_param_spec_int ("port", NULL, NULL, 0, 65535, 0, RW);
+  /* MitogenSshStream:identity-file: A private key to log in with (`-i`). */
+  props[PROP_IDENTITY_FILE] =
+    g_param_spec_string ("identity-file", NULL, NULL, NULL, RW);
+  /* MitogenSshStream:check-host-keys: `enforce` (unknown keys are
+   * refused), `accept-new` (unknown keys are added, changed ones refused) or
+   * `ignore` (no checking, nothing recorded). */
+  props[PROP_CHECK_HOST_KEYS] =
+    g_param_spec_string ("check-host-keys", NULL, NULL, "enforce", RW);
+  /* MitogenSshStream:known-hosts-file: The known hosts file, or %NULL for
+   * ssh's default. Unused under `ignore`. */
+  props[PROP_KNOWN_HOSTS_FILE] =
+    g_param_spec_string ("known-hosts-file", NULL, NULL, NULL, RW);
+  /* MitogenSshStream:password: The password to answer ssh's prompt with,
+   * or %NULL to run ssh in batch mode, never prompting. */
+  props[PROP_PASSWORD] =
+    g_param_spec_string ("password", NULL, NULL, NULL, RW);
+  /* MitogenSshStream:compression: Whether to compress the link (`-C`). */
+  props[PROP_COMPRESSION] =
+    g_param_spec_boolean ("compression", NULL, NULL, FALSE, RW);
+  /* MitogenSshStream:ssh-path: The ssh program; searched in `PATH`. */
+  props[PROP_SSH_PATH] =
+    g_param_spec_string ("ssh-path", NULL, NULL, "ssh", RW);
+  /* MitogenSshStream:ssh-args: Further arguments to ssh, placed before
+   * the host name. */
+  props[PROP_SSH_ARGS] =
+    g_param_spec_boxed ("ssh-args", NULL, NULL, G_TYPE_STRV, RW);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+}
+
+static void
+mitogen_ssh_stream_class_finalize (MitogenSshStreamClass *klass)
+{
+}
+
+static void
+mitogen_ssh_stream_init (MitogenSshStream *self)
+{
+  self->check_host_keys = g_strdup ("enforce");
+  self->ssh_path = g_strdup ("ssh");
+}
+
+G_MODULE_EXPORT GType mitogen_transport_register (GTypeModule *module);
+
+G_MODULE_EXPORT GType
+mitogen_transport_register (GTypeModule *module)
+{
+  mitogen_ssh_stream_register_type (module);
+  return MITOGEN_TYPE_SSH_STREAM;
+}
