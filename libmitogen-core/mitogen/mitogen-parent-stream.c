@@ -101,9 +101,19 @@ mitogen_parent_stream_real_create_child (MitogenParentStream *self,
   return mitogen_create_child (argv, NULL, out_pid, out_fd, NULL, error);
 }
 
-static void
-quote_output (GString *output,
-              GError **error)
+/**
+ * mitogen_parent_stream_quote_output:
+ * @who: who said it: `the child`, `ssh`, `sudo`
+ * @output: what the child printed before its bootstrap failed
+ * @error: (inout) (nullable): the error to add it to, if set
+ *
+ * Appends what the child said to the message of the bootstrap's error:
+ * usually the real reason, such as a shell's "not found".
+ */
+void
+mitogen_parent_stream_quote_output (const gchar *who,
+                                    GString *output,
+                                    GError **error)
 {
   g_autofree gchar *text = NULL;
 
@@ -113,11 +123,40 @@ quote_output (GString *output,
   g_strstrip (text);
   if (*text)
     {
-      gchar *message = g_strdup_printf ("%s (the child said: %s)",
-                                        (*error)->message, text);
+      gchar *message = g_strdup_printf ("%s (%s said: %s)",
+                                        (*error)->message, who, text);
       g_free ((*error)->message);
       (*error)->message = message;
     }
+}
+
+/**
+ * mitogen_parent_stream_write_secret:
+ * @fd: the child's terminal
+ * @secret: a password
+ * @deadline: monotonic time at which to give up
+ * @error: return location for an error
+ *
+ * Answers a prompt with @secret and a newline, wiping the copy it made.
+ *
+ * Returns: %TRUE once written
+ */
+gboolean
+mitogen_parent_stream_write_secret (int fd,
+                                    const gchar *secret,
+                                    gint64 deadline,
+                                    GError **error)
+{
+  gsize len = strlen (secret);
+  gchar *line = g_malloc (len + 1);
+  gboolean ok;
+
+  memcpy (line, secret, len);
+  line[len] = '\n';
+  ok = mitogen_write_all (fd, (const guint8 *) line, len + 1, deadline, error);
+  explicit_bzero (line, len + 1);
+  g_free (line);
+  return ok;
 }
 
 /**
@@ -216,7 +255,7 @@ mitogen_parent_stream_real_handshake (MitogenParentStream *self,
       !mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_READY,
                                             deadline, output, error))
     {
-      quote_output (output, error);
+      mitogen_parent_stream_quote_output ("the child", output, error);
       return FALSE;
     }
   return TRUE;

@@ -90,6 +90,15 @@ gboolean     mitogen_parent_stream_expect_marker (int fd,
                                                   GString *output,
                                                   GError **error);
 MITOGEN_AVAILABLE_IN_ALL
+void         mitogen_parent_stream_quote_output  (const gchar *who,
+                                                  GString *output,
+                                                  GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean     mitogen_parent_stream_write_secret  (int fd,
+                                                  const gchar *secret,
+                                                  gint64 deadline,
+                                                  GError **error);
+MITOGEN_AVAILABLE_IN_ALL
 gboolean     mitogen_parent_stream_send_config   (int fd,
                                                   GVariant *config,
                                                   gint64 deadline,

@@ -97,25 +97,6 @@ mitogen_sudo_stream_create_child (MitogenParentStream *stream,
   return mitogen_tty_create_child (argv, NULL, out_pid, out_fd, error);
 }
 
-static void
-quote_output (GString *output,
-              GError **error)
-{
-  g_autofree gchar *text = NULL;
-
-  if (!error || !*error || output->len == 0)
-    return;
-  text = g_utf8_make_valid (output->str, (gssize) MIN (output->len, 2048));
-  g_strstrip (text);
-  if (*text)
-    {
-      gchar *message = g_strdup_printf ("%s (the child said: %s)",
-                                        (*error)->message, text);
-      g_free ((*error)->message);
-      (*error)->message = message;
-    }
-}
-
 typedef enum {
   SEEN_NOTHING,
   SEEN_STARTED,
@@ -226,25 +207,6 @@ read_marker_or_prompt (MitogenSudoStream *self,
 }
 
 static gboolean
-send_password (MitogenSudoStream *self,
-               int fd,
-               gint64 deadline,
-               GError **error)
-{
-  gsize len = strlen (self->password);
-  gchar *line = g_malloc (len + 2);
-  gboolean ok;
-
-  memcpy (line, self->password, len);
-  line[len] = '\n';
-  line[len + 1] = '\0';
-  ok = mitogen_write_all (fd, (const guint8 *) line, len + 1, deadline, error);
-  explicit_bzero (line, len + 1);
-  g_free (line);
-  return ok;
-}
-
-static gboolean
 mitogen_sudo_stream_handshake (MitogenParentStream *stream,
                                int fd,
                                GVariant *config,
@@ -279,7 +241,8 @@ mitogen_sudo_stream_handshake (MitogenParentStream *stream,
           goto fail;
         }
       g_debug ("sudo asked for a password; sending it");
-      if (!send_password (self, fd, deadline, error))
+      if (!mitogen_parent_stream_write_secret (fd, self->password, deadline,
+                                               error))
         goto fail;
       password_sent = TRUE;
     }
@@ -292,7 +255,7 @@ mitogen_sudo_stream_handshake (MitogenParentStream *stream,
     return TRUE;
 
 fail:
-  quote_output (output, error);
+  mitogen_parent_stream_quote_output ("sudo", output, error);
   return FALSE;
 }
 
