@@ -1,168 +1,53 @@
-/* The ssh transport against a real sshd on 127.0.0.1, started by the test
- * with its own host key, client keys and configuration in a temporary
- * directory. Needs root (sshd runs as root and logs in as root), sshd and
- * ssh-keygen; skips otherwise. The agent is run on the far side by its
- * build path, which is on the same machine. */
+/* The ssh transport against a real sshd on 127.0.0.1 (MitogenTestSshd),
+ * started by the test with its own host key, client keys and
+ * configuration in a temporary directory. Needs root (sshd runs as root
+ * and logs in as root), sshd and ssh-keygen; skips otherwise. The agent
+ * is run on the far side by its build path, which is on the same
+ * machine. */
 #include <mitogen/mitogen.h>
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#define SSHD "/usr/sbin/sshd"
-#define CONNECT_TIMEOUT 20.0
+#include "mitogen-test-sshd.h"
+
 /* Failures are to come at once, well inside the connect timeout. */
 #define QUICK_USEC (10 * G_USEC_PER_SEC)
+/* What the hanging server test allows ssh, and what it allows beyond. */
+#define SHORT_TIMEOUT 2.0
+#define TIMEOUT_SLACK_USEC (8 * G_USEC_PER_SEC)
+
+/* The user with a password that scripts/setup-test-env makes. */
+#define PASSWORD_USER "mitogen-test-admin"
+#define PASSWORD "s3cret-pass"
 
 typedef struct {
-  gboolean ok;
-  gchar *dir;
-  gchar *known_hosts;
-  gchar *client_key;
+  MitogenTestSshd *sshd;
   gchar *stranger_key;
-  guint16 port;
-  GSubprocess *sshd;
   MitogenBroker *broker;
   MitogenRouter *router;
   MitogenContext *ctx;
 } Fixture;
 
-static guint16
-free_port (void)
-{
-  g_autoptr(GSocket) sock = NULL;
-  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GError) error = NULL;
-
-  sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                       G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_socket_bind (sock, any, FALSE, &error);
-  g_assert_no_error (error);
-  bound = g_socket_get_local_address (sock, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
-static void
-keygen (const gchar *path)
-{
-  g_autoptr(GError) error = NULL;
-  gint status = -1;
-
-  g_spawn_sync (NULL,
-                (gchar *[]) { "ssh-keygen", "-q", "-t", "ed25519", "-N", "",
-                              "-f", (gchar *) path, NULL },
-                NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                NULL, NULL, NULL, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_spawn_check_wait_status (status, &error);
-  g_assert_no_error (error);
-}
-
-static gboolean
-port_open (guint16 port)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) conn = NULL;
-
-  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, NULL);
-  return conn != NULL;
-}
-
 static void
 setup (Fixture *f,
        gconstpointer data)
 {
-  g_autofree gchar *keygen_path = g_find_program_in_path ("ssh-keygen");
-  g_autofree gchar *ssh_path = g_find_program_in_path ("ssh");
+  g_autofree gchar *skip = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree gchar *host_key = NULL, *pub = NULL, *pub_path = NULL;
-  g_autofree gchar *auth = NULL, *config = NULL, *config_path = NULL;
-  gint64 deadline;
 
   f->broker = mitogen_broker_new ();
   f->router = mitogen_router_new (f->broker);
 
-  if (!g_file_test (SSHD, G_FILE_TEST_IS_EXECUTABLE) || !keygen_path || !ssh_path)
+  if (!mitogen_test_sshd_can_run (&skip))
     {
-      g_test_skip ("sshd, ssh or ssh-keygen is not installed");
+      g_test_skip (skip);
       return;
     }
-  if (getuid () != 0)
-    {
-      g_test_skip ("needs root (as in CI) to run sshd");
-      return;
-    }
-  if (!g_getenv ("MITOGEN_AGENT"))
-    {
-      g_test_skip ("MITOGEN_AGENT is unset");
-      return;
-    }
-  g_mkdir_with_parents ("/run/sshd", 0755);
-
-  f->dir = g_dir_make_tmp ("mitogen-test-ssh-XXXXXX", &error);
+  f->sshd = mitogen_test_sshd_start (NULL, "127.0.0.1", NULL, &error);
   g_assert_no_error (error);
-  host_key = g_build_filename (f->dir, "hostkey", NULL);
-  f->client_key = g_build_filename (f->dir, "client", NULL);
-  f->stranger_key = g_build_filename (f->dir, "stranger", NULL);
-  f->known_hosts = g_build_filename (f->dir, "known_hosts", NULL);
-  keygen (host_key);
-  keygen (f->client_key);
-  keygen (f->stranger_key);
-
-  pub_path = g_strconcat (f->client_key, ".pub", NULL);
-  g_file_get_contents (pub_path, &pub, NULL, &error);
-  g_assert_no_error (error);
-  auth = g_build_filename (f->dir, "authorized_keys", NULL);
-  g_file_set_contents (auth, pub, -1, &error);
-  g_assert_no_error (error);
-  g_file_set_contents (f->known_hosts, "", 0, &error);
-  g_assert_no_error (error);
-
-  f->port = free_port ();
-  config = g_strdup_printf ("Port %u\n"
-                            "ListenAddress 127.0.0.1\n"
-                            "HostKey %s\n"
-                            "AuthorizedKeysFile %s\n"
-                            "PidFile %s/pid\n"
-                            "StrictModes no\n"
-                            "UsePAM no\n"
-                            "PermitRootLogin prohibit-password\n"
-                            "PasswordAuthentication no\n"
-                            "KbdInteractiveAuthentication no\n",
-                            f->port, host_key, auth, f->dir);
-  config_path = g_build_filename (f->dir, "sshd_config", NULL);
-  g_file_set_contents (config_path, config, -1, &error);
-  g_assert_no_error (error);
-
-  f->sshd = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                              G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
-                              SSHD, "-D", "-e", "-f", config_path, NULL);
-  g_assert_no_error (error);
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (!port_open (f->port))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (G_USEC_PER_SEC / 20);
-    }
-  f->ok = TRUE;
-}
-
-static void
-remove_tree (const gchar *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-
-  while (d && (name = g_dir_read_name (d)))
-    {
-      g_autofree gchar *path = g_build_filename (dir, name, NULL);
-      g_unlink (path);
-    }
-  g_rmdir (dir);
+  f->stranger_key = mitogen_test_sshd_add_key (f->sshd, "stranger");
 }
 
 static void
@@ -176,20 +61,12 @@ teardown (Fixture *f,
   g_clear_object (&f->ctx);
   g_clear_object (&f->router);
   g_clear_object (&f->broker);
-  if (f->sshd)
-    {
-      g_subprocess_force_exit (f->sshd);
-      g_subprocess_wait (f->sshd, NULL, NULL);
-      g_clear_object (&f->sshd);
-    }
-  if (f->dir)
-    remove_tree (f->dir);
-  g_free (f->dir);
-  g_free (f->known_hosts);
-  g_free (f->client_key);
+  g_clear_pointer (&f->sshd, mitogen_test_sshd_stop);
   g_free (f->stranger_key);
 }
 
+/* The fixture's options for root, with @key and @port in place of the
+ * sshd's own when given. */
 static GVariant *
 ssh_options (Fixture *f,
              const gchar *check,
@@ -198,22 +75,43 @@ ssh_options (Fixture *f,
 {
   GVariantDict dict;
 
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "hostname", "s", "127.0.0.1");
-  g_variant_dict_insert (&dict, "username", "s", "root");
-  g_variant_dict_insert (&dict, "port", "i", (gint) port);
-  g_variant_dict_insert (&dict, "identity-file", "s", key);
-  g_variant_dict_insert (&dict, "check-host-keys", "s", check);
-  g_variant_dict_insert (&dict, "known-hosts-file", "s", f->known_hosts);
-  g_variant_dict_insert (&dict, "connect-timeout", "d", CONNECT_TIMEOUT);
-  /* Not this machine's ssh configuration: only the test's. */
-  g_variant_dict_insert_value (&dict, "ssh-args",
-                               g_variant_new_strv ((const gchar *[]) { "-F", "/dev/null" }, 2));
+  g_variant_dict_init (&dict, mitogen_test_sshd_options (f->sshd, "root", check));
+  if (key)
+    g_variant_dict_insert (&dict, "identity-file", "s", key);
+  if (port)
+    g_variant_dict_insert (&dict, "port", "i", (gint) port);
   return g_variant_dict_end (&dict);
 }
 
+/* Options that log in as the password user by password alone: the key
+ * offered is one sshd does not know. */
+static GVariant *
+password_options (Fixture *f,
+                  const gchar *password)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, ssh_options (f, "ignore", f->stranger_key, 0));
+  g_variant_dict_insert (&dict, "username", "s", PASSWORD_USER);
+  g_variant_dict_insert (&dict, "password", "s", password);
+  return g_variant_dict_end (&dict);
+}
+
+static gboolean
+user_exists (const gchar *name)
+{
+  gint status = -1;
+
+  return g_spawn_sync (NULL, (gchar *[]) { "id", (gchar *) name, NULL }, NULL,
+                       G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                         G_SPAWN_STDERR_TO_DEV_NULL,
+                       NULL, NULL, NULL, NULL, &status, NULL) &&
+         g_spawn_check_wait_status (status, NULL);
+}
+
 static void
-assert_works (Fixture *f)
+assert_user (Fixture *f,
+             const gchar *expected)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) pid = NULL, result = NULL, out = NULL;
@@ -234,16 +132,24 @@ assert_works (Fixture *f)
   g_variant_get (result, "(i@ayay)", &status, &out, NULL);
   g_assert_cmpint (status, ==, 0);
   user = g_strstrip (g_strndup (g_variant_get_data (out), g_variant_get_size (out)));
-  g_assert_cmpstr (user, ==, "root");
+  g_assert_cmpstr (user, ==, expected);
 }
 
-/* Connects and expects a quick failure whose message has @needle. */
 static void
-assert_fails (Fixture *f,
-              GVariant *options,
-              GQuark domain,
-              gint code,
-              const gchar *needle)
+assert_works (Fixture *f)
+{
+  assert_user (f, "root");
+}
+
+/* Connects and expects a failure within @within whose message has
+ * @needle, in any case. */
+static void
+assert_fails_within (Fixture *f,
+                     GVariant *options,
+                     GQuark domain,
+                     gint code,
+                     const gchar *needle,
+                     gint64 within)
 {
   g_autoptr(GError) error = NULL;
   gint64 start = g_get_monotonic_time ();
@@ -252,8 +158,18 @@ assert_fails (Fixture *f,
   g_test_message ("error: %s", error ? error->message : "(none)");
   g_assert_error (error, domain, code);
   g_assert_null (f->ctx);
-  g_assert_nonnull (strstr (error->message, needle));
-  g_assert_cmpint (g_get_monotonic_time () - start, <, QUICK_USEC);
+  g_assert_nonnull (strcasestr (error->message, needle));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, within);
+}
+
+static void
+assert_fails (Fixture *f,
+              GVariant *options,
+              GQuark domain,
+              gint code,
+              const gchar *needle)
+{
+  assert_fails_within (f, options, domain, code, needle, QUICK_USEC);
 }
 
 static void
@@ -263,16 +179,17 @@ test_accept_new (Fixture *f,
   g_autoptr(GError) error = NULL;
   g_autofree gchar *known = NULL;
 
-  if (!f->ok)
+  if (!f->sshd)
     return;
   f->ctx = mitogen_context_connect (f->router, "ssh",
-                                    ssh_options (f, "accept-new", f->client_key, f->port),
+                                    ssh_options (f, "accept-new", NULL, 0),
                                     NULL, NULL, &error);
   g_assert_no_error (error);
   assert_works (f);
 
   /* The new key was recorded. */
-  g_file_get_contents (f->known_hosts, &known, NULL, &error);
+  g_file_get_contents (mitogen_test_sshd_get_known_hosts (f->sshd), &known,
+                       NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (known, "ssh-ed25519"));
 }
@@ -281,9 +198,9 @@ static void
 test_enforce_unknown (Fixture *f,
                       gconstpointer data)
 {
-  if (!f->ok)
+  if (!f->sshd)
     return;
-  assert_fails (f, ssh_options (f, "enforce", f->client_key, f->port),
+  assert_fails (f, ssh_options (f, "enforce", NULL, 0),
                 MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT, "host key");
 }
 
@@ -294,26 +211,29 @@ test_ignore (Fixture *f,
   g_autoptr(GError) error = NULL;
   g_autofree gchar *known = NULL;
 
-  if (!f->ok)
+  if (!f->sshd)
     return;
   f->ctx = mitogen_context_connect (f->router, "ssh",
-                                    ssh_options (f, "ignore", f->client_key, f->port),
+                                    ssh_options (f, "ignore", NULL, 0),
                                     NULL, NULL, &error);
   g_assert_no_error (error);
   assert_works (f);
   /* Nothing was recorded. */
-  g_file_get_contents (f->known_hosts, &known, NULL, &error);
+  g_file_get_contents (mitogen_test_sshd_get_known_hosts (f->sshd), &known,
+                       NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (known, ==, "");
 }
 
+/* The wrong port: nothing listens there. */
 static void
 test_refused (Fixture *f,
               gconstpointer data)
 {
-  if (!f->ok)
+  if (!f->sshd)
     return;
-  assert_fails (f, ssh_options (f, "ignore", f->client_key, free_port ()),
+  assert_fails (f, ssh_options (f, "ignore", NULL,
+                                mitogen_test_sshd_free_port (NULL, "127.0.0.1")),
                 MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT, "unreachable");
 }
 
@@ -321,11 +241,84 @@ static void
 test_permission_denied (Fixture *f,
                         gconstpointer data)
 {
-  if (!f->ok)
+  if (!f->sshd)
     return;
-  assert_fails (f, ssh_options (f, "ignore", f->stranger_key, f->port),
+  assert_fails (f, ssh_options (f, "ignore", f->stranger_key, 0),
                 MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
                 "permission denied");
+}
+
+static void
+test_password (Fixture *f,
+               gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!f->sshd)
+    return;
+  if (!user_exists (PASSWORD_USER))
+    {
+      g_test_skip ("no user " PASSWORD_USER "; run scripts/setup-test-env");
+      return;
+    }
+  f->ctx = mitogen_context_connect (f->router, "ssh",
+                                    password_options (f, PASSWORD),
+                                    NULL, NULL, &error);
+  g_assert_no_error (error);
+  assert_user (f, PASSWORD_USER);
+}
+
+static void
+test_wrong_password (Fixture *f,
+                     gconstpointer data)
+{
+  if (!f->sshd)
+    return;
+  if (!user_exists (PASSWORD_USER))
+    {
+      g_test_skip ("no user " PASSWORD_USER "; run scripts/setup-test-env");
+      return;
+    }
+  assert_fails (f, password_options (f, "not-the-password"),
+                MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                "permission denied");
+}
+
+/* A server that completes TCP's handshake (the kernel does, for a
+ * listening socket) but never says a word: ssh waits for its banner until
+ * the connect timeout. */
+static void
+test_connect_timeout (Fixture *f,
+                      gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) mute = NULL;
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  GVariantDict dict;
+
+  if (!f->sshd)
+    return;
+  mute = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                       G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_socket_bind (mute, any, FALSE, &error);
+  g_assert_no_error (error);
+  g_socket_listen (mute, &error);
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (mute, &error);
+  g_assert_no_error (error);
+
+  g_variant_dict_init (&dict, ssh_options (f, "ignore", NULL,
+                                           g_inet_socket_address_get_port (
+                                             G_INET_SOCKET_ADDRESS (bound))));
+  g_variant_dict_insert (&dict, "connect-timeout", "d", SHORT_TIMEOUT);
+  assert_fails_within (f, g_variant_dict_end (&dict),
+                       MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
+                       "timed out",
+                       (gint64) (SHORT_TIMEOUT * G_USEC_PER_SEC) +
+                         TIMEOUT_SLACK_USEC);
 }
 
 int
@@ -340,5 +333,8 @@ main (int argc,
   ADD ("/ssh/ignore", test_ignore);
   ADD ("/ssh/refused", test_refused);
   ADD ("/ssh/permission-denied", test_permission_denied);
+  ADD ("/ssh/password", test_password);
+  ADD ("/ssh/wrong-password", test_wrong_password);
+  ADD ("/ssh/connect-timeout", test_connect_timeout);
   return g_test_run ();
 }
