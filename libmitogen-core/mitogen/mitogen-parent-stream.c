@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mitogen-agent-bundle.h"
 #include "mitogen-broker.h"
 #include "mitogen-errors.h"
 #include "mitogen-io.h"
@@ -28,7 +29,12 @@
  *
  * Whatever the child prints before it announces itself (a shell's
  * complaint, a login banner) is kept and quoted in the error if the
- * bootstrap fails.
+ * bootstrap fails. A password prompt the transport recognises
+ * (`is_prompt`) is answered once with #MitogenParentStream:password.
+ *
+ * With #MitogenParentStream:upload-agent the child runs a first stage of
+ * `sh` instead of the agent, which starts a cached copy of the agent or
+ * asks for it to be uploaded; see #MitogenAgentBundle.
  *
  * At shutdown the stream asks the child to exit (`SHUTDOWN`) and waits,
  * within the broker's grace period, for it to close the connection. A
@@ -45,6 +51,10 @@ typedef struct {
   gboolean fork_server;
   gchar *context_name;
   gboolean shutdown_sent;
+  gchar *password;
+  gboolean upload_agent;
+  gboolean upload_agent_set;
+  MitogenAgentBundle *bundle;
 } MitogenParentStreamPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (MitogenParentStream, mitogen_parent_stream,
@@ -57,6 +67,8 @@ enum {
   PROP_FORK_SERVER,
   PROP_CONTEXT_NAME,
   PROP_PID,
+  PROP_PASSWORD,
+  PROP_UPLOAD_AGENT,
   N_PROPS
 };
 
@@ -81,14 +93,83 @@ mitogen_parent_stream_get_agent_path (void)
   return g_build_filename (MITOGEN_LIBEXECDIR, "mitogen-agent", NULL);
 }
 
+/**
+ * mitogen_parent_stream_get_upload_agent:
+ * @self: a stream
+ *
+ * Returns: whether the agent is uploaded: #MitogenParentStream:upload-agent
+ *   if set, otherwise whether the transport uploads by default or this
+ *   process runs from an uploaded agent itself, with none installed
+ */
+gboolean
+mitogen_parent_stream_get_upload_agent (MitogenParentStream *self)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  g_autofree gchar *agent = NULL;
+
+  if (priv->upload_agent_set)
+    return priv->upload_agent;
+  if (MITOGEN_PARENT_STREAM_GET_CLASS (self)->uploads_agent)
+    return TRUE;
+  if (!mitogen_agent_bundle_get_default_directory ())
+    return FALSE;
+  agent = mitogen_parent_stream_get_agent_path ();
+  return !g_file_test (agent, G_FILE_TEST_IS_EXECUTABLE);
+}
+
+/**
+ * mitogen_parent_stream_get_agent_command:
+ * @self: a stream
+ * @error: return location for an error
+ *
+ * The command that starts the agent on the far side, which transports put
+ * at the end of their own: the agent's path, or with
+ * #MitogenParentStream:upload-agent, `/bin/sh -c` and the first stage.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the command, or
+ *   %NULL with @error set if the agent cannot be bundled
+ */
+gchar **
+mitogen_parent_stream_get_agent_command (MitogenParentStream *self,
+                                         GError **error)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  gchar **argv;
+
+  if (!mitogen_parent_stream_get_upload_agent (self))
+    {
+      argv = g_new0 (gchar *, 2);
+      argv[0] = mitogen_parent_stream_get_agent_path ();
+      return argv;
+    }
+  g_clear_object (&priv->bundle);
+  priv->bundle = mitogen_agent_bundle_get_default (error);
+  if (!priv->bundle)
+    return NULL;
+  argv = g_new0 (gchar *, 4);
+  argv[0] = g_strdup ("/bin/sh");
+  argv[1] = g_strdup ("-c");
+  argv[2] = mitogen_agent_bundle_get_first_stage (priv->bundle);
+  return argv;
+}
+
+/**
+ * mitogen_parent_stream_get_password:
+ * @self: a stream
+ *
+ * Returns: (nullable): the password prompts are answered with
+ */
+const gchar *
+mitogen_parent_stream_get_password (MitogenParentStream *self)
+{
+  return PRIV (self)->password;
+}
+
 static gchar **
 mitogen_parent_stream_real_get_boot_command (MitogenParentStream *self,
                                              GError **error)
 {
-  gchar **argv = g_new0 (gchar *, 2);
-
-  argv[0] = mitogen_parent_stream_get_agent_path ();
-  return argv;
+  return mitogen_parent_stream_get_agent_command (self, error);
 }
 
 static gboolean
@@ -240,6 +321,168 @@ mitogen_parent_stream_send_config (int fd,
   return mitogen_write_all (fd, data, len, deadline, error);
 }
 
+typedef enum {
+  BOOT_FAILED,
+  BOOT_STARTED,
+  BOOT_STATUS,
+  BOOT_PROMPT,
+} BootEvent;
+
+/* Only the tail of what a child says is searched, and only this much is
+ * kept. */
+#define MAX_OUTPUT 65536
+
+static gboolean
+check_output (MitogenParentStream *self,
+              GString *output,
+              gsize *scanned,
+              GError **error)
+{
+  MitogenParentStreamClass *klass = MITOGEN_PARENT_STREAM_GET_CLASS (self);
+  gboolean failed = klass->check_output &&
+                    klass->check_output (self, output->str + *scanned, error);
+
+  *scanned = output->len;
+  return failed;
+}
+
+/* Reads byte by byte, so that nothing meant for the next stage is
+ * consumed, until the agent announces itself, the first stage reports on
+ * the upload (a %MITOGEN_BOOT_MARKER_STATUS line, its text in @status), or
+ * the transport sees a password prompt. What else the child says is kept
+ * in @output; @scanned is where the transport's next check starts. */
+static BootEvent
+read_boot_event (MitogenParentStream *self,
+                 int fd,
+                 gint64 deadline,
+                 GString *output,
+                 gsize *scanned,
+                 gchar **status,
+                 GError **error)
+{
+  MitogenParentStreamClass *klass = MITOGEN_PARENT_STREAM_GET_CLASS (self);
+  const gchar *started = MITOGEN_BOOT_MARKER_STARTED;
+  gsize started_len = strlen (started);
+  gsize line_start = output->len;
+
+  for (;;)
+    {
+      gchar c;
+      gssize n;
+
+      if (!mitogen_wait_fd (fd, G_IO_IN, deadline, error))
+        {
+          g_prefix_error (error, "Timed out after %.1f s (connect-timeout) "
+                                 "waiting for the agent to start: ",
+                          PRIV (self)->connect_timeout);
+          return BOOT_FAILED;
+        }
+      n = read (fd, &c, 1);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (n <= 0)
+        {
+          /* A pty's master reads EIO once the last slave is closed. */
+          if (!check_output (self, output, scanned, error))
+            g_set_error (error, MITOGEN_STREAM_ERROR,
+                         MITOGEN_STREAM_ERROR_DISCONNECTED,
+                         "The child closed its connection during bootstrap");
+          return BOOT_FAILED;
+        }
+      if (output->len >= MAX_OUTPUT)
+        {
+          g_string_erase (output, 0, (gssize) (output->len - MAX_OUTPUT / 2));
+          *scanned = line_start = 0;
+        }
+      g_string_append_c (output, c);
+
+      if (output->len >= started_len &&
+          memcmp (output->str + output->len - started_len, started, started_len) == 0)
+        {
+          g_string_truncate (output, output->len - started_len);
+          return BOOT_STARTED;
+        }
+      if (c == '\n' || c == '\r')
+        {
+          const gchar *line = output->str + line_start;
+
+          if (g_str_has_prefix (line, MITOGEN_BOOT_MARKER_STATUS))
+            {
+              *status = g_strstrip (g_strdup (line + strlen (MITOGEN_BOOT_MARKER_STATUS)));
+              g_string_truncate (output, line_start);
+              *scanned = MIN (*scanned, output->len);
+              return BOOT_STATUS;
+            }
+          line_start = output->len;
+          if (check_output (self, output, scanned, error))
+            return BOOT_FAILED;
+        }
+      else if (klass->is_prompt && klass->is_prompt (self, output))
+        {
+          *scanned = output->len;
+          return BOOT_PROMPT;
+        }
+    }
+}
+
+/* The loader line and the archive, sent without waiting: the shell reads
+ * its line a byte at a time, so the archive waits in the pipe for the
+ * loader. If the far side gave up, what it said is the better error. */
+static gboolean
+upload_agent (MitogenParentStream *self,
+              int fd,
+              gint64 deadline,
+              GString *output,
+              gsize *scanned,
+              GError **error)
+{
+  MitogenAgentBundle *bundle = PRIV (self)->bundle;
+  g_autoptr(GBytes) script = mitogen_agent_bundle_get_loader_script (bundle);
+  GBytes *archive = mitogen_agent_bundle_get_archive (bundle);
+  g_autoptr(GError) write_error = NULL;
+  g_autofree gchar *status = NULL;
+
+  g_debug ("uploading agent bundle %s (%" G_GSIZE_FORMAT " bytes)",
+           mitogen_agent_bundle_get_hash (bundle), g_bytes_get_size (archive));
+  if (mitogen_write_all (fd, g_bytes_get_data (script, NULL), g_bytes_get_size (script),
+                         deadline, &write_error) &&
+      mitogen_write_all (fd, g_bytes_get_data (archive, NULL), g_bytes_get_size (archive),
+                         deadline, &write_error))
+    return TRUE;
+  if (read_boot_event (self, fd, deadline, output, scanned, &status, NULL) == BOOT_STATUS)
+    return mitogen_agent_bundle_check_status (bundle, status, error);
+  g_propagate_prefixed_error (error, g_steal_pointer (&write_error),
+                              "Uploading the agent failed: ");
+  return FALSE;
+}
+
+static gboolean
+answer_prompt (MitogenParentStream *self,
+               int fd,
+               gint64 deadline,
+               gboolean *password_sent,
+               GError **error)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  const gchar *who = MITOGEN_PARENT_STREAM_GET_CLASS (self)->transport_name;
+
+  if (*password_sent)
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "%s: the password was not accepted (asked again)", who);
+      return FALSE;
+    }
+  if (!priv->password)
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "%s asked for a password but none was given", who);
+      return FALSE;
+    }
+  g_debug ("%s asked for a password; sending it", who);
+  *password_sent = TRUE;
+  return mitogen_parent_stream_write_secret (fd, priv->password, deadline, error);
+}
+
 static gboolean
 mitogen_parent_stream_real_handshake (MitogenParentStream *self,
                                       int fd,
@@ -247,18 +490,53 @@ mitogen_parent_stream_real_handshake (MitogenParentStream *self,
                                       gint64 deadline,
                                       GError **error)
 {
+  MitogenParentStreamPrivate *priv = PRIV (self);
   g_autoptr(GString) output = g_string_new (NULL);
+  gboolean password_sent = FALSE;
+  gsize scanned = 0;
 
-  if (!mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_STARTED,
-                                            deadline, output, error) ||
-      !mitogen_parent_stream_send_config (fd, config, deadline, error) ||
-      !mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_READY,
-                                            deadline, output, error))
+  for (;;)
     {
-      mitogen_parent_stream_quote_output ("the child", output, error);
-      return FALSE;
+      g_autofree gchar *status = NULL;
+      BootEvent event = read_boot_event (self, fd, deadline, output, &scanned,
+                                         &status, error);
+
+      if (event == BOOT_STARTED)
+        break;
+      if (event == BOOT_FAILED)
+        goto fail;
+      if (event == BOOT_PROMPT &&
+          !answer_prompt (self, fd, deadline, &password_sent, error))
+        goto fail;
+      if (event == BOOT_STATUS)
+        {
+          if (!priv->bundle)
+            {
+              g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                           "The child sent an upload status (%s) without "
+                           "having been asked to", status);
+              goto fail;
+            }
+          if (!mitogen_agent_bundle_check_status (priv->bundle, status, error))
+            goto fail;
+          if (g_str_equal (status, "upload") &&
+              !upload_agent (self, fd, deadline, output, &scanned, error))
+            goto fail;
+        }
     }
-  return TRUE;
+
+  /* What the transport and the agent said before this is of no interest
+   * now. */
+  g_string_truncate (output, 0);
+  if (mitogen_parent_stream_send_config (fd, config, deadline, error) &&
+      mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_READY,
+                                           deadline, output, error))
+    return TRUE;
+
+fail:
+  mitogen_parent_stream_quote_output (MITOGEN_PARENT_STREAM_GET_CLASS (self)->transport_name,
+                                      output, error);
+  return FALSE;
 }
 
 /* The child watch outlives the stream if need be (see finalize), so it
@@ -367,9 +645,24 @@ mitogen_parent_stream_get_property (GObject *object,
     case PROP_PID:
       g_value_set_int (value, priv->pid);
       break;
+    case PROP_PASSWORD:
+      g_value_set_string (value, priv->password);
+      break;
+    case PROP_UPLOAD_AGENT:
+      g_value_set_boolean (value,
+                           mitogen_parent_stream_get_upload_agent (MITOGEN_PARENT_STREAM (object)));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+static void
+clear_password (MitogenParentStreamPrivate *priv)
+{
+  if (priv->password)
+    explicit_bzero (priv->password, strlen (priv->password));
+  g_clear_pointer (&priv->password, g_free);
 }
 
 static void
@@ -395,6 +688,14 @@ mitogen_parent_stream_set_property (GObject *object,
       g_free (priv->context_name);
       priv->context_name = g_value_dup_string (value);
       break;
+    case PROP_PASSWORD:
+      clear_password (priv);
+      priv->password = g_value_dup_string (value);
+      break;
+    case PROP_UPLOAD_AGENT:
+      priv->upload_agent = g_value_get_boolean (value);
+      priv->upload_agent_set = TRUE;
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -410,6 +711,8 @@ mitogen_parent_stream_finalize (GObject *object)
   if (priv->child_watch)
     g_source_unref (priv->child_watch);
   g_free (priv->context_name);
+  clear_password (priv);
+  g_clear_object (&priv->bundle);
   G_OBJECT_CLASS (mitogen_parent_stream_parent_class)->finalize (object);
 }
 
@@ -474,6 +777,28 @@ mitogen_parent_stream_class_init (MitogenParentStreamClass *klass)
   props[PROP_PID] =
     g_param_spec_int ("pid", NULL, NULL, 0, G_MAXINT, 0,
                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenParentStream:password:
+   *
+   * The password to answer the transport's prompt with (sudo's, ssh's),
+   * written to the child's terminal only when asked for; never put on a
+   * command line or in an environment.
+   */
+  props[PROP_PASSWORD] =
+    g_param_spec_string ("password", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenParentStream:upload-agent:
+   *
+   * Whether the far side is sent the agent and the libraries it needs
+   * rather than run an installed one, so that it needs nothing but `/bin/sh`
+   * and the C library; a copy cached by its content's hash is reused. By
+   * default, as the transport says (ssh does) or if no agent is installed
+   * here.
+   */
+  props[PROP_UPLOAD_AGENT] =
+    g_param_spec_boolean ("upload-agent", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 

@@ -29,9 +29,18 @@ G_DECLARE_DERIVABLE_TYPE (MitogenParentStream, mitogen_parent_stream,
  *   runs the agent directly
  * @create_child: starts the child; the default uses mitogen_create_child(),
  *   transports that answer prompts use mitogen_tty_create_child()
- * @handshake: runs the bootstrap over @fd: wait for the agent, send it
- *   @config, wait for it to be ready; transports that answer password
- *   prompts or upload the agent extend it
+ * @handshake: runs the bootstrap over @fd: answer password prompts,
+ *   upload the agent if the far side asks for it, send the agent @config,
+ *   wait for it to be ready
+ * @is_prompt: whether @output, all the child said so far, ends with a
+ *   password prompt, which the handshake answers with
+ *   #MitogenParentStream:password; %NULL for transports that never prompt
+ * @check_output: looks at @text, the lines the child printed since the
+ *   last check, for a reason to fail at once ("Permission denied") rather
+ *   than at the connect timeout; sets @error and returns %TRUE if so
+ * @uploads_agent: whether the agent is sent to the far side by default
+ *   (#MitogenParentStream:upload-agent), as for transports that reach
+ *   other hosts
  * @reaps_child: whether the child is this process's own, which the stream
  *   watches, reaps and, if its stream disconnects unasked, sends `SIGTERM`;
  *   %TRUE by default. Transports whose child another process starts and
@@ -58,11 +67,17 @@ struct _MitogenParentStreamClass {
                                 GVariant *config,
                                 gint64 deadline,
                                 GError **error);
+  gboolean (*is_prompt)        (MitogenParentStream *self,
+                                GString *output);
+  gboolean (*check_output)     (MitogenParentStream *self,
+                                const gchar *text,
+                                GError **error);
 
   gboolean reaps_child;
+  gboolean uploads_agent;
 
   /*< private >*/
-  gpointer padding[7];
+  gpointer padding[4];
 };
 
 MITOGEN_AVAILABLE_IN_ALL
@@ -82,7 +97,15 @@ MITOGEN_AVAILABLE_IN_ALL
 gboolean     mitogen_parent_stream_get_debug     (MitogenParentStream *self);
 
 MITOGEN_AVAILABLE_IN_ALL
+const gchar *mitogen_parent_stream_get_password  (MitogenParentStream *self);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean     mitogen_parent_stream_get_upload_agent (MitogenParentStream *self);
+
+MITOGEN_AVAILABLE_IN_ALL
 gchar       *mitogen_parent_stream_get_agent_path (void);
+MITOGEN_AVAILABLE_IN_ALL
+gchar      **mitogen_parent_stream_get_agent_command (MitogenParentStream *self,
+                                                      GError **error);
 MITOGEN_AVAILABLE_IN_ALL
 gboolean     mitogen_parent_stream_expect_marker (int fd,
                                                   const gchar *marker,

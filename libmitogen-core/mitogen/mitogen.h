@@ -33,6 +33,7 @@
 #include <mitogen/mitogen-transport-module.h>
 #include <mitogen/mitogen-transport-registry.h>
 #include <mitogen/mitogen-parent-stream.h>
+#include <mitogen/mitogen-agent-bundle.h>
 #include <mitogen/mitogen-context.h>
 #include <mitogen/mitogen-external-context.h>
 #include <mitogen/mitogen-call-chain.h>

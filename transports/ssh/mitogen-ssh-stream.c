@@ -11,17 +11,19 @@
 /**
  * MitogenSshStream:
  *
- * Starts a child context on another host through ssh(1). The agent is run
- * by path on the far side (mitogen_parent_stream_get_agent_path()), so it
- * must already be installed there at that path. ssh runs on a local
+ * Starts a child context on another host through ssh(1). Nothing needs to
+ * be installed there: by default the agent is uploaded and cached on the
+ * far side (#MitogenParentStream:upload-agent); without upload it is run
+ * by path (mitogen_parent_stream_get_agent_path()). ssh runs on a local
  * pseudo-terminal only so that a password prompt can be answered; no remote
  * terminal is allocated (`-T`), the link being binary. Without a password,
  * ssh runs with `BatchMode=yes` and never prompts.
  *
- * Options: those of [class@Mitogen.ParentStream], and `hostname`,
+ * Options: those of [class@Mitogen.ParentStream] (among them `password`
+ * and `upload-agent`), and `hostname`,
  * `username`, `port` (0: ssh's default), `identity-file`,
  * `check-host-keys` (`enforce`, `accept-new` or `ignore`),
- * `known-hosts-file`, `password`, `compression` (`-C`), `ssh-path` (default
+ * `known-hosts-file`, `compression` (`-C`), `ssh-path` (default
  * `ssh`) and `ssh-args` (extra arguments, placed before the host name).
  */
 #define MITOGEN_TYPE_SSH_STREAM (mitogen_ssh_stream_get_type ())
@@ -37,7 +39,6 @@ struct _MitogenSshStream {
   gchar *identity_file;
   gchar *check_host_keys;
   gchar *known_hosts_file;
-  gchar *password;
   gboolean compression;
   gchar *ssh_path;
   gchar **ssh_args;
@@ -54,7 +55,6 @@ enum {
   PROP_IDENTITY_FILE,
   PROP_CHECK_HOST_KEYS,
   PROP_KNOWN_HOSTS_FILE,
-  PROP_PASSWORD,
   PROP_COMPRESSION,
   PROP_SSH_PATH,
   PROP_SSH_ARGS,
@@ -62,9 +62,6 @@ enum {
 };
 
 static GParamSpec *props[N_PROPS];
-
-/* Only the tail of what ssh says is searched, and only this much is kept. */
-#define MAX_OUTPUT 65536
 
 static void
 add_option (GPtrArray *argv,
@@ -82,6 +79,9 @@ mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
   MitogenSshStream *self = MITOGEN_SSH_STREAM (stream);
   const gchar *check = self->check_host_keys ? self->check_host_keys : "enforce";
   gdouble timeout = mitogen_parent_stream_get_connect_timeout (stream);
+  const gchar *password = mitogen_parent_stream_get_password (stream);
+  g_auto(GStrv) agent = NULL;
+  GString *remote;
   GPtrArray *argv;
 
   if (!self->hostname || !*self->hostname)
@@ -105,12 +105,15 @@ mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
                    "ignore, not “%s”", check);
       return NULL;
     }
+  agent = mitogen_parent_stream_get_agent_command (stream, error);
+  if (!agent)
+    return NULL;
 
   argv = g_ptr_array_new ();
   g_ptr_array_add (argv, g_strdup (self->ssh_path ? self->ssh_path : "ssh"));
   g_ptr_array_add (argv, g_strdup ("-T"));
   add_option (argv, "LogLevel", "ERROR");
-  add_option (argv, "BatchMode", self->password ? "no" : "yes");
+  add_option (argv, "BatchMode", password ? "no" : "yes");
   if (timeout > 0)
     {
       gint whole = (gint) MIN (timeout, 86400.0);
@@ -131,7 +134,7 @@ mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
     add_option (argv, "UserKnownHostsFile", "/dev/null");
   else if (self->known_hosts_file)
     add_option (argv, "UserKnownHostsFile", self->known_hosts_file);
-  if (self->password)
+  if (password)
     {
       add_option (argv, "PreferredAuthentications",
                   "publickey,keyboard-interactive,password");
@@ -159,7 +162,17 @@ mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
     g_ptr_array_add (argv, g_strdup (*arg));
   g_ptr_array_add (argv, g_strdup (self->hostname));
   g_ptr_array_add (argv, g_strdup ("--"));
-  g_ptr_array_add (argv, mitogen_parent_stream_get_agent_path ());
+  /* The far side's shell parses the command again. */
+  remote = g_string_new (NULL);
+  for (guint i = 0; agent[i]; i++)
+    {
+      g_autofree gchar *quoted = g_shell_quote (agent[i]);
+
+      if (i > 0)
+        g_string_append_c (remote, ' ');
+      g_string_append (remote, quoted);
+    }
+  g_ptr_array_add (argv, g_string_free (remote, FALSE));
   g_ptr_array_add (argv, NULL);
   return (gchar **) g_ptr_array_free (argv, FALSE);
 }
@@ -174,19 +187,14 @@ mitogen_ssh_stream_create_child (MitogenParentStream *stream,
   return mitogen_tty_create_child (argv, NULL, out_pid, out_fd, error);
 }
 
-typedef enum {
-  SEEN_NOTHING,
-  SEEN_STARTED,
-  SEEN_PROMPT,
-} Seen;
-
 /* What ssh says when it cannot connect: fail at once rather than wait for
  * the deadline. */
 static gboolean
-check_refusal (MitogenSshStream *self,
-               const gchar *text,
-               GError **error)
+mitogen_ssh_stream_check_output (MitogenParentStream *stream,
+                                 const gchar *text,
+                                 GError **error)
 {
+  MitogenSshStream *self = MITOGEN_SSH_STREAM (stream);
   static const gchar * const unreachable[] = {
     "Connection refused", "No route to host", "Could not resolve",
     "Network is unreachable", NULL,
@@ -233,131 +241,17 @@ check_refusal (MitogenSshStream *self,
 /* Whether @output ends with a password prompt: "…password: " or
  * keyboard-interactive's "Password: ". */
 static gboolean
-ends_with_prompt (GString *output)
+mitogen_ssh_stream_is_prompt (MitogenParentStream *stream,
+                              GString *output)
 {
   gsize len = output->len;
 
+  if (len == 0 || output->str[len - 1] != ' ')
+    return FALSE;
   while (len > 0 && output->str[len - 1] == ' ')
     len--;
   return len >= 9 &&
          g_ascii_strncasecmp (output->str + len - 9, "password:", 9) == 0;
-}
-
-/* Reads byte by byte until the agent's first marker or a password prompt,
- * so that nothing after either is consumed. What comes before is appended
- * to @output, the marker excepted; @scanned is where in @output the next
- * search for a refusal starts. */
-static Seen
-read_marker_or_prompt (MitogenSshStream *self,
-                       int fd,
-                       gint64 deadline,
-                       GString *output,
-                       gsize *scanned,
-                       GError **error)
-{
-  const gchar *marker = MITOGEN_BOOT_MARKER_STARTED;
-  gsize mlen = strlen (marker);
-
-  for (;;)
-    {
-      gchar c;
-      gssize n;
-
-      if (!mitogen_wait_fd (fd, G_IO_IN, deadline, error))
-        return SEEN_NOTHING;
-      n = read (fd, &c, 1);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (n <= 0)
-        {
-          /* A pty's master reads EIO once the last slave is closed. */
-          if (check_refusal (self, output->str + *scanned, error))
-            return SEEN_NOTHING;
-          g_set_error (error, MITOGEN_STREAM_ERROR,
-                       MITOGEN_STREAM_ERROR_DISCONNECTED,
-                       "The child closed its connection during bootstrap");
-          return SEEN_NOTHING;
-        }
-      if (output->len >= MAX_OUTPUT)
-        {
-          g_string_erase (output, 0, (gssize) (output->len - MAX_OUTPUT / 2));
-          *scanned = 0;
-        }
-      g_string_append_c (output, c);
-
-      if (output->len >= mlen &&
-          memcmp (output->str + output->len - mlen, marker, mlen) == 0)
-        {
-          g_string_truncate (output, output->len - mlen);
-          return SEEN_STARTED;
-        }
-      if (c == ' ' && ends_with_prompt (output))
-        {
-          *scanned = output->len;
-          return SEEN_PROMPT;
-        }
-      /* ssh's complaints end with a line. */
-      if (c == '\n' || c == '\r')
-        {
-          if (check_refusal (self, output->str + *scanned, error))
-            return SEEN_NOTHING;
-          *scanned = output->len;
-        }
-    }
-}
-
-static gboolean
-mitogen_ssh_stream_handshake (MitogenParentStream *stream,
-                              int fd,
-                              GVariant *config,
-                              gint64 deadline,
-                              GError **error)
-{
-  MitogenSshStream *self = MITOGEN_SSH_STREAM (stream);
-  g_autoptr(GString) output = g_string_new (NULL);
-  gsize scanned = 0;
-  gboolean password_sent = FALSE;
-
-  for (;;)
-    {
-      Seen seen = read_marker_or_prompt (self, fd, deadline, output, &scanned,
-                                         error);
-
-      if (seen == SEEN_STARTED)
-        break;
-      if (seen == SEEN_NOTHING)
-        goto fail;
-      if (password_sent)
-        {
-          g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
-                       "ssh: permission denied logging in to %s "
-                       "(incorrect password)", self->hostname);
-          goto fail;
-        }
-      if (!self->password)
-        {
-          g_set_error_literal (error, MITOGEN_STREAM_ERROR,
-                               MITOGEN_STREAM_ERROR_CONNECT,
-                               "ssh asked for a password but none was given");
-          goto fail;
-        }
-      g_debug ("ssh asked for a password; sending it");
-      if (!mitogen_parent_stream_write_secret (fd, self->password, deadline,
-                                               error))
-        goto fail;
-      password_sent = TRUE;
-    }
-
-  /* What ssh and the agent said before this is of no interest now. */
-  g_string_truncate (output, 0);
-  if (mitogen_parent_stream_send_config (fd, config, deadline, error) &&
-      mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_READY,
-                                           deadline, output, error))
-    return TRUE;
-
-fail:
-  mitogen_parent_stream_quote_output ("ssh", output, error);
-  return FALSE;
 }
 
 static void
@@ -388,9 +282,6 @@ mitogen_ssh_stream_get_property (GObject *object,
     case PROP_KNOWN_HOSTS_FILE:
       g_value_set_string (value, self->known_hosts_file);
       break;
-    case PROP_PASSWORD:
-      g_value_set_string (value, self->password);
-      break;
     case PROP_COMPRESSION:
       g_value_set_boolean (value, self->compression);
       break;
@@ -403,14 +294,6 @@ mitogen_ssh_stream_get_property (GObject *object,
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
-}
-
-static void
-clear_password (MitogenSshStream *self)
-{
-  if (self->password)
-    explicit_bzero (self->password, strlen (self->password));
-  g_clear_pointer (&self->password, g_free);
 }
 
 static void
@@ -452,10 +335,6 @@ mitogen_ssh_stream_set_property (GObject *object,
     case PROP_KNOWN_HOSTS_FILE:
       set_string (&self->known_hosts_file, value, NULL);
       break;
-    case PROP_PASSWORD:
-      clear_password (self);
-      self->password = g_value_dup_string (value);
-      break;
     case PROP_COMPRESSION:
       self->compression = g_value_get_boolean (value);
       break;
@@ -476,7 +355,6 @@ mitogen_ssh_stream_finalize (GObject *object)
 {
   MitogenSshStream *self = MITOGEN_SSH_STREAM (object);
 
-  clear_password (self);
   g_free (self->hostname);
   g_free (self->username);
   g_free (self->identity_file);
@@ -502,7 +380,9 @@ mitogen_ssh_stream_class_init (MitogenSshStreamClass *klass)
   parent_class->transport_name = "ssh";
   parent_class->get_boot_command = mitogen_ssh_stream_get_boot_command;
   parent_class->create_child = mitogen_ssh_stream_create_child;
-  parent_class->handshake = mitogen_ssh_stream_handshake;
+  parent_class->is_prompt = mitogen_ssh_stream_is_prompt;
+  parent_class->check_output = mitogen_ssh_stream_check_output;
+  parent_class->uploads_agent = TRUE;
 
   /* MitogenSshStream:hostname: The host to connect to. Required. */
   props[PROP_HOSTNAME] =
@@ -526,10 +406,6 @@ mitogen_ssh_stream_class_init (MitogenSshStreamClass *klass)
    * ssh's default. Unused under `ignore`. */
   props[PROP_KNOWN_HOSTS_FILE] =
     g_param_spec_string ("known-hosts-file", NULL, NULL, NULL, RW);
-  /* MitogenSshStream:password: The password to answer ssh's prompt with,
-   * or %NULL to run ssh in batch mode, never prompting. */
-  props[PROP_PASSWORD] =
-    g_param_spec_string ("password", NULL, NULL, NULL, RW);
   /* MitogenSshStream:compression: Whether to compress the link (`-C`). */
   props[PROP_COMPRESSION] =
     g_param_spec_boolean ("compression", NULL, NULL, FALSE, RW);

@@ -16,8 +16,8 @@
  * there. The password, if any, is written to the terminal when sudo asks
  * for it; it is never put on a command line or in an environment.
  *
- * Options: those of [class@Mitogen.ParentStream], and `username` (default
- * `root`), `password`, `preserve-env` (`-E`), `set-home` (`-H`), `login`
+ * Options: those of [class@Mitogen.ParentStream] (among them `password`
+ * and `upload-agent`), and `username` (default `root`), `preserve-env` (`-E`), `set-home` (`-H`), `login`
  * (`-i`), `sudo-path` (default `sudo`) and `sudo-args` (extra arguments,
  * placed before `--`).
  */
@@ -29,7 +29,6 @@ struct _MitogenSudoStream {
   MitogenParentStream parent_instance;
 
   gchar *username;
-  gchar *password;
   gboolean preserve_env;
   gboolean set_home;
   gboolean login;
@@ -43,7 +42,6 @@ G_DEFINE_DYNAMIC_TYPE (MitogenSudoStream, mitogen_sudo_stream,
 enum {
   PROP_0,
   PROP_USERNAME,
-  PROP_PASSWORD,
   PROP_PRESERVE_ENV,
   PROP_SET_HOME,
   PROP_LOGIN,
@@ -58,16 +56,17 @@ static GParamSpec *props[N_PROPS];
  * the PAM stack would have said. No `%`: sudo expands those. */
 #define SUDO_PROMPT "mitogen-sudo-password:"
 
-/* Only the tail of what sudo says is searched, and only this much is kept. */
-#define MAX_OUTPUT 65536
-
 static gchar **
 mitogen_sudo_stream_get_boot_command (MitogenParentStream *stream,
                                       GError **error)
 {
   MitogenSudoStream *self = MITOGEN_SUDO_STREAM (stream);
-  GPtrArray *argv = g_ptr_array_new ();
+  g_auto(GStrv) agent = mitogen_parent_stream_get_agent_command (stream, error);
+  GPtrArray *argv;
 
+  if (!agent)
+    return NULL;
+  argv = g_ptr_array_new ();
   g_ptr_array_add (argv, g_strdup (self->sudo_path ? self->sudo_path : "sudo"));
   g_ptr_array_add (argv, g_strdup ("-u"));
   g_ptr_array_add (argv, g_strdup (self->username ? self->username : "root"));
@@ -82,7 +81,8 @@ mitogen_sudo_stream_get_boot_command (MitogenParentStream *stream,
   for (gchar **arg = self->sudo_args; arg && *arg; arg++)
     g_ptr_array_add (argv, g_strdup (*arg));
   g_ptr_array_add (argv, g_strdup ("--"));
-  g_ptr_array_add (argv, mitogen_parent_stream_get_agent_path ());
+  for (guint i = 0; agent[i]; i++)
+    g_ptr_array_add (argv, g_strdup (agent[i]));
   g_ptr_array_add (argv, NULL);
   return (gchar **) g_ptr_array_free (argv, FALSE);
 }
@@ -97,19 +97,14 @@ mitogen_sudo_stream_create_child (MitogenParentStream *stream,
   return mitogen_tty_create_child (argv, NULL, out_pid, out_fd, error);
 }
 
-typedef enum {
-  SEEN_NOTHING,
-  SEEN_STARTED,
-  SEEN_PROMPT,
-} Seen;
-
 /* What sudo says when it will not run the command: fail at once rather
  * than wait for the deadline. */
 static gboolean
-check_refusal (MitogenSudoStream *self,
-               const gchar *text,
-               GError **error)
+mitogen_sudo_stream_check_output (MitogenParentStream *stream,
+                                  const gchar *text,
+                                  GError **error)
 {
+  MitogenSudoStream *self = MITOGEN_SUDO_STREAM (stream);
   static const gchar * const bad_password[] = {
     "Sorry, try again", "incorrect password", NULL,
   };
@@ -141,122 +136,11 @@ check_refusal (MitogenSudoStream *self,
   return FALSE;
 }
 
-/* Reads byte by byte until the agent's first marker or sudo's prompt, so
- * that nothing after either is consumed. What comes before is appended to
- * @output, the marker and prompt excepted; @scanned is where in @output
- * the next search for a refusal starts. */
-static Seen
-read_marker_or_prompt (MitogenSudoStream *self,
-                       int fd,
-                       gint64 deadline,
-                       GString *output,
-                       gsize *scanned,
-                       GError **error)
-{
-  const gchar *marker = MITOGEN_BOOT_MARKER_STARTED;
-  gsize mlen = strlen (marker), plen = strlen (SUDO_PROMPT);
-
-  for (;;)
-    {
-      gchar c;
-      gssize n;
-
-      if (!mitogen_wait_fd (fd, G_IO_IN, deadline, error))
-        return SEEN_NOTHING;
-      n = read (fd, &c, 1);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
-      if (n <= 0)
-        {
-          /* A pty's master reads EIO once the last slave is closed. */
-          if (check_refusal (self, output->str + *scanned, error))
-            return SEEN_NOTHING;
-          g_set_error (error, MITOGEN_STREAM_ERROR,
-                       MITOGEN_STREAM_ERROR_DISCONNECTED,
-                       "The child closed its connection during bootstrap");
-          return SEEN_NOTHING;
-        }
-      if (output->len >= MAX_OUTPUT)
-        {
-          g_string_erase (output, 0, (gssize) (output->len - MAX_OUTPUT / 2));
-          *scanned = 0;
-        }
-      g_string_append_c (output, c);
-
-      if (output->len >= mlen &&
-          memcmp (output->str + output->len - mlen, marker, mlen) == 0)
-        {
-          g_string_truncate (output, output->len - mlen);
-          return SEEN_STARTED;
-        }
-      if (output->len >= plen &&
-          memcmp (output->str + output->len - plen, SUDO_PROMPT, plen) == 0)
-        {
-          g_string_truncate (output, output->len - plen);
-          *scanned = MIN (*scanned, output->len);
-          return SEEN_PROMPT;
-        }
-      /* sudo's complaints end with a line. */
-      if (c == '\n' || c == '\r')
-        {
-          if (check_refusal (self, output->str + *scanned, error))
-            return SEEN_NOTHING;
-          *scanned = output->len;
-        }
-    }
-}
-
 static gboolean
-mitogen_sudo_stream_handshake (MitogenParentStream *stream,
-                               int fd,
-                               GVariant *config,
-                               gint64 deadline,
-                               GError **error)
+mitogen_sudo_stream_is_prompt (MitogenParentStream *stream,
+                               GString *output)
 {
-  MitogenSudoStream *self = MITOGEN_SUDO_STREAM (stream);
-  g_autoptr(GString) output = g_string_new (NULL);
-  gsize scanned = 0;
-  gboolean password_sent = FALSE;
-
-  for (;;)
-    {
-      Seen seen = read_marker_or_prompt (self, fd, deadline, output, &scanned,
-                                         error);
-
-      if (seen == SEEN_STARTED)
-        break;
-      if (seen == SEEN_NOTHING)
-        goto fail;
-      if (password_sent)
-        {
-          g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
-                       "sudo: incorrect password for %s", self->username);
-          goto fail;
-        }
-      if (!self->password)
-        {
-          g_set_error_literal (error, MITOGEN_STREAM_ERROR,
-                               MITOGEN_STREAM_ERROR_CONNECT,
-                               "sudo asked for a password but none was given");
-          goto fail;
-        }
-      g_debug ("sudo asked for a password; sending it");
-      if (!mitogen_parent_stream_write_secret (fd, self->password, deadline,
-                                               error))
-        goto fail;
-      password_sent = TRUE;
-    }
-
-  /* What sudo and the agent said before this is of no interest now. */
-  g_string_truncate (output, 0);
-  if (mitogen_parent_stream_send_config (fd, config, deadline, error) &&
-      mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_READY,
-                                           deadline, output, error))
-    return TRUE;
-
-fail:
-  mitogen_parent_stream_quote_output ("sudo", output, error);
-  return FALSE;
+  return g_str_has_suffix (output->str, SUDO_PROMPT);
 }
 
 static void
@@ -271,9 +155,6 @@ mitogen_sudo_stream_get_property (GObject *object,
     {
     case PROP_USERNAME:
       g_value_set_string (value, self->username);
-      break;
-    case PROP_PASSWORD:
-      g_value_set_string (value, self->password);
       break;
     case PROP_PRESERVE_ENV:
       g_value_set_boolean (value, self->preserve_env);
@@ -296,14 +177,6 @@ mitogen_sudo_stream_get_property (GObject *object,
 }
 
 static void
-clear_password (MitogenSudoStream *self)
-{
-  if (self->password)
-    explicit_bzero (self->password, strlen (self->password));
-  g_clear_pointer (&self->password, g_free);
-}
-
-static void
 mitogen_sudo_stream_set_property (GObject *object,
                                   guint prop_id,
                                   const GValue *value,
@@ -318,10 +191,6 @@ mitogen_sudo_stream_set_property (GObject *object,
       self->username = g_value_dup_string (value);
       if (!self->username)
         self->username = g_strdup ("root");
-      break;
-    case PROP_PASSWORD:
-      clear_password (self);
-      self->password = g_value_dup_string (value);
       break;
     case PROP_PRESERVE_ENV:
       self->preserve_env = g_value_get_boolean (value);
@@ -352,7 +221,6 @@ mitogen_sudo_stream_finalize (GObject *object)
 {
   MitogenSudoStream *self = MITOGEN_SUDO_STREAM (object);
 
-  clear_password (self);
   g_free (self->username);
   g_free (self->sudo_path);
   g_strfreev (self->sudo_args);
@@ -372,7 +240,8 @@ mitogen_sudo_stream_class_init (MitogenSudoStreamClass *klass)
   parent_class->transport_name = "sudo";
   parent_class->get_boot_command = mitogen_sudo_stream_get_boot_command;
   parent_class->create_child = mitogen_sudo_stream_create_child;
-  parent_class->handshake = mitogen_sudo_stream_handshake;
+  parent_class->is_prompt = mitogen_sudo_stream_is_prompt;
+  parent_class->check_output = mitogen_sudo_stream_check_output;
 
   /**
    * MitogenSudoStream:username:
@@ -381,15 +250,6 @@ mitogen_sudo_stream_class_init (MitogenSudoStreamClass *klass)
    */
   props[PROP_USERNAME] =
     g_param_spec_string ("username", NULL, NULL, "root",
-                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
-  /**
-   * MitogenSudoStream:password:
-   *
-   * The password to answer sudo's prompt with, or %NULL to fail if sudo
-   * asks for one.
-   */
-  props[PROP_PASSWORD] =
-    g_param_spec_string ("password", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * MitogenSudoStream:preserve-env:
