@@ -820,10 +820,13 @@ connect_via (MitogenRouter *router,
              GCancellable *cancellable,
              GError **error)
 {
-  guint32 context_id = mitogen_router_allocate_id (router);
+  guint32 context_id;
   g_autoptr(GVariant) name = NULL;
   MitogenContext *self;
 
+  context_id = mitogen_router_allocate_id_full (router, cancellable, error);
+  if (context_id == MITOGEN_CONTEXT_ID_NONE)
+    return NULL;
   if (!options)
     options = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
   /* The route to the new context is announced (ADD_ROUTE) ahead of this
@@ -871,16 +874,27 @@ mitogen_context_connect (MitogenRouter *router,
                          GError **error)
 {
   g_autoptr(GVariant) owned_options = options ? g_variant_ref_sink (options) : NULL;
+  gsize n_parents;
+  guint32 context_id;
 
   g_return_val_if_fail (MITOGEN_IS_ROUTER (router), NULL);
 
-  /* Children fetch their modules from here. */
-  mitogen_module_responder_get_for_router (router);
+  /* In the master, children fetch their modules from here. Any other
+   * context passes its children's requests on (MitogenModuleForwarder),
+   * which a responder would replace. */
+  mitogen_router_get_parent_ids (router, &n_parents);
+  if (n_parents == 0)
+    mitogen_module_responder_get_for_router (router);
   if (via)
     return connect_via (router, transport, owned_options, via, cancellable, error);
+  /* Outside the master the id comes from a range the master gave, so it
+   * is unique in the whole tree and the master can route to the child
+   * once ADD_ROUTE reaches it. */
+  context_id = mitogen_router_allocate_id_full (router, cancellable, error);
+  if (context_id == MITOGEN_CONTEXT_ID_NONE)
+    return NULL;
   return mitogen_context_connect_with_id (router, transport, owned_options,
-                                          mitogen_router_allocate_id (router),
-                                          cancellable, error);
+                                          context_id, cancellable, error);
 }
 
 typedef struct {

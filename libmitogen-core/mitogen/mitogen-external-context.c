@@ -22,6 +22,7 @@
 #include "mitogen-message-decoder.h"
 #include "mitogen-parent-stream.h"
 #include "mitogen-protocol.h"
+#include "mitogen-router-private.h"
 
 /**
  * MitogenExternalContext:
@@ -685,13 +686,20 @@ finish (MitogenExternalContext *self)
   gint64 grace = mitogen_broker_get_shutdown_timeout (self->broker);
   gint64 deadline = g_get_monotonic_time () + grace;
   int null_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  g_autoptr(GPtrArray) children = mitogen_router_dup_child_streams (self->router);
 
   /* Our children share our stdout and stderr pipes: they go first, or
-   * the pipes would not end. */
-  for (guint i = 0; i < self->children->len; i++)
-    mitogen_context_shutdown (self->children->pdata[i], FALSE, NULL, NULL);
-  for (guint i = 0; i < self->children->len; i++)
-    while (mitogen_context_is_connected (self->children->pdata[i]) &&
+   * the pipes would not end. All of them: those a function started with
+   * mitogen_context_connect() as well as agent.connect's. */
+  for (guint i = 0; i < children->len; i++)
+    {
+      g_autoptr(MitogenMessage) msg =
+        mitogen_message_new (mitogen_stream_get_remote_id (children->pdata[i]),
+                             MITOGEN_HANDLE_SHUTDOWN, NULL);
+      mitogen_router_route (self->router, msg);
+    }
+  for (guint i = 0; i < children->len; i++)
+    while (!mitogen_basic_stream_is_disconnected (children->pdata[i]) &&
            g_get_monotonic_time () < deadline)
       g_usleep (1000);
 

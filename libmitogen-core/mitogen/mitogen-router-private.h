@@ -13,4 +13,7 @@ void mitogen_router_route_from_stream (MitogenRouter *self,
                                        MitogenMessage *msg,
                                        MitogenStream *in_stream);
 
+G_GNUC_INTERNAL
+GPtrArray *mitogen_router_dup_child_streams (MitogenRouter *self);
+
 G_END_DECLS

@@ -8,6 +8,22 @@
 
 #include "mitogen-router-private.h"
 
+#include "mitogen-errors.h"
+#include "mitogen-receiver.h"
+
+/* Ids a context asks the master for at a time: enough that starting
+ * children rarely waits for a round trip, few enough that the ids a dead
+ * context never used are no loss out of 2^32. */
+#define ID_BLOCK_SIZE 128
+/* The most ids granted by one ALLOCATE_ID, whatever is asked. */
+#define ID_BLOCK_MAX 4096
+/* The default of mitogen_router_set_id_quota(): 131072 blocks per direct
+ * child's subtree, so that no one child can take the id space (2^32) for
+ * itself while a tree of that many contexts still gets its ids. */
+#define ID_QUOTA_DEFAULT (1u << 24)
+/* How long a context waits for the master to answer ALLOCATE_ID. */
+#define ALLOCATE_ID_TIMEOUT (30 * G_USEC_PER_SEC)
+
 /**
  * MitogenRouter:
  *
@@ -47,7 +63,16 @@ struct _MitogenRouter {
   gboolean unidirectional;
   gsize max_message_size;
   gint next_handle; /* atomic */
-  gint next_id;     /* atomic */
+
+  /* Context ids. The master hands out next_id and on; any other context
+   * takes them from [range_next, range_end), a range the master gave it
+   * (ALLOCATE_ID), so that ids are unique in the whole tree. Under lock. */
+  guint32 next_id;
+  guint32 range_next;
+  guint32 range_end;
+  guint32 id_quota;
+  GHashTable *ids_granted;   /* direct child id -> ids its subtree took */
+  GMutex allocating;         /* held while asking the master for a range */
 
   GMutex lock;
   GHashTable *handlers;      /* handle -> Handler* */
@@ -502,6 +527,9 @@ on_stream_disconnect (MitogenStream *stream,
       g_hash_table_add (gone, GUINT_TO_POINTER (
                           g_array_index (self->parent_ids, guint32, i)));
   g_hash_table_remove (self->streams, stream);
+  /* The branch is gone with every context in it. */
+  g_hash_table_remove (self->ids_granted,
+                       GUINT_TO_POINTER (mitogen_stream_get_remote_id (stream)));
   g_mutex_unlock (&self->lock);
 
   reason = g_strdup_printf ("Context %s (id %u) disconnected: %s",
@@ -630,6 +658,25 @@ mitogen_router_register (MitogenRouter *self,
                                        stream_name (stream)));
 }
 
+/* The streams to this context's own children, however they were started
+ * (agent.connect, or a function calling mitogen_context_connect()), for a
+ * context that must see them gone before it exits. */
+GPtrArray *
+mitogen_router_dup_child_streams (MitogenRouter *self)
+{
+  GPtrArray *children = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer stream;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->streams);
+  while (g_hash_table_iter_next (&iter, &stream, NULL))
+    if (!mitogen_stream_get_is_privileged (stream))
+      g_ptr_array_add (children, g_object_ref (stream));
+  g_mutex_unlock (&self->lock);
+  return children;
+}
+
 /**
  * mitogen_router_add_route:
  * @self: a router
@@ -705,16 +752,302 @@ mitogen_router_allocate_handle (MitogenRouter *self)
   return (guint32) g_atomic_int_add (&self->next_handle, 1);
 }
 
+static gboolean
+is_master_locked (MitogenRouter *self)
+{
+  return self->parent_ids->len == 0;
+}
+
+/* In the master: takes @count fresh ids. Ids run from 1 (0 is the master)
+ * to below %MITOGEN_CONTEXT_ID_NONE, and are never handed out twice. */
+static gboolean
+take_ids_locked (MitogenRouter *self,
+                 guint32 count,
+                 guint32 *start,
+                 GError **error)
+{
+  if (count == 0 || count > MITOGEN_CONTEXT_ID_NONE - self->next_id)
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_FAILED,
+                   "Context %u has no context ids left to hand out",
+                   self->context_id);
+      return FALSE;
+    }
+  *start = self->next_id;
+  self->next_id += count;
+  return TRUE;
+}
+
+/* Asks the master for a range of ids and keeps it; returns the first.
+ * Called with self->allocating held, not self->lock. */
+static guint32
+request_range (MitogenRouter *self,
+               GCancellable *cancellable,
+               GError **error)
+{
+  g_autoptr(MitogenReceiver) recv =
+    mitogen_receiver_new (self, 0, FALSE, 0, NULL);
+  g_autoptr(MitogenMessage) msg =
+    mitogen_message_new (0, MITOGEN_HANDLE_ALLOCATE_ID,
+                         g_variant_new ("(u)", (guint32) ID_BLOCK_SIZE));
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GVariant) body = NULL;
+  guint32 start, count;
+
+  mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
+  mitogen_router_route (self, msg);
+  /* A master that is gone answers at once: the dead route, or the parent
+   * stream's disconnection, wakes the receiver. The timeout is for one
+   * that is there but silent. */
+  reply = mitogen_receiver_get (recv, ALLOCATE_ID_TIMEOUT, cancellable, error);
+  body = reply ? mitogen_message_get_data (reply, error) : NULL;
+  if (!body)
+    {
+      if (error && !*error)
+        g_set_error_literal (error, MITOGEN_STREAM_ERROR,
+                             MITOGEN_STREAM_ERROR_PROTOCOL,
+                             "The master sent an empty ALLOCATE_ID reply");
+      g_prefix_error (error, "Context %u cannot get context ids from the "
+                             "master: ", self->context_id);
+      return MITOGEN_CONTEXT_ID_NONE;
+    }
+  if (!g_variant_is_of_type (body, G_VARIANT_TYPE ("(uu)")))
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
+                   "The master answered ALLOCATE_ID with a %s, not (uu)",
+                   g_variant_get_type_string (body));
+      return MITOGEN_CONTEXT_ID_NONE;
+    }
+  g_variant_get (body, "(uu)", &start, &count);
+  if (start == 0 || count == 0 || count > ID_BLOCK_MAX ||
+      count > MITOGEN_CONTEXT_ID_NONE - start)
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
+                   "The master answered ALLOCATE_ID with an impossible range "
+                   "(%u, %u)", start, count);
+      return MITOGEN_CONTEXT_ID_NONE;
+    }
+
+  g_mutex_lock (&self->lock);
+  self->range_next = start + 1;
+  self->range_end = start + count;
+  g_mutex_unlock (&self->lock);
+  return start;
+}
+
+/**
+ * mitogen_router_allocate_id_full:
+ * @self: a router
+ * @cancellable: (nullable): stops a wait for the master
+ * @error: return location for an error
+ *
+ * Allocates an id for a new context, unique in the whole tree. The master
+ * counts them out; any other context takes them from a range the master
+ * gave it, and when that is used up asks the master for another with
+ * `ALLOCATE_ID`, blocking the calling thread until it answers (at most
+ * 30 seconds). On the broker thread, which must not wait, that fails with
+ * %MITOGEN_TIMEOUT_ERROR_WOULD_BLOCK.
+ *
+ * Returns: a context id, or %MITOGEN_CONTEXT_ID_NONE with @error set: the
+ *   master is gone, refused, or did not answer in time
+ */
+guint32
+mitogen_router_allocate_id_full (MitogenRouter *self,
+                                 GCancellable *cancellable,
+                                 GError **error)
+{
+  guint32 id = MITOGEN_CONTEXT_ID_NONE;
+
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (self), MITOGEN_CONTEXT_ID_NONE);
+
+  g_mutex_lock (&self->lock);
+  if (is_master_locked (self))
+    {
+      if (!take_ids_locked (self, 1, &id, error))
+        id = MITOGEN_CONTEXT_ID_NONE;
+      g_mutex_unlock (&self->lock);
+      return id;
+    }
+  if (self->range_next < self->range_end)
+    id = self->range_next++;
+  g_mutex_unlock (&self->lock);
+  if (id != MITOGEN_CONTEXT_ID_NONE)
+    return id;
+
+  /* The reply is read by the broker thread: waiting there would wait for
+   * ever. */
+  if (self->broker && mitogen_broker_is_broker_thread (self->broker))
+    {
+      g_set_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_WOULD_BLOCK,
+                   "Context %u has no context ids left and cannot ask the "
+                   "master for more on the broker thread", self->context_id);
+      return MITOGEN_CONTEXT_ID_NONE;
+    }
+
+  /* One request at a time: threads that queue here mostly find the range
+   * refilled by the one before. */
+  g_mutex_lock (&self->allocating);
+  g_mutex_lock (&self->lock);
+  if (self->range_next < self->range_end)
+    id = self->range_next++;
+  g_mutex_unlock (&self->lock);
+  if (id == MITOGEN_CONTEXT_ID_NONE)
+    id = request_range (self, cancellable, error);
+  g_mutex_unlock (&self->allocating);
+  return id;
+}
+
 /**
  * mitogen_router_allocate_id:
  * @self: a router
  *
- * Returns: a context id no other context of this master has had
+ * Like mitogen_router_allocate_id_full(), logging a warning on failure.
+ *
+ * Returns: a context id no other context of this master has had, or
+ *   %MITOGEN_CONTEXT_ID_NONE
  */
 guint32
 mitogen_router_allocate_id (MitogenRouter *self)
 {
-  return (guint32) g_atomic_int_add (&self->next_id, 1);
+  g_autoptr(GError) error = NULL;
+  guint32 id = mitogen_router_allocate_id_full (self, NULL, &error);
+
+  if (id == MITOGEN_CONTEXT_ID_NONE)
+    g_warning ("%s", error->message);
+  return id;
+}
+
+/**
+ * mitogen_router_get_id_quota:
+ * @self: a router
+ *
+ * Returns: how many context ids the master grants, over time, to the
+ *   contexts behind each of its direct children
+ */
+guint32
+mitogen_router_get_id_quota (MitogenRouter *self)
+{
+  guint32 quota;
+
+  g_mutex_lock (&self->lock);
+  quota = self->id_quota;
+  g_mutex_unlock (&self->lock);
+  return quota;
+}
+
+/**
+ * mitogen_router_set_id_quota:
+ * @self: the master's router
+ * @quota: how many context ids the contexts behind one direct child may
+ *   take with `ALLOCATE_ID`, in all
+ *
+ * Bounds what one branch of the tree can take of the id space, so that a
+ * misbehaving child cannot exhaust it for the others. The default is
+ * 2^24. Ids the master allocates itself, including those of children
+ * started with a @via context, do not count.
+ */
+void
+mitogen_router_set_id_quota (MitogenRouter *self,
+                             guint32 quota)
+{
+  g_mutex_lock (&self->lock);
+  self->id_quota = quota;
+  g_mutex_unlock (&self->lock);
+}
+
+/* Who may ask for ids: a context in our tree, asking for itself. What the
+ * router already checked (src_id and auth_id reachable through the stream
+ * it came by) makes that the context it says it is, or one a child
+ * invented behind itself; the quota is per direct child for that reason. */
+static gboolean
+policy_may_allocate_ids (MitogenRouter *router,
+                         MitogenMessage *msg,
+                         MitogenStream *stream)
+{
+  return stream != NULL && !mitogen_stream_get_is_privileged (stream) &&
+         mitogen_message_get_src_id (msg) == mitogen_message_get_auth_id (msg);
+}
+
+static void
+on_allocate_id (MitogenMessage *msg,
+                gpointer user_data)
+{
+  MitogenRouter *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) body = NULL;
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(MitogenStream) via = NULL;
+  guint32 src_id = mitogen_message_get_src_id (msg);
+  guint32 count = ID_BLOCK_SIZE;
+  guint32 start = 0, branch, granted;
+
+  if (mitogen_message_is_dead (msg))
+    return;
+  if (mitogen_message_get_reply_to (msg) == 0)
+    {
+      g_message ("Context %u asked for context ids with nowhere to send them",
+                 src_id);
+      return;
+    }
+  body = mitogen_message_get_data (msg, &error);
+  if (error || (body && !g_variant_is_of_type (body, G_VARIANT_TYPE ("(u)"))))
+    {
+      g_autofree gchar *reason =
+        g_strdup_printf ("ALLOCATE_ID takes (u), the number of ids wanted, "
+                         "not %s", body ? g_variant_get_type_string (body)
+                                        : error->message);
+      g_message ("Context %u: %s", src_id, reason);
+      mitogen_router_send_dead (self, msg, reason);
+      return;
+    }
+  if (body)
+    g_variant_get (body, "(u)", &count);
+  if (count == 0)
+    {
+      mitogen_router_send_dead (self, msg, "ALLOCATE_ID asked for no ids");
+      return;
+    }
+  count = MIN (count, ID_BLOCK_MAX);
+
+  g_mutex_lock (&self->lock);
+  if (!is_master_locked (self))
+    {
+      g_mutex_unlock (&self->lock);
+      mitogen_router_send_dead (self, msg, "Only the master (context 0) "
+                                           "allocates context ids");
+      return;
+    }
+  via = lookup_stream_locked (self, src_id);
+  branch = via ? mitogen_stream_get_remote_id (via) : src_id;
+  granted = GPOINTER_TO_UINT (g_hash_table_lookup (self->ids_granted,
+                                                   GUINT_TO_POINTER (branch)));
+  /* What is left of the quota, if less than asked, is still given. */
+  count = MIN (count, self->id_quota - MIN (granted, self->id_quota));
+  if (count == 0)
+    {
+      g_autofree gchar *reason =
+        g_strdup_printf ("The contexts behind context %u have had their "
+                         "quota of %u context ids", branch, self->id_quota);
+      g_mutex_unlock (&self->lock);
+      g_message ("Refusing ALLOCATE_ID from context %u: %s", src_id, reason);
+      mitogen_router_send_dead (self, msg, reason);
+      return;
+    }
+  if (!take_ids_locked (self, count, &start, &error))
+    {
+      g_mutex_unlock (&self->lock);
+      mitogen_router_send_dead (self, msg, error->message);
+      return;
+    }
+  g_hash_table_insert (self->ids_granted, GUINT_TO_POINTER (branch),
+                       GUINT_TO_POINTER (granted + count));
+  g_mutex_unlock (&self->lock);
+
+  g_debug ("Allocated context ids [%u, %u) to context %u", start, start + count,
+           src_id);
+  reply = mitogen_message_new (src_id, mitogen_message_get_reply_to (msg),
+                               g_variant_new ("(uu)", start, count));
+  mitogen_router_route (self, reply);
 }
 
 /**
@@ -904,7 +1237,9 @@ mitogen_router_finalize (GObject *object)
   g_hash_table_unref (self->stream_by_id);
   g_hash_table_unref (self->streams);
   g_hash_table_unref (self->names);
+  g_hash_table_unref (self->ids_granted);
   g_array_unref (self->parent_ids);
+  g_mutex_clear (&self->allocating);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (mitogen_router_parent_class)->finalize (object);
@@ -940,6 +1275,9 @@ mitogen_router_init (MitogenRouter *self)
   self->streams = g_hash_table_new (NULL, NULL);
   self->names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->next_id = 1;
+  self->id_quota = ID_QUOTA_DEFAULT;
+  self->ids_granted = g_hash_table_new (NULL, NULL);
+  g_mutex_init (&self->allocating);
   self->parent_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->max_message_size = MITOGEN_MAX_MESSAGE_SIZE;
   self->next_handle = MITOGEN_HANDLE_FIRST_DYNAMIC;
@@ -973,6 +1311,11 @@ mitogen_router_new (MitogenBroker *broker)
                               MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
                               mitogen_router_policy_is_immediate_child,
                               on_del_route, self, NULL);
+  /* Answered by the master only; elsewhere the handler says so. */
+  mitogen_router_add_handler (self, MITOGEN_HANDLE_ALLOCATE_ID,
+                              MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
+                              policy_may_allocate_ids, on_allocate_id, self,
+                              NULL);
   return self;
 }
 

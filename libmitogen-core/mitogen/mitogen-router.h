@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <gio/gio.h>
 #include <mitogen/mitogen-broker.h>
 #include <mitogen/mitogen-message.h>
 #include <mitogen/mitogen-stream.h>
@@ -104,6 +105,15 @@ MITOGEN_AVAILABLE_IN_ALL
 guint32        mitogen_router_allocate_handle (MitogenRouter *self);
 MITOGEN_AVAILABLE_IN_ALL
 guint32        mitogen_router_allocate_id     (MitogenRouter *self);
+MITOGEN_AVAILABLE_IN_ALL
+guint32        mitogen_router_allocate_id_full (MitogenRouter *self,
+                                                GCancellable *cancellable,
+                                                GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+guint32        mitogen_router_get_id_quota    (MitogenRouter *self);
+MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_router_set_id_quota    (MitogenRouter *self,
+                                               guint32 quota);
 MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_router_set_context_name (MitogenRouter *self,
                                                 guint32 context_id,
