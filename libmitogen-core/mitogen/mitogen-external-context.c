@@ -23,6 +23,7 @@
 #include "mitogen-parent-stream.h"
 #include "mitogen-protocol.h"
 #include "mitogen-router-private.h"
+#include "mitogen-transport-registry.h"
 
 /**
  * MitogenExternalContext:
@@ -434,6 +435,9 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
     return FALSE;
 
   mitogen_importer_set_parent (self->importer, self->router, parent_id);
+  /* A transport not installed here comes from upstream too. */
+  mitogen_transport_registry_set_importer (mitogen_transport_registry_get_default (),
+                                           self->importer);
   /* Our own children fetch through us. */
   self->forwarder = mitogen_module_forwarder_new (self->router, self->importer);
   self->context = mitogen_context_new (self->router, parent_id, "parent");

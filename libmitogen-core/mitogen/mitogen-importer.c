@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mitogen-broker.h"
 #include "mitogen-errors.h"
 #include "mitogen-protocol.h"
 
@@ -438,27 +439,32 @@ open_from_memory (const gchar *name,
   return module;
 }
 
-/* Waits for @name from the parent and opens it. Called with the lock. */
-static GModule *
-fetch_locked (MitogenImporter *self,
+/* Waits for the parent's answer for @name, asking if nobody has, and
+ * returns its bytes once they match their SHA-256. Called with the lock. */
+static GBytes *
+await_locked (MitogenImporter *self,
               const gchar *name,
               GError **error)
 {
   Fetch *f = g_hash_table_lookup (self->fetches, name);
-  GModule *module;
   g_autofree gchar *sha256 = NULL;
 
+  /* The answer is read on the broker thread: waiting there would wait for
+   * ever. */
+  if ((!f || !f->done) && !self->parent_gone &&
+      mitogen_broker_is_broker_thread (mitogen_router_get_broker (self->router)))
+    {
+      g_set_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_WOULD_BLOCK,
+                   "Module “%s” cannot be fetched on the broker thread", name);
+      return NULL;
+    }
   if (!f)
     request_locked (self, name);
   while ((f = g_hash_table_lookup (self->fetches, name)) && !f->done &&
          !self->parent_gone)
     g_cond_wait (&self->fetched, &self->lock);
 
-  /* While this thread waited, another may have loaded the module, or
-   * dropped a failed answer. */
-  module = g_hash_table_lookup (self->modules, name);
-  if (module)
-    return module;
+  /* While this thread waited, another may have dropped a failed answer. */
   if (!f)
     {
       g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
@@ -488,7 +494,72 @@ fetch_locked (MitogenImporter *self,
       g_hash_table_remove (self->fetches, name);
       return NULL;
     }
-  return open_from_memory (name, f->bytes, error);
+  return g_bytes_ref (f->bytes);
+}
+
+/* Waits for @name from the parent and opens it. Called with the lock. */
+static GModule *
+fetch_locked (MitogenImporter *self,
+              const gchar *name,
+              GError **error)
+{
+  g_autoptr(GError) fetch_error = NULL;
+  g_autoptr(GBytes) bytes = await_locked (self, name, &fetch_error);
+  GModule *module;
+
+  /* While this thread waited, another may have loaded the module. */
+  module = g_hash_table_lookup (self->modules, name);
+  if (module)
+    return module;
+  if (!bytes)
+    {
+      g_propagate_error (error, g_steal_pointer (&fetch_error));
+      return NULL;
+    }
+  return open_from_memory (name, bytes, error);
+}
+
+/**
+ * mitogen_importer_fetch:
+ * @self: an importer with a parent
+ * @name: a module name
+ * @error: return location for an error
+ *
+ * Fetches a file the parent serves under @name, such as a transport
+ * module (`mitogen-transport-ssh`), without loading it: waits for the
+ * parent's answer, which intermediate contexts pass on and keep for their
+ * own children like any module's, and checks it against its SHA-256.
+ * Blocks the calling thread, which must not be the broker's.
+ *
+ * Returns: (transfer full) (nullable): the bytes, or %NULL with
+ *   %MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION saying why
+ */
+GBytes *
+mitogen_importer_fetch (MitogenImporter *self,
+                        const gchar *name,
+                        GError **error)
+{
+  GBytes *bytes;
+
+  g_return_val_if_fail (MITOGEN_IS_IMPORTER (self), NULL);
+
+  if (!mitogen_importer_is_valid_name (name))
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "“%s” is not a valid module name", name ? name : "");
+      return NULL;
+    }
+  g_mutex_lock (&self->lock);
+  if (self->router)
+    bytes = await_locked (self, name, error);
+  else
+    {
+      bytes = NULL;
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "“%s” cannot be fetched: this context has no parent", name);
+    }
+  g_mutex_unlock (&self->lock);
+  return bytes;
 }
 
 /**

@@ -31,6 +31,10 @@ const MitogenFunctionInfo *
                                                  const gchar *function,
                                                  GError **error);
 MITOGEN_AVAILABLE_IN_ALL
+GBytes          *mitogen_importer_fetch         (MitogenImporter *self,
+                                                 const gchar *name,
+                                                 GError **error);
+MITOGEN_AVAILABLE_IN_ALL
 void             mitogen_importer_set_parent    (MitogenImporter *self,
                                                  MitogenRouter *router,
                                                  guint32 parent_id);

@@ -15,6 +15,7 @@
 #include "mitogen-importer.h"
 #include "mitogen-module-info.h"
 #include "mitogen-protocol.h"
+#include "mitogen-transport-registry.h"
 
 /**
  * MitogenModuleResponder:
@@ -29,6 +30,10 @@
  * registered with mitogen_module_responder_register_file() or
  * mitogen_module_responder_register_bytes() are served: a name with `/`
  * or `..` in it names nothing.
+ *
+ * Transports are served too, to contexts that lack one: the name
+ * `mitogen-transport-NAME` stands for the file of transport `NAME` in the
+ * default [class@TransportRegistry].
  */
 typedef struct {
   GBytes *bytes;
@@ -51,6 +56,13 @@ struct _MitogenModuleResponder {
 
 G_DEFINE_FINAL_TYPE (MitogenModuleResponder, mitogen_module_responder,
                      G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_REQUEST,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 static void
 module_free (gpointer data)
@@ -172,6 +184,34 @@ load_file (const gchar *name,
   return module_new (bytes, requires);
 }
 
+/* A transport's module, for a context that lacks it: the file the
+ * master's own registry would load. It is not opened here, and needs no
+ * function modules. */
+static Module *
+load_transport (const gchar *name,
+                GError **error)
+{
+  const gchar *transport = name + strlen (MITOGEN_TRANSPORT_MODULE_PREFIX);
+  MitogenTransportModule *module =
+    mitogen_transport_registry_lookup (mitogen_transport_registry_get_default (),
+                                       transport, NULL);
+  g_autofree gchar *contents = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  gsize len;
+
+  if (!module)
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "No transport “%s” in the master's transport path", transport);
+      return NULL;
+    }
+  if (!g_file_get_contents (mitogen_transport_module_get_path (module), &contents,
+                            &len, error))
+    return NULL;
+  bytes = g_bytes_new_take (g_steal_pointer (&contents), len);
+  return module_new (bytes, g_new0 (gchar *, 1));
+}
+
 static gchar *
 find_in_path_locked (MitogenModuleResponder *self,
                      const gchar *name)
@@ -206,6 +246,14 @@ lookup_locked (MitogenModuleResponder *self,
   if ((m = g_hash_table_lookup (self->registered, name)) ||
       (m = g_hash_table_lookup (self->cache, name)))
     return m;
+
+  if (g_str_has_prefix (name, MITOGEN_TRANSPORT_MODULE_PREFIX))
+    {
+      m = load_transport (name, error);
+      if (m)
+        g_hash_table_insert (self->cache, g_strdup (name), m);
+      return m;
+    }
 
   file = find_in_path_locked (self, name);
   if (!file)
@@ -336,6 +384,8 @@ on_get_module (MitogenMessage *msg,
                                  sent_to_locked (self, mitogen_message_get_src_id (msg)),
                                  0);
   g_mutex_unlock (&self->lock);
+  g_signal_emit (self, signals[SIGNAL_REQUEST], 0, mitogen_message_get_src_id (msg),
+                 name);
 }
 
 static void
@@ -355,6 +405,18 @@ static void
 mitogen_module_responder_class_init (MitogenModuleResponderClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = mitogen_module_responder_finalize;
+
+  /**
+   * MitogenModuleResponder::request:
+   * @self: the responder
+   * @context_id: the context that asked
+   * @name: the module it asked for, found or not
+   *
+   * Emitted on the broker thread once a `GET_MODULE` has been answered.
+   */
+  signals[SIGNAL_REQUEST] =
+    g_signal_new ("request", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
 }
 
 static void

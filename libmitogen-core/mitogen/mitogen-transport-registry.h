@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <mitogen/mitogen-importer.h>
 #include <mitogen/mitogen-transport-module.h>
 
 G_BEGIN_DECLS
@@ -30,6 +31,14 @@ MITOGEN_AVAILABLE_IN_ALL
 MitogenTransportModule  *mitogen_transport_registry_lookup      (MitogenTransportRegistry *self,
                                                                  const gchar *name,
                                                                  GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+MitogenTransportModule  *mitogen_transport_registry_register_bytes (MitogenTransportRegistry *self,
+                                                                    const gchar *name,
+                                                                    GBytes *bytes,
+                                                                    GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+void                     mitogen_transport_registry_set_importer (MitogenTransportRegistry *self,
+                                                                  MitogenImporter *importer);
 MITOGEN_AVAILABLE_IN_ALL
 GType                    mitogen_transport_registry_get_stream_type (MitogenTransportRegistry *self,
                                                                      const gchar *name,
