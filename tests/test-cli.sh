@@ -143,6 +143,165 @@ t='no command'
 cli
 expect_rc 2 "$t"
 
+# Passwords and host keys
+
+t='--help explains passwords and host keys'
+cli --help
+expect_rc 0 "$t"
+for option in --ask-password --password-fd --host-key-policy --identity-file \
+    --known-hosts 'never taken on the command line'; do
+  expect_text out "$option" "$t"
+done
+
+t='no password option'
+cli --password=s3cret call local core.getpid
+expect_rc 2 "$t"
+expect_text err 'Unknown option --password' "$t"
+
+t='--host-key-policy takes enforce, accept-new or ignore'
+cli --host-key-policy=trusting call ssh:localhost core.getpid
+expect_rc 2 "$t"
+expect_text err 'enforce, accept-new or ignore, not .trusting.' "$t"
+
+t='--ask-password and --password-fd together'
+cli --ask-password --password-fd=0 call sudo:mitogen-test core.getpid </dev/null
+expect_rc 2 "$t"
+expect_text err 'cannot be given together' "$t"
+
+t='--password-fd of a closed descriptor'
+cli --password-fd=9 call sudo:mitogen-test core.getpid 9<&-
+expect_rc 2 "$t"
+expect_text err '9 is not an open descriptor' "$t"
+
+t='--password-fd giving nothing'
+cli --password-fd=3 call sudo:mitogen-test core.getpid 3</dev/null
+expect_rc 1 "$t"
+expect_text err 'descriptor 3 gave no password' "$t"
+
+t='--password-fd without a hop that takes a password'
+cli --password-fd=3 call local core.getpid 3</dev/null
+expect_rc 0 "$t"
+
+if command -v setsid >/dev/null; then
+  t='--ask-password without a terminal'
+  setsid -w "$cli" --ask-password call sudo:mitogen-test core.getpid \
+    </dev/null >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  expect_rc 1 "$t"
+  expect_text err 'needs a terminal' "$t"
+else
+  echo "SKIP: --ask-password without a terminal: no setsid"
+fi
+
+# sudo's password prompt, reached as mitogen-test-admin, who may become
+# mitogen-test only with its password (scripts/setup-test-env). Needs root.
+admin=mitogen-test-admin
+target=mitogen-test
+password=s3cret-pass
+
+# Why the sudo checks cannot run here, or nothing.
+sudo_unavailable () {
+  [ "$(id -u)" -eq 0 ] || { echo 'needs root (as in CI)'; return; }
+  for program in sudo runuser; do
+    command -v "$program" >/dev/null || { echo "$program is not installed"; return; }
+  done
+  id "$admin" >/dev/null 2>&1 && id "$target" >/dev/null 2>&1 ||
+    { echo "users $admin and $target are missing: run scripts/setup-test-env"; return; }
+  runuser -u "$admin" -- test -x "$cli" ||
+    echo "$cli is not executable by $admin (build tree not world-readable?)"
+}
+
+# Like cli, as $admin; the environment, and descriptors the caller
+# redirects, are kept.
+cli_as_admin () {
+  runuser -u "$admin" -- "$cli" "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+}
+
+expect_no_secret () {
+  for f in out err; do
+    if grep -q -- "$2" "$tmp/$f"; then fail "$1: the password is on std$f"; fi
+  done
+}
+
+why=$(sudo_unavailable)
+if [ -n "$why" ]; then
+  echo "SKIP: sudo with a password: $why"
+else
+  printf '%s\n' "$password" >"$tmp/password"
+  printf 'not-the-password\n' >"$tmp/wrong"
+
+  t='sudo with the password from --password-fd'
+  cli_as_admin --password-fd=3 run "sudo:$target" -- id -un 3<"$tmp/password"
+  expect_rc 0 "$t"
+  expect_line out "$target" "$t"
+  expect_no_secret "$t" "$password"
+
+  t='sudo with a wrong password from --password-fd'
+  start=$(date +%s)
+  cli_as_admin --password-fd=3 run "sudo:$target" -- id -un 3<"$tmp/wrong"
+  took=$(($(date +%s) - start))
+  expect_rc 1 "$t"
+  expect_text err "incorrect password for $target" "$t"
+  expect_no_secret "$t" not-the-password
+  [ "$took" -lt 15 ] || fail "$t: took ${took}s, not refused at once"
+
+  t='sudo asking for a password none was given for'
+  cli_as_admin run "sudo:$target" -- id -un
+  expect_rc 1 "$t"
+  expect_text err 'password' "$t"
+
+  # At a terminal: the prompt is answered, and what is typed not echoed.
+  if command -v python3 >/dev/null; then
+    t='sudo with --ask-password at a terminal'
+    python3 - "$admin" "$cli" "sudo:$target" "$password" \
+        >"$tmp/out" 2>"$tmp/err" <<'PYTHON'
+import os, pty, select, sys, time
+
+admin, cli, spec, password = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp('runuser', ['runuser', '-u', admin, '--', cli, '--ask-password',
+                          'run', spec, '--', 'id', '-un'])
+
+transcript = b''
+
+def read_until(done, seconds):
+    """Reads the terminal until done(transcript), its end, or the time."""
+    global transcript
+    deadline = time.monotonic() + seconds
+    while not done(transcript):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return False
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the terminal's last user is gone
+            return done(transcript)
+        if not chunk:
+            return done(transcript)
+        transcript += chunk
+    return True
+
+prompt = ('Password for %s: ' % spec).encode()
+if not read_until(lambda t: prompt in t, 30):
+    sys.exit('no prompt; got %r' % transcript)
+os.write(fd, password.encode() + b'\n')
+read_until(lambda t: False, 30)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(transcript.decode(errors='replace').replace('\r', ''))
+sys.exit(os.waitstatus_to_exitcode(status))
+PYTHON
+    rc=$?
+    expect_rc 0 "$t"
+    expect_text out "Password for sudo:$target: " "$t"
+    expect_line out "$target" "$t"
+    expect_no_secret "$t" "$password"
+  else
+    echo "SKIP: --ask-password at a terminal: no python3"
+  fi
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2
   exit 1

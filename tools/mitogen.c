@@ -8,10 +8,13 @@
  */
 #include <mitogen/mitogen.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* Exit statuses; `run` exits with the command's own instead. Usage errors
@@ -26,8 +29,8 @@ enum {
 #define CHILD_LOG_DOMAIN_PREFIX "mitogen.ctx."
 
 static const gchar summary[] =
-  "Run functions and commands in other contexts (child processes now;\n"
-  "other users and hosts as their transports arrive), through libmitogen.\n"
+  "Run functions and commands in other contexts (child processes, other\n"
+  "users, other hosts, and chains of them), through libmitogen.\n"
   "\n"
   "Commands:\n"
   "  call CONTEXT MODULE.FUNCTION [ARG...]\n"
@@ -45,10 +48,24 @@ static const gchar summary[] =
 static const gchar description[] =
   "CONTEXT:\n"
   "  local                      a child process on this machine\n"
-  "  fork                       \\\n"
-  "  sudo:USER                   } parsed; need their transport modules\n"
-  "  ssh:[USER@]HOST[:PORT]     /\n"
-  "  A/B                        B started from A, e.g. local/local\n"
+  "  fork                       a copy of the context it is started from\n"
+  "  sudo:USER                  a process as USER, through sudo\n"
+  "  ssh:[USER@]HOST[:PORT]     a process on HOST, through ssh\n"
+  "  A/B                        B started from A, e.g. ssh:web1/sudo:root\n"
+  "\n"
+  "Passwords and host keys:\n"
+  "  A password is never taken on the command line, where other users\n"
+  "  could read it. Each sudo or ssh hop answers its prompt with:\n"
+  "  --ask-password     one asked for on the terminal (/dev/tty), without\n"
+  "                     echo, before anything starts: once for each such hop\n"
+  "  --password-fd=N    one read from descriptor N: a line for each such\n"
+  "                     hop, in order, or a single line for all of them;\n"
+  "                     e.g. mitogen --password-fd=3 ... 3<secret-file\n"
+  "  Without either, a hop that asks for a password fails, saying so.\n"
+  "  --host-key-policy, --identity-file and --known-hosts apply to every\n"
+  "  ssh hop. Host key policies: enforce (the default: a host whose key is\n"
+  "  not known is refused), accept-new (an unknown key is recorded, a\n"
+  "  changed one refused), ignore (no checking; nothing recorded).\n"
   "\n"
   "Examples:\n"
   "  mitogen call local core.getpid\n"
@@ -60,6 +77,7 @@ static const gchar description[] =
   "  mitogen call local core.run \"['id']\" nothing nothing '{}'\n"
   "  mitogen run local -- uname -a\n"
   "  mitogen run -v local -- sh -c 'echo out; echo err >&2; exit 7'\n"
+  "  mitogen --ask-password run ssh:alice@web1/sudo:root -- id\n"
   "  mitogen transports\n"
   "\n"
   "Everything after \"--\" is taken as it is, never as an option of mitogen:\n"
@@ -82,6 +100,12 @@ static const gchar supported_specs[] =
 static gdouble opt_connect_timeout = -1;
 static gboolean opt_debug;
 static gboolean opt_verbose;
+static gboolean opt_ask_password;
+/* G_MININT: not given; any negative number given is refused. */
+static gint opt_password_fd = G_MININT;
+static gchar *opt_host_key_policy;
+static gchar *opt_identity_file;
+static gchar *opt_known_hosts;
 
 static const GOptionEntry option_entries[] = {
   { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &opt_connect_timeout,
@@ -90,8 +114,29 @@ static const GOptionEntry option_entries[] = {
     "Have contexts forward their debug logs too (implies --verbose)", NULL },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
     "Show all log records of contexts, not only warnings and errors", NULL },
+  { "ask-password", 0, 0, G_OPTION_ARG_NONE, &opt_ask_password,
+    "Ask on the terminal, without echo, for the password of each sudo or "
+    "ssh hop", NULL },
+  { "password-fd", 0, 0, G_OPTION_ARG_INT, &opt_password_fd,
+    "Read the passwords of sudo and ssh hops from descriptor N, a line each "
+    "(one line serves all)", "N" },
+  { "host-key-policy", 0, 0, G_OPTION_ARG_STRING, &opt_host_key_policy,
+    "ssh hops: enforce (default), accept-new or ignore unknown host keys",
+    "POLICY" },
+  { "identity-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_identity_file,
+    "ssh hops: the private key to log in with", "PATH" },
+  { "known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &opt_known_hosts,
+    "ssh hops: the known hosts file to check and record host keys in",
+    "PATH" },
   { NULL }
 };
+
+static const gchar *const host_key_policies[] = {
+  "enforce", "accept-new", "ignore", NULL
+};
+
+/* Longest password accepted, from a terminal or a descriptor. */
+#define MAX_PASSWORD 4096
 
 /* Stdio rather than g_print(): that converts to the locale's charset,
  * which in the C locale turns every non-ASCII character of a result or a
@@ -249,7 +294,9 @@ parse_context_spec (const gchar *spec,
 /* The options every hop gets from the command line, over its own. */
 static GVariant *
 add_common_options (GVariant *options,
-                    gboolean next_is_fork)
+                    const gchar *transport,
+                    gboolean next_is_fork,
+                    const gchar *password)
 {
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
 
@@ -261,7 +308,274 @@ add_common_options (GVariant *options,
     g_variant_dict_insert (&dict, "connect-timeout", "d", opt_connect_timeout);
   if (opt_debug)
     g_variant_dict_insert (&dict, "debug", "b", TRUE);
+  if (password)
+    g_variant_dict_insert (&dict, "password", "s", password);
+  if (g_str_equal (transport, "ssh"))
+    {
+      if (opt_host_key_policy)
+        g_variant_dict_insert (&dict, "check-host-keys", "s", opt_host_key_policy);
+      if (opt_identity_file)
+        g_variant_dict_insert (&dict, "identity-file", "s", opt_identity_file);
+      if (opt_known_hosts)
+        g_variant_dict_insert (&dict, "known-hosts-file", "s", opt_known_hosts);
+    }
   return g_variant_dict_end (&dict);
+}
+
+/* Passwords */
+
+static gboolean
+takes_password (const gchar *transport)
+{
+  return g_str_equal (transport, "sudo") || g_str_equal (transport, "ssh");
+}
+
+static void
+password_free (gpointer data)
+{
+  gchar *password = data;
+
+  if (password)
+    {
+      explicit_bzero (password, strlen (password));
+      g_free (password);
+    }
+}
+
+/* Reads a line from @fd without its newline, a byte at a time so that
+ * nothing after it is consumed. Returns %NULL with no error at the end of
+ * the input. */
+static gchar *
+read_secret_line (int fd,
+                  GError **error)
+{
+  gchar buf[MAX_PASSWORD + 1];
+  gchar *line = NULL;
+  gsize len = 0;
+
+  for (;;)
+    {
+      gchar c;
+      gssize n = read (fd, &c, 1);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       "reading a password from descriptor %d: %s", fd,
+                       g_strerror (saved));
+          goto out;
+        }
+      if (n == 0 && len == 0)
+        goto out;
+      if (n == 0 || c == '\n')
+        break;
+      if (len == MAX_PASSWORD)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "a password from descriptor %d is longer than %d bytes",
+                       fd, MAX_PASSWORD);
+          goto out;
+        }
+      buf[len++] = c;
+    }
+  line = g_strndup (buf, len);
+out:
+  explicit_bzero (buf, sizeof buf);
+  return line;
+}
+
+/* The terminal to restore if a signal ends us while echo is off. */
+static int tty_fd = -1;
+static struct termios tty_saved;
+
+static void
+restore_tty_and_die (int signum)
+{
+  tcsetattr (tty_fd, TCSANOW, &tty_saved);
+  signal (signum, SIG_DFL);
+  raise (signum);
+}
+
+/* Asks on the controlling terminal, not stdin or stdout, which may be
+ * pipes carrying data, and with echo off, so the password is neither
+ * shown nor left in a scrollback. */
+static gchar *
+ask_password (const gchar *prompt,
+              GError **error)
+{
+  static const int fatal[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+  struct sigaction restore = { 0 }, previous[G_N_ELEMENTS (fatal)];
+  struct termios quiet;
+  g_autoptr(GError) read_error = NULL;
+  gchar *password;
+  int fd = open ("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "--ask-password needs a terminal to ask on: /dev/tty: %s",
+                   g_strerror (saved));
+      return NULL;
+    }
+  if (tcgetattr (fd, &tty_saved) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "--ask-password cannot turn off echo on /dev/tty: %s",
+                   g_strerror (saved));
+      close (fd);
+      return NULL;
+    }
+  tty_fd = fd;
+  restore.sa_handler = restore_tty_and_die;
+  for (guint i = 0; i < G_N_ELEMENTS (fatal); i++)
+    sigaction (fatal[i], &restore, &previous[i]);
+
+  quiet = tty_saved;
+  quiet.c_lflag &= ~(tcflag_t) (ECHO | ECHOE | ECHOK | ECHONL);
+  quiet.c_lflag |= ICANON;
+  /* Echo goes off before the prompt shows: whatever is typed once it is
+   * there is not echoed. */
+  tcsetattr (fd, TCSAFLUSH, &quiet);
+  mitogen_write_all (fd, (const guint8 *) prompt, strlen (prompt), -1, NULL);
+  password = read_secret_line (fd, &read_error);
+  tcsetattr (fd, TCSAFLUSH, &tty_saved);
+
+  for (guint i = 0; i < G_N_ELEMENTS (fatal); i++)
+    sigaction (fatal[i], &previous[i], NULL);
+  tty_fd = -1;
+  /* The newline typed was not echoed either. */
+  mitogen_write_all (fd, (const guint8 *) "\n", 1, -1, NULL);
+  close (fd);
+
+  if (!password && !read_error)
+    g_set_error_literal (&read_error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                         "no password given: the terminal closed");
+  if (!password)
+    g_propagate_error (error, g_steal_pointer (&read_error));
+  return password;
+}
+
+/* Reads up to @wanted lines from --password-fd. */
+static GPtrArray *
+read_password_lines (guint wanted,
+                     GError **error)
+{
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (password_free);
+
+  while (lines->len < wanted)
+    {
+      g_autoptr(GError) read_error = NULL;
+      gchar *line = read_secret_line (opt_password_fd, &read_error);
+
+      if (read_error)
+        {
+          g_propagate_error (error, g_steal_pointer (&read_error));
+          return NULL;
+        }
+      if (!line)
+        break;
+      g_ptr_array_add (lines, line);
+    }
+  if (lines->len == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "descriptor %d gave no password", opt_password_fd);
+      return NULL;
+    }
+  if (lines->len != 1 && lines->len < wanted)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "descriptor %d gave %u passwords for %u sudo and ssh hops: "
+                   "give one line for each, or one for all", opt_password_fd,
+                   lines->len, wanted);
+      return NULL;
+    }
+  return g_steal_pointer (&lines);
+}
+
+/* The password of each hop of @spec, in order: %NULL for a hop that takes
+ * none or when none was asked for. Gathered before anything starts, so
+ * that prompts do not come between a hop's output and the next. */
+static GPtrArray *
+gather_passwords (const gchar *spec,
+                  GError **error)
+{
+  g_auto(GStrv) hops = g_strsplit (spec, "/", -1);
+  g_autoptr(GPtrArray) passwords = g_ptr_array_new_with_free_func (password_free);
+  g_autoptr(GPtrArray) lines = NULL;
+  g_auto(GStrv) transports = g_new0 (gchar *, g_strv_length (hops) + 1);
+  guint wanted = 0, next_line = 0;
+
+  for (guint i = 0; hops[i]; i++)
+    {
+      g_autoptr(GVariant) options = NULL;
+
+      if (!parse_context_spec (hops[i], &transports[i], &options, error))
+        return NULL;
+      if (takes_password (transports[i]))
+        wanted++;
+    }
+  if (opt_password_fd >= 0 && wanted > 0)
+    {
+      lines = read_password_lines (wanted, error);
+      if (!lines)
+        return NULL;
+    }
+
+  for (guint i = 0; hops[i]; i++)
+    {
+      gchar *password = NULL;
+
+      if (takes_password (transports[i]) && opt_ask_password)
+        {
+          g_autofree gchar *prompt = g_strdup_printf ("Password for %s: ", hops[i]);
+
+          password = ask_password (prompt, error);
+          if (!password)
+            return NULL;
+        }
+      else if (takes_password (transports[i]) && lines)
+        {
+          password = g_strdup (lines->pdata[lines->len == 1 ? 0 : next_line]);
+          next_line++;
+        }
+      g_ptr_array_add (passwords, password);
+    }
+  return g_steal_pointer (&passwords);
+}
+
+/* Checks the options that need more than GOptionContext's parsing. */
+static gboolean
+check_options (GError **error)
+{
+  if (opt_ask_password && opt_password_fd != G_MININT)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "--ask-password and --password-fd cannot be given "
+                           "together");
+      return FALSE;
+    }
+  if (opt_password_fd != G_MININT &&
+      (opt_password_fd < 0 || fcntl (opt_password_fd, F_GETFD) < 0))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--password-fd: %d is not an open descriptor", opt_password_fd);
+      return FALSE;
+    }
+  if (opt_host_key_policy &&
+      !g_strv_contains (host_key_policies, opt_host_key_policy))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--host-key-policy is enforce, accept-new or ignore, not "
+                   "“%s”", opt_host_key_policy);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* A session: the broker, router and the contexts of one CONTEXT, the
@@ -329,6 +643,7 @@ session_check_spec (const gchar *spec,
 static gboolean
 session_connect (Session *session,
                  const gchar *spec,
+                 GPtrArray *passwords,
                  GError **error)
 {
   g_auto(GStrv) hops = g_strsplit (spec, "/", -1);
@@ -344,9 +659,10 @@ session_connect (Session *session,
       if (!parse_context_spec (hops[i], &transport, &options, error))
         return FALSE;
       context = mitogen_context_connect (session->router, transport,
-                                         add_common_options (options,
+                                         add_common_options (options, transport,
                                                              hops[i + 1] &&
-                                                             g_str_equal (hops[i + 1], "fork")),
+                                                             g_str_equal (hops[i + 1], "fork"),
+                                                             passwords->pdata[i]),
                                          via, NULL, error);
       if (!context)
         return FALSE;
@@ -740,6 +1056,7 @@ run_in_context (GStrv words,
 {
   const gchar *command = words[0];
   const gchar *spec = words[1];
+  g_autoptr(GPtrArray) passwords = NULL;
   g_autoptr(Session) session = NULL;
 
   if (g_str_equal (command, "call") &&
@@ -750,10 +1067,15 @@ run_in_context (GStrv words,
     return FALSE;
   if (!session_check_spec (spec, error))
     return FALSE;
+  passwords = gather_passwords (spec, error);
+  if (!passwords)
+    return FALSE;
 
   session = session_new ();
-  if (!session_connect (session, spec, error))
+  if (!session_connect (session, spec, passwords, error))
     return FALSE;
+  /* Held no longer than needed. */
+  g_clear_pointer (&passwords, g_ptr_array_unref);
 
   *status = EXIT_OK;
   if (g_str_equal (command, "call") && is_module_file (words[2]))
@@ -813,7 +1135,8 @@ main (int argc,
   g_option_context_set_description (options, description);
   g_option_context_add_main_entries (options, option_entries, NULL);
 
-  if (!parse_command_line (options, argc, argv, &words, &error))
+  if (!parse_command_line (options, argc, argv, &words, &error) ||
+      !check_options (&error))
     {
       print_error ("%s", error->message);
       return EXIT_USAGE;
