@@ -27,8 +27,9 @@
  * may log in as root or as any test user, an empty known hosts file and
  * its configuration, all in a temporary directory that stop removes.
  *
- * Needs root: sshd must run as root to log users in. The agent runs on
- * the far side by its build path, the machine being the same.
+ * Needs root: sshd must run as root to log users in. The far side is this
+ * machine, so an agent run by path rather than uploaded is found at its
+ * build path.
  */
 struct _MitogenTestSshd {
   gchar *netns;
@@ -493,8 +494,9 @@ mitogen_test_sshd_options (MitogenTestSshd *self,
   g_variant_dict_insert (&dict, "known-hosts-file", "s", self->known_hosts);
   g_variant_dict_insert (&dict, "connect-timeout", "d", CONNECT_TIMEOUT);
   /* Not this machine's ssh configuration: only the test's. */
-  g_variant_dict_insert_value (&dict, "ssh-args",
-                               g_variant_new_strv ((const gchar *[]) { "-F", "/dev/null" }, 2));
+  g_variant_dict_insert_value (
+    &dict, "ssh-args",
+    g_variant_new_strv ((const gchar *[]) { "-F", "/dev/null" }, 2));
   return g_variant_dict_end (&dict);
 }
 
@@ -536,8 +538,8 @@ descendants (GPid root)
   g_array_append_val (found, root);
   for (guint i = 0; i < found->len; i++)
     {
-      GArray *kids = g_hash_table_lookup (children,
-                                          GINT_TO_POINTER (g_array_index (found, GPid, i)));
+      GPid parent = g_array_index (found, GPid, i);
+      GArray *kids = g_hash_table_lookup (children, GINT_TO_POINTER (parent));
 
       if (kids)
         g_array_append_vals (found, kids->data, kids->len);
@@ -601,54 +603,4 @@ mitogen_test_sshd_stop (MitogenTestSshd *self)
   g_free (self->known_hosts);
   g_free (self->log);
   g_free (self);
-}
-
-/**
- * mitogen_test_sshd_wrap_agent:
- * @path: where to write the wrapper
- * @error: return location for an error
- *
- * Writes a script at @path that runs the agent of `MITOGEN_AGENT` with
- * `MITOGEN_AGENT` set to the script itself and `MITOGEN_TRANSPORT_PATH`
- * as it is here. sshd passes no environment to what it runs, so an agent
- * reached through ssh would otherwise neither find the transports nor
- * know what agent to start for a hop after it. Set `MITOGEN_AGENT` to
- * @path, before any thread starts, to use it.
- *
- * Returns: %TRUE once written
- */
-gboolean
-mitogen_test_sshd_wrap_agent (const gchar *path,
-                              GError **error)
-{
-  const gchar *agent = g_getenv ("MITOGEN_AGENT");
-  const gchar *transports = g_getenv ("MITOGEN_TRANSPORT_PATH");
-  g_autofree gchar *q_agent = NULL, *q_path = NULL, *q_transports = NULL;
-  g_autofree gchar *script = NULL;
-
-  if (!agent || !*agent)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                           "MITOGEN_AGENT is unset");
-      return FALSE;
-    }
-  if (g_strcmp0 (agent, path) == 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                   "MITOGEN_AGENT is already the wrapper %s", path);
-      return FALSE;
-    }
-  q_agent = g_shell_quote (agent);
-  q_path = g_shell_quote (path);
-  q_transports = g_shell_quote (transports ? transports : "");
-  script = g_strdup_printf ("#!/bin/sh\n"
-                            "# Written by a libmitogen test: the agent with the\n"
-                            "# environment sshd does not pass on.\n"
-                            "MITOGEN_AGENT=%s\n"
-                            "MITOGEN_TRANSPORT_PATH=%s\n"
-                            "export MITOGEN_AGENT MITOGEN_TRANSPORT_PATH\n"
-                            "exec %s \"$@\"\n",
-                            q_path, q_transports, q_agent);
-  return g_file_set_contents_full (path, script, -1,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0755, error);
 }

@@ -35,8 +35,6 @@ gboolean         mitogen_test_sshd_run_in_netns     (const gchar *netns,
                                                      gpointer data,
                                                      gpointer *result,
                                                      GError **error);
-gboolean         mitogen_test_sshd_wrap_agent       (const gchar *path,
-                                                     GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MitogenTestSshd, mitogen_test_sshd_stop)
 

@@ -73,9 +73,11 @@ ssh_options (Fixture *f,
              const gchar *key,
              guint16 port)
 {
+  g_autoptr(GVariant) base =
+    g_variant_ref_sink (mitogen_test_sshd_options (f->sshd, "root", check));
   GVariantDict dict;
 
-  g_variant_dict_init (&dict, mitogen_test_sshd_options (f->sshd, "root", check));
+  g_variant_dict_init (&dict, base);
   if (key)
     g_variant_dict_insert (&dict, "identity-file", "s", key);
   if (port)
@@ -89,9 +91,11 @@ static GVariant *
 password_options (Fixture *f,
                   const gchar *password)
 {
+  g_autoptr(GVariant) base =
+    g_variant_ref_sink (ssh_options (f, "ignore", f->stranger_key, 0));
   GVariantDict dict;
 
-  g_variant_dict_init (&dict, ssh_options (f, "ignore", f->stranger_key, 0));
+  g_variant_dict_init (&dict, base);
   g_variant_dict_insert (&dict, "username", "s", PASSWORD_USER);
   g_variant_dict_insert (&dict, "password", "s", password);
   return g_variant_dict_end (&dict);
@@ -296,6 +300,7 @@ test_connect_timeout (Fixture *f,
   g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
   g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GVariant) base = NULL;
   GVariantDict dict;
 
   if (!f->sshd)
@@ -310,9 +315,10 @@ test_connect_timeout (Fixture *f,
   bound = g_socket_get_local_address (mute, &error);
   g_assert_no_error (error);
 
-  g_variant_dict_init (&dict, ssh_options (f, "ignore", NULL,
-                                           g_inet_socket_address_get_port (
-                                             G_INET_SOCKET_ADDRESS (bound))));
+  base = g_variant_ref_sink (
+    ssh_options (f, "ignore", NULL,
+                 g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound))));
+  g_variant_dict_init (&dict, base);
   g_variant_dict_insert (&dict, "connect-timeout", "d", SHORT_TIMEOUT);
   assert_fails_within (f, g_variant_dict_end (&dict),
                        MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
