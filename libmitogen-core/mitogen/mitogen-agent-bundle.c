@@ -598,9 +598,9 @@ mitogen_agent_bundle_check_status (MitogenAgentBundle *self,
 
       g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
                    "The far side cannot run this %s agent: it has no %s, so it "
-                   "is another architecture%s%s%s or not a GNU libc system",
-                   this_machine (), self->interpreter, *machine ? " (" : "",
-                   machine, *machine ? ")" : "");
+                   "is another architecture or not a GNU libc system%s%s%s",
+                   this_machine (), self->interpreter,
+                   *machine ? " (its uname -m says " : "", machine, *machine ? ")" : "");
     }
   else if (g_str_equal (status, "nowrite"))
     g_set_error_literal (

@@ -7,6 +7,7 @@
 #include "mitogen-external-context.h"
 
 #include <errno.h>
+#include <glib-unix.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,10 +274,27 @@ move_high (int fd)
   return moved;
 }
 
+/* /dev/null, or where there is none (a bare chroot) one end of a pipe
+ * whose other end is closed: reads see end of file, writes fail. */
+static int
+open_null (gboolean for_reading)
+{
+  int null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  int p[2];
+
+  if (null_fd < 0 && g_unix_open_pipe (p, FD_CLOEXEC, NULL))
+    {
+      null_fd = for_reading ? p[0] : p[1];
+      close (for_reading ? p[1] : p[0]);
+    }
+  return null_fd;
+}
+
+/* Either way @fd stays taken, so no descriptor opened later lands on it. */
 static void
 redirect_to_null (int fd)
 {
-  int null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  int null_fd = open_null (fd == STDIN_FILENO);
 
   if (null_fd >= 0 && null_fd != fd)
     {
@@ -689,7 +707,7 @@ finish (MitogenExternalContext *self)
 {
   gint64 grace = mitogen_broker_get_shutdown_timeout (self->broker);
   gint64 deadline = g_get_monotonic_time () + grace;
-  int null_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  int null_fd = open_null (FALSE);
   g_autoptr(GPtrArray) children = mitogen_router_dup_child_streams (self->router);
 
   /* Our children share our stdout and stderr pipes: they go first, or
