@@ -431,6 +431,66 @@ test_pair_ranges (Pair *p,
     }
 }
 
+typedef struct {
+  gboolean done;
+  guint32 id;
+  GError *error;
+} AsyncResult;
+
+static void
+on_allocated (GObject *source,
+              GAsyncResult *result,
+              gpointer user_data)
+{
+  AsyncResult *r = user_data;
+
+  r->id = mitogen_router_allocate_id_finish (MITOGEN_ROUTER (source), result,
+                                             &r->error);
+  r->done = TRUE;
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the default main context until @r is done, for at most WAIT. */
+static void
+wait_async (AsyncResult *r)
+{
+  gboolean timed_out = FALSE;
+  guint timeout = g_timeout_add (WAIT / 1000, on_timeout, &timed_out);
+
+  while (!r->done && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_source_remove (timeout);
+}
+
+static void
+test_pair_async (Pair *p,
+                 gconstpointer data)
+{
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  AsyncResult r = { 0 };
+
+  g_cancellable_cancel (cancelled);
+  mitogen_router_allocate_id_async (p->child, cancelled, on_allocated, &r);
+  wait_async (&r);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (r.id, ==, MITOGEN_CONTEXT_ID_NONE);
+  g_clear_error (&r.error);
+
+  r = (AsyncResult) { 0 };
+  mitogen_router_allocate_id_async (p->child, NULL, on_allocated, &r);
+  wait_async (&r);
+  g_assert_no_error (r.error);
+  g_assert_cmpuint (r.id, >, 0);
+  g_assert_cmpuint (r.id, !=, MITOGEN_CONTEXT_ID_NONE);
+}
+
 static void
 swallow_request (MitogenMessage *msg,
                  gpointer user_data)
@@ -508,6 +568,8 @@ main (int argc,
               setup, test_quota, teardown);
   g_test_add_func ("/allocate-id/no-master", test_no_master);
   g_test_add ("/allocate-id/ranges", Pair, NULL, pair_setup, test_pair_ranges,
+              pair_teardown);
+  g_test_add ("/allocate-id/async", Pair, NULL, pair_setup, test_pair_async,
               pair_teardown);
   g_test_add ("/allocate-id/master-gone", Pair, NULL, pair_setup,
               test_pair_master_gone, pair_teardown);

@@ -897,6 +897,60 @@ mitogen_router_allocate_id_full (MitogenRouter *self,
   return id;
 }
 
+static void
+allocate_id_thread (GTask *task,
+                    gpointer source,
+                    gpointer task_data,
+                    GCancellable *cancellable)
+{
+  GError *error = NULL;
+  guint32 id = mitogen_router_allocate_id_full (source, cancellable, &error);
+
+  if (id == MITOGEN_CONTEXT_ID_NONE)
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, id);
+}
+
+/**
+ * mitogen_router_allocate_id_async:
+ * @self: a router
+ * @cancellable: (nullable): stops a wait for the master
+ * @callback: (scope async): called with the id
+ * @user_data: (closure): data for @callback
+ *
+ * Like mitogen_router_allocate_id_full(), without blocking.
+ */
+void
+mitogen_router_allocate_id_async (MitogenRouter *self,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, mitogen_router_allocate_id_async);
+  g_task_run_in_thread (task, allocate_id_thread);
+}
+
+/**
+ * mitogen_router_allocate_id_finish:
+ * @self: a router
+ * @result: the result given to the callback
+ * @error: return location for an error
+ *
+ * Returns: a context id, or %MITOGEN_CONTEXT_ID_NONE with @error set
+ */
+guint32
+mitogen_router_allocate_id_finish (MitogenRouter *self,
+                                   GAsyncResult *result,
+                                   GError **error)
+{
+  gssize id = g_task_propagate_int (G_TASK (result), error);
+
+  return id < 0 ? MITOGEN_CONTEXT_ID_NONE : (guint32) id;
+}
+
 /**
  * mitogen_router_allocate_id:
  * @self: a router

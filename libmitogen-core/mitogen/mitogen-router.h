@@ -110,6 +110,15 @@ guint32        mitogen_router_allocate_id_full (MitogenRouter *self,
                                                 GCancellable *cancellable,
                                                 GError **error);
 MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_router_allocate_id_async  (MitogenRouter *self,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer user_data);
+MITOGEN_AVAILABLE_IN_ALL
+guint32        mitogen_router_allocate_id_finish (MitogenRouter *self,
+                                                  GAsyncResult *result,
+                                                  GError **error);
+MITOGEN_AVAILABLE_IN_ALL
 guint32        mitogen_router_get_id_quota    (MitogenRouter *self);
 MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_router_set_id_quota    (MitogenRouter *self,
