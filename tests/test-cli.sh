@@ -48,6 +48,12 @@ expect_text () {
   grep -q -- "$2" "$tmp/$1" || fail "$3: no '$2' on std$1"
 }
 
+expect_no_secret () {
+  for f in out err; do
+    if grep -q -- "$2" "$tmp/$f"; then fail "$1: the password is on std$f"; fi
+  done
+}
+
 expect_empty () {
   [ ! -s "$tmp/$1" ] || fail "$2: std$1 is not empty"
 }
@@ -156,7 +162,8 @@ done
 t='no password option'
 cli --password=s3cret call local core.getpid
 expect_rc 2 "$t"
-expect_text err 'Unknown option --password' "$t"
+expect_text err 'never taken on the command line' "$t"
+expect_no_secret "$t" s3cret
 
 t='--host-key-policy takes enforce, accept-new or ignore'
 cli --host-key-policy=trusting call ssh:localhost core.getpid
@@ -216,12 +223,6 @@ sudo_unavailable () {
 cli_as_admin () {
   runuser -u "$admin" -- "$cli" "$@" >"$tmp/out" 2>"$tmp/err"
   rc=$?
-}
-
-expect_no_secret () {
-  for f in out err; do
-    if grep -q -- "$2" "$tmp/$f"; then fail "$1: the password is on std$f"; fi
-  done
 }
 
 why=$(sudo_unavailable)

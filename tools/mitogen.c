@@ -1022,6 +1022,18 @@ parse_command_line (GOptionContext *options,
   g_auto(GStrv) verbatim = NULL;
 
   split_at_separator (argc, argv, &ours, &verbatim);
+  /* Said plainly, and without repeating the password in the message as
+   * GOptionContext's "Unknown option --password=…" would. */
+  for (guint i = 1; ours[i]; i++)
+    if (g_str_equal (ours[i], "--password") ||
+        g_str_has_prefix (ours[i], "--password="))
+      {
+        g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
+                             "a password is never taken on the command line, "
+                             "where other users could read it: use "
+                             "--ask-password or --password-fd");
+        return FALSE;
+      }
   if (!g_option_context_parse_strv (options, &ours, error))
     return FALSE;
   *words = join_words (ours, verbatim);
