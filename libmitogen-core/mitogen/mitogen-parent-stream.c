@@ -452,7 +452,8 @@ upload_agent (MitogenParentStream *self,
   if (read_boot_event (self, fd, deadline, output, scanned, &status, NULL) == BOOT_STATUS)
     return mitogen_agent_bundle_check_status (bundle, status, error);
   g_propagate_prefixed_error (error, g_steal_pointer (&write_error),
-                              "Uploading the agent failed: ");
+                              "Uploading the agent (%.1f MB) failed: ",
+                              g_bytes_get_size (archive) / 1e6);
   return FALSE;
 }
 
