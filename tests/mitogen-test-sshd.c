@@ -40,6 +40,9 @@ struct _MitogenTestSshd {
   gchar *known_hosts;
   gchar *log;
   GSubprocess *sshd;
+  /* Removes the directory once its stdin closes: at stop, or when the
+   * test dies halfway and never calls stop. */
+  GSubprocess *janitor;
 };
 
 #define SSHD "/usr/sbin/sshd"
@@ -345,6 +348,14 @@ mitogen_test_sshd_start (const gchar *netns,
   self->dir = g_dir_make_tmp ("mitogen-test-sshd-XXXXXX", error);
   if (!self->dir)
     return NULL;
+  self->janitor = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                      G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                      G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                    error, "sh", "-c",
+                                    "read -r _ || :; rm -rf -- \"$0\"",
+                                    self->dir, NULL);
+  if (!self->janitor)
+    return NULL;
   /* sshd reads authorized_keys as the user logging in. */
   g_chmod (self->dir, 0755);
   host_key = g_build_filename (self->dir, "host_key", NULL);
@@ -548,31 +559,45 @@ descendants (GPid root)
   return found;
 }
 
-static void
-remove_tree (const gchar *dir)
+/* Whether @pid has exited: gone, or a zombie its new parent has yet to
+ * reap. */
+static gboolean
+exited (GPid pid)
 {
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree gchar *stat = NULL;
+  const gchar *after_comm;
 
-  while (d && (name = g_dir_read_name (d)))
-    {
-      g_autofree gchar *path = g_build_filename (dir, name, NULL);
-
-      if (g_file_test (path, G_FILE_TEST_IS_DIR) &&
-          !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (path);
-      else
-        g_unlink (path);
-    }
-  g_rmdir (dir);
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return TRUE;
+  after_comm = strrchr (stat, ')');
+  return after_comm && after_comm[1] == ' ' && after_comm[2] == 'Z';
 }
+
+static gboolean
+is_sshd (GPid pid)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/comm", pid);
+  g_autofree gchar *comm = NULL;
+
+  return g_file_get_contents (path, &comm, NULL, NULL) &&
+         g_str_equal (g_strchomp (comm), "sshd");
+}
+
+/* How long what ran in the sessions gets to end on its own. */
+#define LINGER_USEC (5 * G_USEC_PER_SEC)
 
 /**
  * mitogen_test_sshd_stop:
  * @self: (nullable) (transfer full): an sshd
  *
- * Kills sshd and every session still under it (and whatever they
- * started), waits for sshd, removes its directory and frees @self.
+ * Kills sshd and its sessions, gives what they ran (an agent that reads
+ * end of file, a login shell) a moment to end on its own and kills what
+ * is left, waits for sshd, removes its directory and frees @self.
+ *
+ * Only sshd's own processes are killed at once: a user's shell killed
+ * halfway through its start-up files can leave their locks behind (a
+ * `pyenv rehash` in root's .bashrc does) and slow every later login.
  */
 void
 mitogen_test_sshd_stop (MitogenTestSshd *self)
@@ -582,20 +607,43 @@ mitogen_test_sshd_stop (MitogenTestSshd *self)
   if (self->sshd && g_subprocess_get_identifier (self->sshd))
     {
       GPid pid = (GPid) strtol (g_subprocess_get_identifier (self->sshd), NULL, 10);
+      gint64 deadline = g_get_monotonic_time () + LINGER_USEC;
       g_autoptr(GArray) below = NULL;
+      gboolean left;
 
       /* Stopped, it forks no new session while its tree is read. */
       kill (pid, SIGSTOP);
       below = descendants (pid);
       for (guint i = 0; i < below->len; i++)
-        kill (g_array_index (below, GPid, i), SIGKILL);
+        if (is_sshd (g_array_index (below, GPid, i)))
+          kill (g_array_index (below, GPid, i), SIGKILL);
       g_subprocess_force_exit (self->sshd);
+
+      do
+        {
+          left = FALSE;
+          for (guint i = 0; i < below->len && !left; i++)
+            left = !exited (g_array_index (below, GPid, i));
+          if (left)
+            g_usleep (G_USEC_PER_SEC / 100);
+        }
+      while (left && g_get_monotonic_time () < deadline);
+      for (guint i = 0; i < below->len; i++)
+        if (!exited (g_array_index (below, GPid, i)))
+          kill (g_array_index (below, GPid, i), SIGKILL);
     }
   if (self->sshd)
     g_subprocess_wait (self->sshd, NULL, NULL);
   g_clear_object (&self->sshd);
-  if (self->dir)
-    remove_tree (self->dir);
+  if (self->janitor)
+    {
+      g_output_stream_close (g_subprocess_get_stdin_pipe (self->janitor), NULL,
+                             NULL);
+      g_subprocess_wait (self->janitor, NULL, NULL);
+      g_clear_object (&self->janitor);
+    }
+  else if (self->dir)
+    g_rmdir (self->dir);
   g_free (self->netns);
   g_free (self->address);
   g_free (self->dir);

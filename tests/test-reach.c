@@ -117,8 +117,20 @@ start_guard (Fixture *f)
   g_autofree gchar *script = NULL;
   GSubprocess *guard;
 
+  /* sshd's processes first; what ran under them gets a moment to end
+   * on its own, as a login shell killed halfway through its start-up
+   * files can leave their locks behind. */
   script = g_strdup_printf ("read -r _ || :\n"
-                            "for ns in %s %s; do\n"
+                            "set -- %s %s\n"
+                            "for p in $(ip netns pids \"$1\"; ip netns pids \"$2\"); do\n"
+                            "  [ \"$(cat /proc/$p/comm)\" = sshd ] && kill -KILL $p\n"
+                            "done\n"
+                            "i=0\n"
+                            "while [ $i -lt 50 ] &&\n"
+                            "      [ -n \"$(ip netns pids \"$1\"; ip netns pids \"$2\")\" ]; do\n"
+                            "  sleep 0.1; i=$((i + 1))\n"
+                            "done\n"
+                            "for ns in \"$1\" \"$2\"; do\n"
                             "  ip netns pids \"$ns\" | xargs -r kill -KILL\n"
                             "  ip netns del \"$ns\"\n"
                             "done\n"
