@@ -384,36 +384,70 @@ mitogen_ssh_stream_class_init (MitogenSshStreamClass *klass)
   parent_class->check_output = mitogen_ssh_stream_check_output;
   parent_class->uploads_agent = TRUE;
 
-  /* MitogenSshStream:hostname: The host to connect to. Required. */
+  /**
+   * MitogenSshStream:hostname:
+   *
+   * The host to connect to. Required.
+   */
   props[PROP_HOSTNAME] =
     g_param_spec_string ("hostname", NULL, NULL, NULL, RW);
-  /* MitogenSshStream:username: The user to log in as, or %NULL for ssh's
-   * default. */
+  /**
+   * MitogenSshStream:username:
+   *
+   * The user to log in as, or %NULL for ssh's default.
+   */
   props[PROP_USERNAME] =
     g_param_spec_string ("username", NULL, NULL, NULL, RW);
-  /* MitogenSshStream:port: The port, or 0 for ssh's default. */
+  /**
+   * MitogenSshStream:port:
+   *
+   * The port, or 0 for ssh's default.
+   */
   props[PROP_PORT] =
     g_param_spec_int ("port", NULL, NULL, 0, 65535, 0, RW);
-  /* MitogenSshStream:identity-file: A private key to log in with (`-i`). */
+  /**
+   * MitogenSshStream:identity-file:
+   *
+   * A private key to log in with (`-i`).
+   */
   props[PROP_IDENTITY_FILE] =
     g_param_spec_string ("identity-file", NULL, NULL, NULL, RW);
-  /* MitogenSshStream:check-host-keys: `enforce` (unknown keys are
-   * refused), `accept-new` (unknown keys are added, changed ones refused) or
-   * `ignore` (no checking, nothing recorded). */
+  /**
+   * MitogenSshStream:check-host-keys:
+   *
+   * `enforce` (unknown keys are refused), `accept-new` (unknown keys are
+   * added, changed ones refused) or `ignore` (no checking, nothing
+   * recorded).
+   */
   props[PROP_CHECK_HOST_KEYS] =
     g_param_spec_string ("check-host-keys", NULL, NULL, "enforce", RW);
-  /* MitogenSshStream:known-hosts-file: The known hosts file, or %NULL for
-   * ssh's default. Unused under `ignore`. */
+  /**
+   * MitogenSshStream:known-hosts-file:
+   *
+   * The known hosts file, or %NULL for ssh's default. Unused under
+   * `ignore`.
+   */
   props[PROP_KNOWN_HOSTS_FILE] =
     g_param_spec_string ("known-hosts-file", NULL, NULL, NULL, RW);
-  /* MitogenSshStream:compression: Whether to compress the link (`-C`). */
+  /**
+   * MitogenSshStream:compression:
+   *
+   * Whether to compress the link (`-C`).
+   */
   props[PROP_COMPRESSION] =
     g_param_spec_boolean ("compression", NULL, NULL, FALSE, RW);
-  /* MitogenSshStream:ssh-path: The ssh program; searched in `PATH`. */
+  /**
+   * MitogenSshStream:ssh-path:
+   *
+   * The ssh program; searched in `PATH`.
+   */
   props[PROP_SSH_PATH] =
     g_param_spec_string ("ssh-path", NULL, NULL, "ssh", RW);
-  /* MitogenSshStream:ssh-args: Further arguments to ssh, placed before
-   * the host name. */
+  /**
+   * MitogenSshStream:ssh-args:
+   *
+   * Further arguments to ssh, placed before the host name.
+   */
   props[PROP_SSH_ARGS] =
     g_param_spec_boxed ("ssh-args", NULL, NULL, G_TYPE_STRV, RW);
   g_object_class_install_properties (object_class, N_PROPS, props);
