@@ -812,6 +812,37 @@ mitogen_context_connect_with_id (MitogenRouter *router,
   return self;
 }
 
+/* A hop's failure to start the child comes back as a remote call error;
+ * it is the stream or timeout error it was there, so callers can match it
+ * across hops as they do for a direct child. */
+static void
+set_via_error (MitogenContext *via,
+               GError **error)
+{
+  const gchar *hop = mitogen_context_get_name (via);
+  const gchar *domain, *message;
+  GQuark quark = 0;
+
+  if (!error || !*error)
+    return;
+  if (g_error_matches (*error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_REMOTE) &&
+      (domain = mitogen_call_error_get_remote_domain (*error)))
+    quark = g_quark_try_string (domain);
+  message = (*error)->message;
+  if (g_str_has_prefix (message, hop) && g_str_has_prefix (message + strlen (hop), ": "))
+    message += strlen (hop) + 2;
+  if (quark == MITOGEN_STREAM_ERROR || quark == MITOGEN_TIMEOUT_ERROR)
+    {
+      GError *local = g_error_new (quark, mitogen_call_error_get_remote_code (*error),
+                                   "Via %s: %s", hop, message);
+
+      g_clear_error (error);
+      *error = local;
+    }
+  else
+    g_prefix_error (error, "Via %s: ", hop);
+}
+
 static MitogenContext *
 connect_via (MitogenRouter *router,
              const gchar *transport,
@@ -837,7 +868,7 @@ connect_via (MitogenRouter *router,
                                cancellable, error);
   if (!name)
     {
-      g_prefix_error (error, "Via %s: ", mitogen_context_get_name (via));
+      set_via_error (via, error);
       return NULL;
     }
   self = mitogen_context_new (router, context_id, g_variant_get_string (name, NULL));

@@ -372,9 +372,14 @@ read_boot_event (MitogenParentStream *self,
 
       if (!mitogen_wait_fd (fd, G_IO_IN, deadline, error))
         {
-          g_prefix_error (error, "Timed out after %.1f s (connect-timeout) "
-                                 "waiting for the agent to start: ",
-                          PRIV (self)->connect_timeout);
+          if (error && g_error_matches (*error, MITOGEN_TIMEOUT_ERROR,
+                                        MITOGEN_TIMEOUT_ERROR_TIMED_OUT))
+            {
+              g_clear_error (error);
+              g_set_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
+                           "Timed out after %.1f s (the connect timeout) waiting "
+                           "for the agent to start", PRIV (self)->connect_timeout);
+            }
           return BOOT_FAILED;
         }
       n = read (fd, &c, 1);

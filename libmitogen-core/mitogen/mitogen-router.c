@@ -476,8 +476,10 @@ send_route_message (MitogenRouter *self,
   mitogen_router_route (self, msg);
 }
 
-/* The contexts in @gone are unreachable: wake whoever waits on them, tell
- * listeners, and, if @propagate, tell our parent. Called without the lock. */
+/* The contexts in @gone are unreachable: tell listeners and, if
+ * @propagate, our parent, then wake whoever waits on them, so that a
+ * waiter woken by the error already sees its context disconnected.
+ * Called without the lock. */
 static void
 forget_contexts (MitogenRouter *self,
                  GHashTable *gone,
@@ -488,11 +490,6 @@ forget_contexts (MitogenRouter *self,
   GHashTableIter iter;
   gpointer id;
 
-  g_mutex_lock (&self->lock);
-  victims = steal_handlers_locked (self, respondent_in, gone);
-  g_mutex_unlock (&self->lock);
-  kill_handlers (self, victims, reason);
-
   g_hash_table_iter_init (&iter, gone);
   while (g_hash_table_iter_next (&iter, &id, NULL))
     {
@@ -501,6 +498,11 @@ forget_contexts (MitogenRouter *self,
                             g_variant_new ("(u)", GPOINTER_TO_UINT (id)));
       g_signal_emit (self, signals[SIGNAL_ROUTE_REMOVED], 0, GPOINTER_TO_UINT (id));
     }
+
+  g_mutex_lock (&self->lock);
+  victims = steal_handlers_locked (self, respondent_in, gone);
+  g_mutex_unlock (&self->lock);
+  kill_handlers (self, victims, reason);
 }
 
 static void

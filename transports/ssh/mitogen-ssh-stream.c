@@ -216,9 +216,11 @@ mitogen_ssh_stream_check_output (MitogenParentStream *stream,
   if (strstr (text, "Permission denied"))
     {
       g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
-                   "ssh: permission denied logging in to %s%s%s",
+                   "ssh: permission denied logging in to %s%s%s%s",
                    self->username ? self->username : "",
-                   self->username ? "@" : "", self->hostname);
+                   self->username ? "@" : "", self->hostname,
+                   mitogen_parent_stream_get_password (stream)
+                     ? " (incorrect password, or password login refused)" : "");
       return TRUE;
     }
   for (guint i = 0; unreachable[i]; i++)
