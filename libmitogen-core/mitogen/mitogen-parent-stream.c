@@ -172,6 +172,8 @@ mitogen_parent_stream_real_get_boot_command (MitogenParentStream *self,
   return mitogen_parent_stream_get_agent_command (self, error);
 }
 
+/* A transport that answers prompts needs its child on a terminal: sudo
+ * and ssh ask for passwords on the controlling terminal only. */
 static gboolean
 mitogen_parent_stream_real_create_child (MitogenParentStream *self,
                                          const gchar * const *argv,
@@ -179,6 +181,8 @@ mitogen_parent_stream_real_create_child (MitogenParentStream *self,
                                          int *out_fd,
                                          GError **error)
 {
+  if (MITOGEN_PARENT_STREAM_GET_CLASS (self)->is_prompt)
+    return mitogen_tty_create_child (argv, NULL, out_pid, out_fd, error);
   return mitogen_create_child (argv, NULL, out_pid, out_fd, NULL, error);
 }
 

@@ -177,16 +177,6 @@ mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
   return (gchar **) g_ptr_array_free (argv, FALSE);
 }
 
-static gboolean
-mitogen_ssh_stream_create_child (MitogenParentStream *stream,
-                                 const gchar * const *argv,
-                                 GPid *out_pid,
-                                 int *out_fd,
-                                 GError **error)
-{
-  return mitogen_tty_create_child (argv, NULL, out_pid, out_fd, error);
-}
-
 /* What ssh says when it cannot connect: fail at once rather than wait for
  * the deadline. */
 static gboolean
@@ -381,7 +371,6 @@ mitogen_ssh_stream_class_init (MitogenSshStreamClass *klass)
 
   parent_class->transport_name = "ssh";
   parent_class->get_boot_command = mitogen_ssh_stream_get_boot_command;
-  parent_class->create_child = mitogen_ssh_stream_create_child;
   parent_class->is_prompt = mitogen_ssh_stream_is_prompt;
   parent_class->check_output = mitogen_ssh_stream_check_output;
   parent_class->uploads_agent = TRUE;

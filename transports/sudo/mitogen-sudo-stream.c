@@ -87,16 +87,6 @@ mitogen_sudo_stream_get_boot_command (MitogenParentStream *stream,
   return (gchar **) g_ptr_array_free (argv, FALSE);
 }
 
-static gboolean
-mitogen_sudo_stream_create_child (MitogenParentStream *stream,
-                                  const gchar * const *argv,
-                                  GPid *out_pid,
-                                  int *out_fd,
-                                  GError **error)
-{
-  return mitogen_tty_create_child (argv, NULL, out_pid, out_fd, error);
-}
-
 /* What sudo says when it will not run the command: fail at once rather
  * than wait for the deadline. */
 static gboolean
@@ -239,7 +229,6 @@ mitogen_sudo_stream_class_init (MitogenSudoStreamClass *klass)
 
   parent_class->transport_name = "sudo";
   parent_class->get_boot_command = mitogen_sudo_stream_get_boot_command;
-  parent_class->create_child = mitogen_sudo_stream_create_child;
   parent_class->is_prompt = mitogen_sudo_stream_is_prompt;
   parent_class->check_output = mitogen_sudo_stream_check_output;
 
