@@ -10,17 +10,16 @@
  * Every figure is a median over per-sample timings: the spread of process
  * start-up and scheduling would make a mean mostly noise.
  */
-#include <mitogen/mitogen.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench-common.h"
 
 extern char **environ;
 
@@ -37,81 +36,6 @@ static GOptionEntry entries[] = {
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every start-up run", NULL },
   { NULL }
 };
-
-/* Microseconds with sub-microsecond resolution: a socketpair round trip
- * is a few microseconds, too close to g_get_monotonic_time()'s grain. */
-static double
-now_us (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
-
-static int
-compare_doubles (const void *a,
-                 const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-/* Sorts @samples in place. */
-static double
-median (double *samples,
-        gsize n)
-{
-  qsort (samples, n, sizeof *samples, compare_doubles);
-  return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
-}
-
-/* Run directly from the build tree, the benchmark finds the agent, the
- * transports and the core module there; meson's env, when given, wins. */
-static void
-default_to_build_tree (void)
-{
-  g_setenv ("MITOGEN_TRANSPORT_PATH", MITOGEN_BUILD_TRANSPORTS, FALSE);
-  g_setenv ("MITOGEN_PLUGIN_PATH", MITOGEN_BUILD_PLUGINS, FALSE);
-  g_setenv ("MITOGEN_AGENT", MITOGEN_BUILD_AGENT, FALSE);
-}
-
-/* Raw helpers: also run in the forked echo child, so they stay
- * async-signal-safe and leave errors to the caller. */
-static gboolean
-read_exactly (int fd,
-              guint8 *buf,
-              gsize len)
-{
-  gsize done = 0;
-
-  while (done < len)
-    {
-      gssize n = read (fd, buf + done, len - done);
-      if (n <= 0)
-        return FALSE;
-      done += (gsize) n;
-    }
-  return TRUE;
-}
-
-static gboolean
-write_exactly (int fd,
-               const guint8 *buf,
-               gsize len)
-{
-  gsize done = 0;
-
-  while (done < len)
-    {
-      gssize n = write (fd, buf + done, len - done);
-      if (n <= 0)
-        return FALSE;
-      done += (gsize) n;
-    }
-  return TRUE;
-}
 
 /* --- Baseline 1: a bare fork+exec -------------------------------------- */
 
@@ -132,13 +56,13 @@ time_trivial_answer (void)
   posix_spawn_file_actions_init (&actions);
   posix_spawn_file_actions_adddup2 (&actions, fds[1], STDOUT_FILENO);
 
-  start = now_us ();
+  start = bench_now_us ();
   if (posix_spawn (&pid, TRIVIAL_ANSWER, &actions, NULL, argv, environ) != 0)
     g_error ("cannot start %s", TRIVIAL_ANSWER);
   close (fds[1]);
-  if (!read_exactly (fds[0], &byte, 1))
+  if (!bench_read_exactly (fds[0], &byte, 1))
     g_error ("trivial-answer did not answer");
-  elapsed = now_us () - start;
+  elapsed = bench_now_us () - start;
 
   close (fds[0]);
   posix_spawn_file_actions_destroy (&actions);
@@ -153,8 +77,8 @@ echo_until_eof (int fd)
 {
   guint8 buf[SMALL];
 
-  while (read_exactly (fd, buf, SMALL))
-    if (!write_exactly (fd, buf, SMALL))
+  while (bench_read_exactly (fd, buf, SMALL))
+    if (!bench_write_exactly (fd, buf, SMALL))
       _exit (1);
   _exit (0);
 }
@@ -182,48 +106,27 @@ raw_round_trip (double *samples)
 
   for (gint i = -WARMUP; i < rounds; i++)
     {
-      double start = now_us ();
+      double start = bench_now_us ();
 
-      if (!write_exactly (sv[0], buf, SMALL) || !read_exactly (sv[0], buf, SMALL))
+      if (!bench_write_exactly (sv[0], buf, SMALL) ||
+          !bench_read_exactly (sv[0], buf, SMALL))
         g_error ("echo child went away");
       if (i >= 0)
-        samples[i] = now_us () - start;
+        samples[i] = bench_now_us () - start;
     }
 
   close (sv[0]);
   waitpid (pid, &status, 0);
-  return median (samples, (gsize) rounds);
+  return bench_median (samples, (gsize) rounds);
 }
 
 /* --- libmitogen -------------------------------------------------------- */
-
-static MitogenContext *
-connect_local (MitogenRouter *router)
-{
-  g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_context_connect (router, "local", NULL, NULL, NULL, &error);
-
-  if (!ctx)
-    g_error ("cannot start a local context: %s", error->message);
-  return ctx;
-}
 
 static GPid
 agent_pid (MitogenContext *ctx)
 {
   return mitogen_parent_stream_get_pid (
     MITOGEN_PARENT_STREAM (mitogen_context_get_stream (ctx)));
-}
-
-static gint32
-call_getpid (MitogenContext *ctx)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) pid = mitogen_context_call (ctx, "core.getpid", NULL, NULL, &error);
-
-  if (!pid)
-    g_error ("core.getpid failed: %s", error->message);
-  return g_variant_get_int32 (pid);
 }
 
 /* Contexts already shut down, released only once the broker has stopped:
@@ -260,13 +163,13 @@ time_context_start (MitogenRouter *router,
   double t0, t1, t2, t3;
   gint32 pid;
 
-  t0 = now_us ();
-  ctx = connect_local (router);
-  t1 = now_us ();
-  pid = call_getpid (ctx);
-  t2 = now_us ();
-  call_getpid (ctx);
-  t3 = now_us ();
+  t0 = bench_now_us ();
+  ctx = bench_connect (router, "local", NULL, NULL);
+  t1 = bench_now_us ();
+  pid = bench_call_getpid (ctx);
+  t2 = bench_now_us ();
+  bench_call_getpid (ctx);
+  t3 = bench_now_us ();
 
   /* Proves the call ran in the agent, not somewhere cheaper. */
   if (pid != agent_pid (ctx))
@@ -282,21 +185,6 @@ time_context_start (MitogenRouter *router,
     printf ("run %2d: spawn %6.0f  start %6.0f = connect %6.0f + first %6.0f;"
             " second %5.0f us\n", i, s->spawn[i], s->start[i], s->connect[i],
             s->first_call[i], s->second_call[i]);
-}
-
-static double
-context_round_trip (MitogenContext *ctx,
-                    double *samples)
-{
-  for (gint i = -WARMUP; i < rounds; i++)
-    {
-      double start = now_us ();
-
-      call_getpid (ctx);
-      if (i >= 0)
-        samples[i] = now_us () - start;
-    }
-  return median (samples, (gsize) rounds);
 }
 
 /* --- Memory ------------------------------------------------------------ */
@@ -336,16 +224,10 @@ static gboolean
 parse_options (int *argc,
                char ***argv)
 {
-  g_autoptr(GOptionContext) options =
-    g_option_context_new ("- local context start, round trip and memory beside raw baselines");
-  g_autoptr(GError) error = NULL;
-
-  g_option_context_add_main_entries (options, entries, NULL);
-  if (!g_option_context_parse (options, argc, argv, &error))
-    {
-      g_printerr ("%s\n", error->message);
-      return FALSE;
-    }
+  if (!bench_parse_options (argc, argv,
+                            "- local context start, round trip and memory beside raw baselines",
+                            entries))
+    return FALSE;
   if (runs < 1 || rounds < 1)
     {
       g_printerr ("--runs and --rounds must be at least 1\n");
@@ -377,19 +259,19 @@ start_samples_clear (StartSamples *s)
 static void
 print_start (StartSamples *s)
 {
-  double spawn = median (s->spawn, (gsize) runs);
-  double start = median (s->start, (gsize) runs);
+  double spawn = bench_median (s->spawn, (gsize) runs);
+  double start = bench_median (s->start, (gsize) runs);
 
   printf ("start a local context and make its first call, median of %d runs:\n", runs);
   printf ("  posix_spawn of trivial-answer, until its byte  %9.0f us\n", spawn);
   printf ("  connect + first core.getpid                    %9.0f us   (%.2fx spawn; goal <= 3x)\n",
           start, start / spawn);
   printf ("    connect                                      %9.0f us\n",
-          median (s->connect, (gsize) runs));
+          bench_median (s->connect, (gsize) runs));
   printf ("    first call (agent fetches the core module)   %9.0f us\n",
-          median (s->first_call, (gsize) runs));
+          bench_median (s->first_call, (gsize) runs));
   printf ("    second call                                  %9.0f us\n",
-          median (s->second_call, (gsize) runs));
+          bench_median (s->second_call, (gsize) runs));
 }
 
 static void
@@ -426,7 +308,7 @@ main (int argc, char **argv)
 
   if (!parse_options (&argc, &argv))
     return 2;
-  default_to_build_tree ();
+  bench_default_to_build_tree ();
   raw_samples = g_new (double, rounds);
   call_samples = g_new (double, rounds);
   start_samples_init (&s);
@@ -444,10 +326,10 @@ main (int argc, char **argv)
       time_context_start (router, &s, i);
     }
 
-  ctx = connect_local (router);
-  call_getpid (ctx);
+  ctx = bench_connect (router, "local", NULL, NULL);
+  bench_call_getpid (ctx);
   agent_first = agent_vm_hwm (ctx);
-  call_rt = context_round_trip (ctx, call_samples);
+  call_rt = bench_round_trip (ctx, call_samples, rounds, WARMUP);
   agent_after = agent_vm_hwm (ctx);
   shutdown_context (g_steal_pointer (&ctx));
 

@@ -5,12 +5,12 @@
  * The far process is mitogen-test-peer: it runs the raw phases first, then
  * becomes a context, so both figures come from the same pair of processes.
  */
-#include <mitogen/mitogen.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../mitogen-test-peer.h"
+#include "bench-common.h"
 
 #define SMALL 64
 #define BULK_CHUNK (128 * 1024)
@@ -24,20 +24,6 @@ static GOptionEntry entries[] = {
   { NULL }
 };
 
-static void
-read_exactly (int fd, guint8 *buf, gsize len)
-{
-  gsize done = 0;
-
-  while (done < len)
-    {
-      gssize n = read (fd, buf + done, len - done);
-      if (n <= 0)
-        g_error ("raw read failed");
-      done += (gsize) n;
-    }
-}
-
 static double
 raw_ping_pong (int fd)
 {
@@ -47,7 +33,8 @@ raw_ping_pong (int fd)
   for (gint i = 0; i < rounds; i++)
     {
       mitogen_write_all (fd, buf, SMALL, -1, NULL);
-      read_exactly (fd, buf, SMALL);
+      if (!bench_read_exactly (fd, buf, SMALL))
+        g_error ("raw read failed");
     }
   return (double) (g_get_monotonic_time () - start) / rounds;
 }
@@ -62,7 +49,8 @@ raw_bulk (int fd)
 
   for (gint64 sent = 0; sent < total; sent += BULK_CHUNK)
     mitogen_write_all (fd, chunk, BULK_CHUNK, -1, NULL);
-  read_exactly (fd, &ack, 1);
+  if (!bench_read_exactly (fd, &ack, 1))
+    g_error ("raw read failed");
   return (double) total / (1024.0 * 1024.0) /
          ((double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
 }
@@ -137,8 +125,6 @@ mitogen_bulk (MitogenRouter *router)
 int
 main (int argc, char **argv)
 {
-  g_autoptr(GOptionContext) options =
-    g_option_context_new ("- round trip and bulk rate beside raw socketpair baselines");
   g_autoptr(GError) error = NULL;
   g_autofree gchar *rounds_arg = NULL, *bulk_arg = NULL, *size_arg = NULL;
   g_autoptr(MitogenBroker) broker = NULL;
@@ -148,12 +134,10 @@ main (int argc, char **argv)
   GPid pid;
   int fd, status;
 
-  g_option_context_add_main_entries (options, entries, NULL);
-  if (!g_option_context_parse (options, &argc, &argv, &error))
-    {
-      g_printerr ("%s\n", error->message);
-      return 2;
-    }
+  if (!bench_parse_options (&argc, &argv,
+                            "- round trip and bulk rate beside raw socketpair baselines",
+                            entries))
+    return 2;
 
   rounds_arg = g_strdup_printf ("--raw-rounds=%d", rounds);
   size_arg = g_strdup_printf ("--raw-size=%d", SMALL);

@@ -6,13 +6,12 @@
  * Each figure is the median of per-sample timings; shutting a context
  * down is not timed.
  */
-#include <mitogen/mitogen.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "bench-common.h"
 
 static gint runs = 30;
 
@@ -20,23 +19,6 @@ static GOptionEntry entries[] = {
   { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Samples to take the median of", "N" },
   { NULL }
 };
-
-static int
-compare_doubles (const void *a,
-                 const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-median (double *samples,
-        gsize n)
-{
-  qsort (samples, n, sizeof *samples, compare_doubles);
-  return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
-}
 
 static double
 bare_fork (void)
@@ -54,35 +36,22 @@ bare_fork (void)
   return (double) (g_get_monotonic_time () - start);
 }
 
-static void
-wait_gone (GPid pid)
-{
-  /* A local child is reaped by the library, a fork child by the fork
-   * server; either way the next sample starts on a quiet machine. */
-  for (guint i = 0; i < 10000 && !(kill (pid, 0) < 0 && errno == ESRCH); i++)
-    g_usleep (100);
-}
-
 static double
 start_and_call (MitogenRouter *router,
                 const gchar *transport)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(MitogenContext) ctx = NULL;
-  g_autoptr(GVariant) pid = NULL;
   gint64 start = g_get_monotonic_time ();
   double took;
+  gint32 pid;
 
-  ctx = mitogen_context_connect (router, transport, NULL, NULL, NULL, &error);
-  if (ctx)
-    pid = mitogen_context_call (ctx, "core.getpid", NULL, NULL, &error);
-  if (!pid)
-    g_error ("%s: %s", transport, error->message);
+  ctx = bench_connect (router, transport, NULL, NULL);
+  pid = bench_call_getpid (ctx);
   took = (double) (g_get_monotonic_time () - start);
 
-  if (!mitogen_context_shutdown (ctx, TRUE, NULL, &error))
-    g_error ("shutdown: %s", error->message);
-  wait_gone (g_variant_get_int32 (pid));
+  /* A local child is reaped by the library, a fork child by the fork
+   * server; either way the next sample starts on a quiet machine. */
+  bench_shutdown_and_wait (ctx, pid, 1000);
   return took;
 }
 
@@ -90,8 +59,6 @@ int
 main (int argc,
       char **argv)
 {
-  g_autoptr(GOptionContext) options =
-    g_option_context_new ("- fork context start beside local context start");
   g_autoptr(GError) error = NULL;
   g_autoptr(MitogenBroker) broker = NULL;
   g_autoptr(MitogenRouter) router = NULL;
@@ -102,12 +69,10 @@ main (int argc,
   if (!mitogen_fork_server_start (&error))
     g_error ("%s", error->message);
 
-  g_option_context_add_main_entries (options, entries, NULL);
-  if (!g_option_context_parse (options, &argc, &argv, &error))
-    {
-      g_printerr ("%s\n", error->message);
-      return 2;
-    }
+  if (!bench_parse_options (&argc, &argv,
+                            "- fork context start beside local context start",
+                            entries))
+    return 2;
   runs = MAX (runs, 1);
   forked = g_new (double, runs);
   local = g_new (double, runs);
@@ -128,9 +93,9 @@ main (int argc,
       bare[i] = bare_fork ();
     }
 
-  fork_ms = median (forked, (gsize) runs) / 1000.0;
-  local_ms = median (local, (gsize) runs) / 1000.0;
-  bare_ms = median (bare, (gsize) runs) / 1000.0;
+  fork_ms = bench_median (forked, (gsize) runs) / 1000.0;
+  local_ms = bench_median (local, (gsize) runs) / 1000.0;
+  bare_ms = bench_median (bare, (gsize) runs) / 1000.0;
   printf ("start a context and make its first call, median of %d runs:\n", runs);
   printf ("  bare fork()+_exit()+waitpid()   %8.3f ms\n", bare_ms);
   printf ("  local context                   %8.3f ms\n", local_ms);

@@ -5,7 +5,9 @@
  *    first call, beside `sudo -u mitogen-test true`;
  *  - the same through ssh to an sshd on 127.0.0.1 that the benchmark
  *    starts (MitogenTestSshd), beside `ssh … 127.0.0.1 true` with the
- *    options the transport gives ssh;
+ *    options the transport gives ssh; and once more with the agent bundle
+ *    not yet cached on the far side, so that it is uploaded (zero
+ *    install), over fewer runs as each one writes the whole bundle;
  *  - a core.getpid round trip over local, sudo and ssh contexts and
  *    across two-hop chains (local→local, ssh→sudo), beside the local one.
  *
@@ -13,80 +15,36 @@
  * otherwise. Every figure is a median over per-sample timings; shutting
  * a context down is not timed.
  */
-#include <mitogen/mitogen.h>
 #include <errno.h>
+#include <ftw.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench-common.h"
 #include "mitogen-test-sshd.h"
 
 #define SUDO_USER "mitogen-test"
+#define SSH_USER "root"
 #define WARMUP 100
 
 static gint runs = 15;
+static gint uncached_runs = 5;
 static gint rounds = 2000;
 
 static GOptionEntry entries[] = {
   { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, "Context starts to take the median of", "N" },
+  { "uncached-runs", 'u', 0, G_OPTION_ARG_INT, &uncached_runs,
+    "Uploading ssh context starts to take the median of", "N" },
   { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Round trips to take the median of", "N" },
   { NULL }
 };
 
 static double
-now_us (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
-
-static int
-compare_doubles (const void *a,
-                 const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-median (double *samples,
-        gsize n)
-{
-  qsort (samples, n, sizeof *samples, compare_doubles);
-  return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
-}
-
-/* Run from the build tree by hand, the benchmark finds what meson's
- * environment would give it. */
-static void
-default_to_build_tree (void)
-{
-  g_setenv ("MITOGEN_TRANSPORT_PATH", MITOGEN_BUILD_TRANSPORTS, FALSE);
-  g_setenv ("MITOGEN_PLUGIN_PATH", MITOGEN_BUILD_PLUGINS, FALSE);
-  g_setenv ("MITOGEN_AGENT", MITOGEN_BUILD_AGENT, FALSE);
-  g_setenv ("MITOGEN_BOOTSTRAP", MITOGEN_BUILD_BOOTSTRAP, FALSE);
-}
-
-static void
-wait_gone (GPid pid)
-{
-  /* The far agent is on this machine: the next sample starts once it has
-   * gone, not while it is still exiting. */
-  for (guint i = 0; i < 20000 && !(kill (pid, 0) < 0 && errno == ESRCH); i++)
-    g_usleep (100);
-}
-
-static double
 time_command (const gchar * const *argv)
 {
   g_autoptr(GError) error = NULL;
-  double start = now_us ();
+  double start = bench_now_us ();
   gint status = -1;
 
   if (!g_spawn_sync (NULL, (gchar **) argv, NULL,
@@ -95,7 +53,7 @@ time_command (const gchar * const *argv)
                      NULL, NULL, NULL, NULL, &status, &error) ||
       !g_spawn_check_wait_status (status, &error))
     g_error ("%s: %s", argv[0], error->message);
-  return now_us () - start;
+  return bench_now_us () - start;
 }
 
 static GVariant *
@@ -108,42 +66,10 @@ sudo_options (void)
   return g_variant_dict_end (&dict);
 }
 
-static MitogenContext *
-connect_or_die (MitogenRouter *router,
-                const gchar *transport,
-                GVariant *options,
-                MitogenContext *via)
+static GVariant *
+ssh_options (MitogenTestSshd *sshd)
 {
-  g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_context_connect (router, transport, options, via,
-                                                 NULL, &error);
-
-  if (!ctx)
-    g_error ("%s: %s", transport, error->message);
-  return ctx;
-}
-
-static gint
-call_getpid (MitogenContext *ctx)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) pid = mitogen_context_call (ctx, "core.getpid", NULL,
-                                                  NULL, &error);
-
-  if (!pid)
-    g_error ("core.getpid: %s", error->message);
-  return g_variant_get_int32 (pid);
-}
-
-static void
-shutdown_and_wait (MitogenContext *ctx,
-                   gint pid)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!mitogen_context_shutdown (ctx, TRUE, NULL, &error))
-    g_error ("shutdown: %s", error->message);
-  wait_gone (pid);
+  return mitogen_test_sshd_options (sshd, SSH_USER, "accept-new");
 }
 
 /* Connect and first call, in µs. */
@@ -154,29 +80,73 @@ time_start (MitogenRouter *router,
 {
   g_autoptr(GVariant) owned = g_variant_ref_sink (options);
   g_autoptr(MitogenContext) ctx = NULL;
-  double start = now_us (), took;
+  double start = bench_now_us (), took;
   gint pid;
 
-  ctx = connect_or_die (router, transport, g_variant_ref (owned), NULL);
-  pid = call_getpid (ctx);
-  took = now_us () - start;
-  shutdown_and_wait (ctx, pid);
+  ctx = bench_connect (router, transport, g_variant_ref (owned), NULL);
+  pid = bench_call_getpid (ctx);
+  took = bench_now_us () - start;
+  bench_shutdown_and_wait (ctx, pid, 2000);
   return took;
 }
 
-static double
-round_trip (MitogenContext *ctx,
-            double *samples)
+/* Where the far side caches @bundle: the login's home as sshd sets it,
+ * from the password database rather than this process's $HOME. */
+static gchar *
+far_cache_dir (MitogenAgentBundle *bundle)
 {
-  for (gint i = -WARMUP; i < rounds; i++)
-    {
-      double start = now_us ();
+  struct passwd *pw = getpwnam (SSH_USER);
 
-      call_getpid (ctx);
-      if (i >= 0)
-        samples[i] = now_us () - start;
+  if (!pw)
+    g_error ("no user %s", SSH_USER);
+  return g_build_filename (pw->pw_dir, ".cache", "mitogen",
+                           mitogen_agent_bundle_get_hash (bundle), NULL);
+}
+
+static int
+remove_entry (const char *path,
+              const struct stat *sb,
+              int type,
+              struct FTW *ftw)
+{
+  return remove (path);
+}
+
+/* Moved aside before it is emptied, so that a far side starting meanwhile
+ * finds the whole bundle or none of it. */
+static void
+remove_cache_dir (const gchar *dir)
+{
+  g_autofree gchar *aside = g_strdup_printf ("%s.bench-%d.old", dir,
+                                             (int) getpid ());
+
+  if (rename (dir, aside) < 0)
+    {
+      if (errno == ENOENT)
+        return;
+      g_error ("cannot move %s aside: %s", dir, g_strerror (errno));
     }
-  return median (samples, (gsize) rounds);
+  if (nftw (aside, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+    g_error ("cannot remove %s: %s", aside, g_strerror (errno));
+}
+
+/* An ssh context's connect and first call with nothing cached on the far
+ * side, in µs: the bundle crosses the link and is stored before the agent
+ * runs. */
+static double
+time_uncached_start (MitogenRouter *router,
+                     MitogenTestSshd *sshd,
+                     const gchar *cache_dir)
+{
+  double took;
+
+  remove_cache_dir (cache_dir);
+  took = time_start (router, "ssh", ssh_options (sshd));
+  /* Else the far side found a copy elsewhere ($XDG_CACHE_HOME, say) and
+   * the figure would be a cached start. */
+  if (!g_file_test (cache_dir, G_FILE_TEST_IS_DIR))
+    g_error ("the ssh context stored no agent in %s", cache_dir);
+  return took;
 }
 
 /* `ssh … HOST true` with the arguments the transport gives ssh for
@@ -193,7 +163,7 @@ ssh_true_argv (MitogenTestSshd *sshd)
   g_strv_builder_addv (b, (const gchar *[]) {
     "ssh", "-T", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
     "-o", "ConnectTimeout=20", "-o", "StrictHostKeyChecking=accept-new",
-    "-o", known, "-p", port, "-l", "root",
+    "-o", known, "-p", port, "-l", SSH_USER,
     "-i", mitogen_test_sshd_get_client_key (sshd), "-o", "IdentitiesOnly=yes",
     "-F", "/dev/null", mitogen_test_sshd_get_address (sshd), "--", "true", NULL });
   return g_strv_builder_end (b);
@@ -203,8 +173,6 @@ int
 main (int argc,
       char **argv)
 {
-  g_autoptr(GOptionContext) context =
-    g_option_context_new ("- sudo and ssh contexts beside sudo and ssh themselves");
   g_autoptr(GError) error = NULL;
   g_autoptr(MitogenTestSshd) sshd = NULL;
   g_autoptr(MitogenBroker) broker = NULL;
@@ -212,23 +180,24 @@ main (int argc,
   g_autoptr(MitogenContext) local = NULL, sudo = NULL, ssh = NULL;
   g_autoptr(MitogenContext) hop = NULL, local_leaf = NULL;
   g_autoptr(MitogenContext) ssh_hop = NULL, sudo_leaf = NULL;
+  g_autoptr(MitogenAgentBundle) bundle = NULL;
   g_autofree double *sudo_ctx = NULL, *sudo_true = NULL;
   g_autofree double *ssh_ctx = NULL, *ssh_true = NULL, *samples = NULL;
-  g_autofree gchar *skip = NULL;
+  g_autofree double *ssh_uncached = NULL;
+  g_autofree gchar *skip = NULL, *cache_dir = NULL, *uncached_label = NULL;
   g_auto(GStrv) ssh_argv = NULL;
   double rt_local, rt_sudo, rt_ssh, rt_local_local, rt_ssh_sudo;
-  double m_sudo_ctx, m_sudo_true, m_ssh_ctx, m_ssh_true;
+  double m_sudo_ctx, m_sudo_true, m_ssh_ctx, m_ssh_true, m_ssh_uncached;
 
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    {
-      g_printerr ("%s\n", error->message);
-      return 2;
-    }
+  if (!bench_parse_options (&argc, &argv,
+                            "- sudo and ssh contexts beside sudo and ssh themselves",
+                            entries))
+    return 2;
   runs = MAX (runs, 1);
+  uncached_runs = MAX (uncached_runs, 1);
   rounds = MAX (rounds, 1);
 
-  default_to_build_tree ();
+  bench_default_to_build_tree ();
   if (!mitogen_test_sshd_can_run (&skip))
     {
       printf ("bench-reach: skipped: %s\n", skip);
@@ -244,11 +213,17 @@ main (int argc,
   if (!sshd)
     g_error ("%s", error->message);
   ssh_argv = ssh_true_argv (sshd);
+  /* The one the ssh transport uploads: a process builds it only once. */
+  bundle = mitogen_agent_bundle_get_default (&error);
+  if (!bundle)
+    g_error ("%s", error->message);
+  cache_dir = far_cache_dir (bundle);
 
   sudo_ctx = g_new (double, runs);
   sudo_true = g_new (double, runs);
   ssh_ctx = g_new (double, runs);
   ssh_true = g_new (double, runs);
+  ssh_uncached = g_new (double, uncached_runs);
   samples = g_new (double, rounds);
 
   broker = mitogen_broker_new ();
@@ -257,7 +232,7 @@ main (int argc,
   /* Warm up: load the transports, record the host key, read the core
    * module's bytes. */
   time_start (router, "sudo", sudo_options ());
-  time_start (router, "ssh", mitogen_test_sshd_options (sshd, "root", "accept-new"));
+  time_start (router, "ssh", ssh_options (sshd));
 
   /* Interleaved, so that drift in the machine's load hits all four. */
   for (gint i = 0; i < runs; i++)
@@ -266,31 +241,35 @@ main (int argc,
                                                        "true", NULL });
       sudo_ctx[i] = time_start (router, "sudo", sudo_options ());
       ssh_true[i] = time_command ((const gchar * const *) ssh_argv);
-      ssh_ctx[i] = time_start (router, "ssh",
-                               mitogen_test_sshd_options (sshd, "root", "accept-new"));
+      ssh_ctx[i] = time_start (router, "ssh", ssh_options (sshd));
     }
+  /* After the runs above, not among them, so that their figures are as
+   * they were; the last run leaves the bundle cached for what follows. */
+  for (gint i = 0; i < uncached_runs; i++)
+    ssh_uncached[i] = time_uncached_start (router, sshd, cache_dir);
 
-  local = connect_or_die (router, "local", NULL, NULL);
-  sudo = connect_or_die (router, "sudo", sudo_options (), NULL);
-  ssh = connect_or_die (router, "ssh",
-                        mitogen_test_sshd_options (sshd, "root", "accept-new"), NULL);
-  hop = connect_or_die (router, "local", NULL, NULL);
-  local_leaf = connect_or_die (router, "local", NULL, hop);
-  ssh_hop = connect_or_die (router, "ssh",
-                            mitogen_test_sshd_options (sshd, "root", "accept-new"),
-                            NULL);
-  sudo_leaf = connect_or_die (router, "sudo", sudo_options (), ssh_hop);
+  local = bench_connect (router, "local", NULL, NULL);
+  sudo = bench_connect (router, "sudo", sudo_options (), NULL);
+  ssh = bench_connect (router, "ssh", ssh_options (sshd), NULL);
+  hop = bench_connect (router, "local", NULL, NULL);
+  local_leaf = bench_connect (router, "local", NULL, hop);
+  ssh_hop = bench_connect (router, "ssh", ssh_options (sshd), NULL);
+  sudo_leaf = bench_connect (router, "sudo", sudo_options (), ssh_hop);
 
-  rt_local = round_trip (local, samples);
-  rt_sudo = round_trip (sudo, samples);
-  rt_ssh = round_trip (ssh, samples);
-  rt_local_local = round_trip (local_leaf, samples);
-  rt_ssh_sudo = round_trip (sudo_leaf, samples);
+  rt_local = bench_round_trip (local, samples, rounds, WARMUP);
+  rt_sudo = bench_round_trip (sudo, samples, rounds, WARMUP);
+  rt_ssh = bench_round_trip (ssh, samples, rounds, WARMUP);
+  rt_local_local = bench_round_trip (local_leaf, samples, rounds, WARMUP);
+  rt_ssh_sudo = bench_round_trip (sudo_leaf, samples, rounds, WARMUP);
 
-  m_sudo_true = median (sudo_true, (gsize) runs) / 1000.0;
-  m_sudo_ctx = median (sudo_ctx, (gsize) runs) / 1000.0;
-  m_ssh_true = median (ssh_true, (gsize) runs) / 1000.0;
-  m_ssh_ctx = median (ssh_ctx, (gsize) runs) / 1000.0;
+  m_sudo_true = bench_median (sudo_true, (gsize) runs) / 1000.0;
+  m_sudo_ctx = bench_median (sudo_ctx, (gsize) runs) / 1000.0;
+  m_ssh_true = bench_median (ssh_true, (gsize) runs) / 1000.0;
+  m_ssh_ctx = bench_median (ssh_ctx, (gsize) runs) / 1000.0;
+  m_ssh_uncached = bench_median (ssh_uncached, (gsize) uncached_runs) / 1000.0;
+  uncached_label = g_strdup_printf (
+    "ssh context, agent uploaded (%.1f MB)",
+    g_bytes_get_size (mitogen_agent_bundle_get_archive (bundle)) / 1e6);
 
   printf ("start a context and make its first call (core.getpid), median of %d runs:\n",
           runs);
@@ -300,6 +279,9 @@ main (int argc,
   printf ("  ssh 127.0.0.1 true, same options        %8.2f ms\n", m_ssh_true);
   printf ("  ssh context                             %8.2f ms   (%.2fx ssh true)\n",
           m_ssh_ctx, m_ssh_ctx / m_ssh_true);
+  printf ("  %-40s%8.2f ms   (%.2fx ssh true, %.2fx cached; median of %d runs)\n",
+          uncached_label, m_ssh_uncached, m_ssh_uncached / m_ssh_true,
+          m_ssh_uncached / m_ssh_ctx, uncached_runs);
   printf ("round trip of core.getpid, median of %d after %d warm-up:\n", rounds, WARMUP);
   printf ("  local                                   %8.2f us\n", rt_local);
   printf ("  sudo                                    %8.2f us   (%.2fx local)\n",
