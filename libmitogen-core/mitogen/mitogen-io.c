@@ -375,29 +375,14 @@ set_socket_buffers (int fd)
   setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 }
 
-/**
- * mitogen_create_child:
- * @argv: (array zero-terminated=1): the command line; searched in `PATH`
- * @envp: (array zero-terminated=1) (nullable): the environment, or %NULL to
- *   inherit this one
- * @out_pid: (out): the child's pid; reap it, with [class@ProcessMonitor] say
- * @out_fd: (out): this end of a socket whose other end is the child's stdin
- *   and stdout
- * @out_stderr_fd: (out) (optional): if not %NULL, the read end of a pipe on
- *   the child's stderr; otherwise the child shares this process's stderr
- * @error: return location for an error
- *
- * Starts a child process whose stdin and stdout are connected to a socket.
- *
- * Returns: %TRUE on success
- */
-gboolean
-mitogen_create_child (const gchar * const *argv,
-                      const gchar * const *envp,
-                      GPid *out_pid,
-                      int *out_fd,
-                      int *out_stderr_fd,
-                      GError **error)
+static gboolean
+create_child_on_socket (const gchar * const *argv,
+                        const gchar * const *envp,
+                        gboolean merge_stderr,
+                        GPid *out_pid,
+                        int *out_fd,
+                        int *out_stderr_fd,
+                        GError **error)
 {
   int sv[2];
   int errpipe[2] = { -1, -1 };
@@ -422,7 +407,7 @@ mitogen_create_child (const gchar * const *argv,
     }
 
   ok = spawn_with_fds (argv, envp, child_setup_new_session, sv[1], sv[1],
-                       errpipe[1], out_pid, error);
+                       merge_stderr ? sv[1] : errpipe[1], out_pid, error);
   close (sv[1]);
   if (errpipe[1] >= 0)
     close (errpipe[1]);
@@ -439,6 +424,61 @@ mitogen_create_child (const gchar * const *argv,
   if (out_stderr_fd)
     *out_stderr_fd = errpipe[0];
   return TRUE;
+}
+
+/**
+ * mitogen_create_child:
+ * @argv: (array zero-terminated=1): the command line; searched in `PATH`
+ * @envp: (array zero-terminated=1) (nullable): the environment, or %NULL to
+ *   inherit this one
+ * @out_pid: (out): the child's pid; reap it, with [class@ProcessMonitor] say
+ * @out_fd: (out): this end of a socket whose other end is the child's stdin
+ *   and stdout
+ * @out_stderr_fd: (out) (optional): if not %NULL, the read end of a pipe on
+ *   the child's stderr; otherwise the child shares this process's stderr
+ * @error: return location for an error
+ *
+ * Starts a child process whose stdin and stdout are connected to a socket.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+mitogen_create_child (const gchar * const *argv,
+                      const gchar * const *envp,
+                      GPid *out_pid,
+                      int *out_fd,
+                      int *out_stderr_fd,
+                      GError **error)
+{
+  return create_child_on_socket (argv, envp, FALSE, out_pid, out_fd,
+                                 out_stderr_fd, error);
+}
+
+/**
+ * mitogen_create_child_merged:
+ * @argv: (array zero-terminated=1): the command line; searched in `PATH`
+ * @envp: (array zero-terminated=1) (nullable): the environment, or %NULL to
+ *   inherit this one
+ * @out_pid: (out): the child's pid
+ * @out_fd: (out): this end of a socket whose other end is the child's
+ *   stdin, stdout and stderr
+ * @error: return location for an error
+ *
+ * Like mitogen_create_child(), with the child's complaints in the same
+ * stream as its output, as they are on a terminal, but without a
+ * terminal's small buffer between the two: for programs (ssh in batch
+ * mode, sudo -n) whose errors must be read before a bootstrap starts.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+mitogen_create_child_merged (const gchar * const *argv,
+                             const gchar * const *envp,
+                             GPid *out_pid,
+                             int *out_fd,
+                             GError **error)
+{
+  return create_child_on_socket (argv, envp, TRUE, out_pid, out_fd, NULL, error);
 }
 
 /**

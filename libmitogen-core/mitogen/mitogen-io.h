@@ -75,6 +75,12 @@ gboolean mitogen_create_child     (const gchar * const *argv,
                                    int *out_stderr_fd,
                                    GError **error);
 MITOGEN_AVAILABLE_IN_ALL
+gboolean mitogen_create_child_merged (const gchar * const *argv,
+                                      const gchar * const *envp,
+                                      GPid *out_pid,
+                                      int *out_fd,
+                                      GError **error);
+MITOGEN_AVAILABLE_IN_ALL
 gboolean mitogen_tty_create_child (const gchar * const *argv,
                                    const gchar * const *envp,
                                    GPid *out_pid,

@@ -172,8 +172,12 @@ mitogen_parent_stream_real_get_boot_command (MitogenParentStream *self,
   return mitogen_parent_stream_get_agent_command (self, error);
 }
 
-/* A transport that answers prompts needs its child on a terminal: sudo
- * and ssh ask for passwords on the controlling terminal only. */
+/* sudo and ssh ask for passwords on the controlling terminal only, so a
+ * transport that answers prompts runs its child on one when it has a
+ * password to give. Otherwise a socket carries the link, with the
+ * child's complaints merged in to be read during the bootstrap: a
+ * terminal's 4 KiB line buffer would slow the upload and every message
+ * after it. */
 static gboolean
 mitogen_parent_stream_real_create_child (MitogenParentStream *self,
                                          const gchar * const *argv,
@@ -181,9 +185,11 @@ mitogen_parent_stream_real_create_child (MitogenParentStream *self,
                                          int *out_fd,
                                          GError **error)
 {
-  if (MITOGEN_PARENT_STREAM_GET_CLASS (self)->is_prompt)
+  if (!MITOGEN_PARENT_STREAM_GET_CLASS (self)->is_prompt)
+    return mitogen_create_child (argv, NULL, out_pid, out_fd, NULL, error);
+  if (PRIV (self)->password)
     return mitogen_tty_create_child (argv, NULL, out_pid, out_fd, error);
-  return mitogen_create_child (argv, NULL, out_pid, out_fd, NULL, error);
+  return mitogen_create_child_merged (argv, NULL, out_pid, out_fd, error);
 }
 
 /**

@@ -28,7 +28,8 @@ G_DECLARE_DERIVABLE_TYPE (MitogenParentStream, mitogen_parent_stream,
  * @get_boot_command: the command line that starts the child; the default
  *   runs the agent directly
  * @create_child: starts the child; the default uses mitogen_create_child(),
- *   or mitogen_tty_create_child() for transports with an @is_prompt
+ *   or for transports with an @is_prompt, mitogen_tty_create_child() when
+ *   there is a password and mitogen_create_child_merged() otherwise
  * @handshake: runs the bootstrap over @fd: answer password prompts,
  *   upload the agent if the far side asks for it, send the agent @config,
  *   wait for it to be ready

@@ -72,6 +72,10 @@ mitogen_sudo_stream_get_boot_command (MitogenParentStream *stream,
   g_ptr_array_add (argv, g_strdup (self->username ? self->username : "root"));
   g_ptr_array_add (argv, g_strdup ("-p"));
   g_ptr_array_add (argv, g_strdup (SUDO_PROMPT));
+  /* Without a password there is no terminal to ask on: sudo says so at
+   * once instead. */
+  if (!mitogen_parent_stream_get_password (stream))
+    g_ptr_array_add (argv, g_strdup ("-n"));
   if (self->preserve_env)
     g_ptr_array_add (argv, g_strdup ("-E"));
   if (self->set_home)
@@ -117,6 +121,13 @@ mitogen_sudo_stream_check_output (MitogenParentStream *stream,
                      self->username);
         return TRUE;
       }
+  if (strstr (text, "a password is required") ||
+      strstr (text, "a terminal is required"))
+    {
+      g_set_error_literal (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                           "sudo asked for a password but none was given");
+      return TRUE;
+    }
   if (strstr (text, "unknown user"))
     {
       g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
