@@ -651,7 +651,8 @@ dispatch_call (MitogenExternalContext *self,
                MitogenMessage *msg)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) body = mitogen_message_get_data (msg, &error);
+  /* The channel takes calls only from the parent chain. */
+  g_autoptr(GVariant) body = mitogen_message_get_data_from_parent (msg, &error);
   g_autoptr(GVariant) args = NULL;
   g_autoptr(GVariant) result = NULL;
   g_autoptr(MitogenCall) call = NULL;

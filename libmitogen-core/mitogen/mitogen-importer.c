@@ -243,7 +243,7 @@ on_load_module (MitogenMessage *msg,
       g_mutex_unlock (&self->lock);
       return;
     }
-  body = mitogen_message_get_data (msg, NULL);
+  body = mitogen_message_get_data_from_parent (msg, NULL);
   if (!body || !g_variant_is_of_type (body, G_VARIANT_TYPE (MITOGEN_LOAD_MODULE_TYPE)))
     return;
   g_variant_get (body, "(&sb@ay&s^a&s&s)", &name, &found, &bytes, &sha256,

@@ -26,6 +26,13 @@ G_BEGIN_DECLS
 #define MITOGEN_GET_MODULE_TYPE "(s)"
 #define MITOGEN_LOAD_MODULE_TYPE "(sbaysass)"
 
+/* mitogen_message_get_data() for a message the router has checked comes
+ * from this context's parent (a handler with the parent-authority
+ * policy), which is spared the normal-form check. */
+G_GNUC_INTERNAL
+GVariant *mitogen_message_get_data_from_parent (const MitogenMessage *self,
+                                                GError **error);
+
 G_GNUC_INTERNAL
 GVariant *mitogen_protocol_reply_ok    (GVariant *result);
 G_GNUC_INTERNAL
