@@ -387,8 +387,8 @@ read_boot_event (MitogenParentStream *self,
             {
               g_clear_error (error);
               g_set_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
-                           "Timed out after %.1f s (the connect timeout) waiting "
-                           "for the agent to start", PRIV (self)->connect_timeout);
+                           "The agent did not start: timed out after %.1f s "
+                           "(the connect timeout)", PRIV (self)->connect_timeout);
             }
           return BOOT_FAILED;
         }

@@ -401,16 +401,29 @@ mitogen_router_route (MitogenRouter *self,
   dispatch (self, msg, NULL);
 }
 
+/* @cause_id is the context @reason is about: a waiter on another context
+ * behind it is told which context it lost, and why. */
 static void
 kill_handlers (MitogenRouter *self,
                GPtrArray *victims,
+               guint32 cause_id,
                const gchar *reason)
 {
   for (guint i = 0; i < victims->len; i++)
     {
       Handler *h = victims->pdata[i];
-      g_autoptr(MitogenMessage) dead =
-        mitogen_message_new_dead (self->context_id, h->handle, reason);
+      g_autofree gchar *name = NULL, *behind = NULL;
+      g_autoptr(MitogenMessage) dead = NULL;
+
+      if (cause_id != MITOGEN_CONTEXT_ID_NONE && h->respondent_id != cause_id &&
+          h->respondent_id != MITOGEN_CONTEXT_ID_NONE)
+        {
+          name = mitogen_router_dup_context_name (self, h->respondent_id);
+          behind = g_strdup_printf ("Context %s (id %u) is unreachable: %s",
+                                    name, h->respondent_id, reason);
+        }
+      dead = mitogen_message_new_dead (self->context_id, h->handle,
+                                       behind ? behind : reason);
 
       mitogen_message_set_src_id (dead, h->respondent_id);
       invoke_handler (h, dead);
@@ -483,6 +496,7 @@ send_route_message (MitogenRouter *self,
 static void
 forget_contexts (MitogenRouter *self,
                  GHashTable *gone,
+                 guint32 cause_id,
                  const gchar *reason,
                  gboolean propagate)
 {
@@ -502,7 +516,7 @@ forget_contexts (MitogenRouter *self,
   g_mutex_lock (&self->lock);
   victims = steal_handlers_locked (self, respondent_in, gone);
   g_mutex_unlock (&self->lock);
-  kill_handlers (self, victims, reason);
+  kill_handlers (self, victims, cause_id, reason);
 }
 
 static void
@@ -540,7 +554,8 @@ on_stream_disconnect (MitogenStream *stream,
                             mitogen_stream_get_disconnect_reason (stream) ?:
                             "the stream closed");
   g_debug ("%s", reason);
-  forget_contexts (self, gone, reason, !upstream);
+  forget_contexts (self, gone, mitogen_stream_get_remote_id (stream), reason,
+                   !upstream);
   g_object_unref (stream);
 }
 
@@ -617,7 +632,7 @@ on_del_route (MitogenMessage *msg,
   name = mitogen_router_dup_context_name (self, target);
   reason = g_strdup_printf ("Context %s (id %u) is gone: a context on the "
                             "way to it disconnected it", name, target);
-  forget_contexts (self, gone, reason, TRUE);
+  forget_contexts (self, gone, target, reason, TRUE);
 }
 
 /**
@@ -718,7 +733,8 @@ mitogen_router_del_route (MitogenRouter *self,
   if (removed)
     {
       g_hash_table_add (gone, GUINT_TO_POINTER (target_id));
-      forget_contexts (self, gone, "The route to the context was removed", TRUE);
+      forget_contexts (self, gone, target_id, "The route to the context was removed",
+                       TRUE);
     }
 }
 
@@ -1215,7 +1231,7 @@ mitogen_router_add_handler (MitogenRouter *self,
     {
       g_autoptr(GPtrArray) victims = g_ptr_array_new ();
       g_ptr_array_add (victims, h);
-      kill_handlers (self, victims, "The broker has shut down");
+      kill_handlers (self, victims, MITOGEN_CONTEXT_ID_NONE, "The broker has shut down");
     }
   return handle;
 }
@@ -1252,7 +1268,7 @@ on_broker_shutdown (MitogenBroker *broker,
   victims = steal_handlers_locked (self, any_handler, NULL);
   g_mutex_unlock (&self->lock);
 
-  kill_handlers (self, victims, "The broker has shut down");
+  kill_handlers (self, victims, MITOGEN_CONTEXT_ID_NONE, "The broker has shut down");
 }
 
 static void
