@@ -92,6 +92,29 @@ ip (const gchar *first,
     g_error ("ip %s… failed: %s", first, err);
 }
 
+/* Some containers refuse namespaces even to root: then the suite skips
+ * rather than fails. */
+static gboolean
+can_make_network_namespaces (void)
+{
+  g_autofree gchar *name = g_strdup_printf ("mitogen-reach-probe-%d", getpid ());
+  const gchar *add[] = { "ip", "netns", "add", name, NULL };
+  const gchar *del[] = { "ip", "netns", "del", name, NULL };
+  gint status = -1;
+
+  if (!g_spawn_sync (NULL, (gchar **) add, NULL,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                       G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, NULL, NULL, &status, NULL) ||
+      !g_spawn_check_wait_status (status, NULL))
+    return FALSE;
+  g_spawn_sync (NULL, (gchar **) del, NULL,
+                G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                  G_SPAWN_STDERR_TO_DEV_NULL,
+                NULL, NULL, NULL, NULL, NULL, NULL);
+  return TRUE;
+}
+
 /* A /30 pair of subnets no other run of this test uses just now. */
 static guint
 pick_subnet (void)
@@ -577,6 +600,9 @@ main (int argc,
 
   if (mitogen_test_sshd_can_run (&skip_all) && !ip_path)
     skip_all = g_strdup ("ip (iproute2) is not installed");
+  else if (!skip_all && !can_make_network_namespaces ())
+    skip_all = g_strdup ("this machine does not let root create network "
+                         "namespaces (ip netns add failed)");
 
   g_test_add ("/reach/ssh-ssh", Fixture, NULL, setup, test_ssh_ssh, teardown);
   g_test_add ("/reach/ssh-sudo", Fixture, NULL, setup, test_ssh_sudo, teardown);
