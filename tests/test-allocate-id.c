@@ -4,6 +4,7 @@
  * ALLOCATE_ID from a misbehaving context, or without a master to answer,
  * fails cleanly. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,40 +23,21 @@ static void
 setup (Fixture *f,
        gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->broker = mitogen_broker_new ();
-  f->router = mitogen_router_new (f->broker);
+  mitogen_test_master_new (&f->broker, &f->router);
   mitogen_module_responder_add_path (mitogen_module_responder_get_for_router (f->router),
                                      MITOGEN_TEST_MODULES_DIR);
   if (data)
     mitogen_router_set_id_quota (f->router, GPOINTER_TO_UINT (data));
-  f->a = mitogen_context_connect (f->router, "local", NULL, NULL, NULL, &error);
-  g_assert_no_error (error);
+  f->a = mitogen_test_connect (f->router, "local", NULL, NULL);
 }
 
 static void
 teardown (Fixture *f,
           gconstpointer data)
 {
-  if (f->a)
-    mitogen_context_shutdown (f->a, TRUE, NULL, NULL);
-  mitogen_broker_shutdown (f->broker);
-  mitogen_broker_join (f->broker);
+  mitogen_test_master_stop (f->broker, f->a);
   g_clear_object (&f->a);
-  g_clear_object (&f->router);
-  g_clear_object (&f->broker);
-}
-
-static gint
-call_getpid (MitogenContext *ctx)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) pid = mitogen_context_call (ctx, "core.getpid", NULL,
-                                                  NULL, &error);
-
-  g_assert_no_error (error);
-  return g_variant_get_int32 (pid);
+  mitogen_test_master_clear (&f->broker, &f->router);
 }
 
 /* Has @parent start a local child of its own, and returns a handle on it
@@ -122,8 +104,8 @@ test_child_starts_its_own (Fixture *f,
     g_assert_cmpstr (known, ==, mitogen_context_get_name (b));
   }
 
-  a_pid = call_getpid (f->a);
-  b_pid = call_getpid (b);
+  a_pid = mitogen_test_getpid (f->a);
+  b_pid = mitogen_test_getpid (b);
   g_assert_cmpint (b_pid, !=, a_pid);
   g_assert_cmpint (b_pid, !=, getpid ());
 
@@ -134,7 +116,7 @@ test_child_starts_its_own (Fixture *f,
   g_assert_cmpuint (b2_id, !=, b_id);
   g_assert_cmpuint (b2_id, >, before);
   g_assert_cmpuint (b2_id, <, after);
-  g_assert_cmpint (call_getpid (b2), !=, b_pid);
+  g_assert_cmpint (mitogen_test_getpid (b2), !=, b_pid);
 }
 
 /* Three levels, each started by the one above it on its own: B asks the
@@ -148,7 +130,7 @@ test_grandchild_starts_its_own (Fixture *f,
   guint32 ids[] = { mitogen_context_get_context_id (f->a),
                     mitogen_context_get_context_id (b),
                     mitogen_context_get_context_id (c) };
-  gint pids[] = { call_getpid (f->a), call_getpid (b), call_getpid (c) };
+  gint pids[] = { mitogen_test_getpid (f->a), mitogen_test_getpid (b), mitogen_test_getpid (c) };
 
   for (guint i = 0; i < 3; i++)
     for (guint j = i + 1; j < 3; j++)
@@ -183,7 +165,7 @@ test_via_and_own_ids_differ (Fixture *f,
       id = mitogen_context_get_context_id (made[i]);
       g_assert_false (g_hash_table_contains (seen, GUINT_TO_POINTER (id)));
       g_hash_table_add (seen, GUINT_TO_POINTER (id));
-      call_getpid (made[i]);
+      mitogen_test_getpid (made[i]);
     }
   for (guint i = 0; i < G_N_ELEMENTS (made); i++)
     g_object_unref (made[i]);
@@ -263,7 +245,7 @@ test_hostile_requests (Fixture *f,
   g_assert_no_error (error);
   g_assert_cmpuint (count, ==, 1);
   g_assert_cmpuint (start, >, next);
-  call_getpid (f->a);
+  mitogen_test_getpid (f->a);
 }
 
 #define SMALL_QUOTA 200

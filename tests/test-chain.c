@@ -2,6 +2,7 @@
  * same error without running; a reset chain runs again. */
 #include <glib/gstdio.h>
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <string.h>
 
 typedef struct {
@@ -17,10 +18,8 @@ setup (Fixture *f,
 {
   g_autoptr(GError) error = NULL;
 
-  f->broker = mitogen_broker_new ();
-  f->router = mitogen_router_new (f->broker);
-  f->ctx = mitogen_context_connect (f->router, "local", NULL, NULL, NULL, &error);
-  g_assert_no_error (error);
+  mitogen_test_master_new (&f->broker, &f->router);
+  f->ctx = mitogen_test_connect (f->router, "local", NULL, NULL);
   f->dir = g_dir_make_tmp ("mitogen-chain-XXXXXX", &error);
   g_assert_no_error (error);
 }
@@ -29,14 +28,11 @@ static void
 teardown (Fixture *f,
           gconstpointer data)
 {
-  mitogen_context_shutdown (f->ctx, TRUE, NULL, NULL);
-  mitogen_broker_shutdown (f->broker);
-  mitogen_broker_join (f->broker);
+  mitogen_test_master_stop (f->broker, f->ctx);
   g_rmdir (f->dir);
   g_free (f->dir);
   g_clear_object (&f->ctx);
-  g_clear_object (&f->router);
-  g_clear_object (&f->broker);
+  mitogen_test_master_clear (&f->broker, &f->router);
 }
 
 static GVariant *

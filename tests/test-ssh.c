@@ -5,6 +5,7 @@
  * is run on the far side by its build path, which is on the same
  * machine. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,8 +38,7 @@ setup (Fixture *f,
   g_autofree gchar *skip = NULL;
   g_autoptr(GError) error = NULL;
 
-  f->broker = mitogen_broker_new ();
-  f->router = mitogen_router_new (f->broker);
+  mitogen_test_master_new (&f->broker, &f->router);
 
   if (!mitogen_test_sshd_can_run (&skip))
     {
@@ -54,13 +54,9 @@ static void
 teardown (Fixture *f,
           gconstpointer data)
 {
-  if (f->ctx)
-    mitogen_context_shutdown (f->ctx, TRUE, NULL, NULL);
-  mitogen_broker_shutdown (f->broker);
-  mitogen_broker_join (f->broker);
+  mitogen_test_master_stop (f->broker, f->ctx);
   g_clear_object (&f->ctx);
-  g_clear_object (&f->router);
-  g_clear_object (&f->broker);
+  mitogen_test_master_clear (&f->broker, &f->router);
   g_clear_pointer (&f->sshd, mitogen_test_sshd_stop);
   g_free (f->stranger_key);
 }

@@ -2,6 +2,7 @@
  * sudo's password prompt answered, refused or unanswerable. Needs the
  * users and sudoers rule that scripts/setup-test-env makes, and root. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -27,21 +28,16 @@ static void
 setup (Fixture *f,
        gconstpointer data)
 {
-  f->broker = mitogen_broker_new ();
-  f->router = mitogen_router_new (f->broker);
+  mitogen_test_master_new (&f->broker, &f->router);
 }
 
 static void
 teardown (Fixture *f,
           gconstpointer data)
 {
-  if (f->ctx)
-    mitogen_context_shutdown (f->ctx, TRUE, NULL, NULL);
-  mitogen_broker_shutdown (f->broker);
-  mitogen_broker_join (f->broker);
+  mitogen_test_master_stop (f->broker, f->ctx);
   g_clear_object (&f->ctx);
-  g_clear_object (&f->router);
-  g_clear_object (&f->broker);
+  mitogen_test_master_clear (&f->broker, &f->router);
 }
 
 /* Whether the agent serves a link on a terminal, as sudo's is: it prints

@@ -7,6 +7,7 @@
  * thread starts, MITOGEN_TRANSPORT_PATH is pointed at an empty directory,
  * which every child inherits. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,43 +63,25 @@ static void
 setup (Fixture *f,
        gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
   g_mutex_init (&f->lock);
   f->requests = g_ptr_array_new_with_free_func (g_free);
-  f->broker = mitogen_broker_new ();
-  f->router = mitogen_router_new (f->broker);
+  mitogen_test_master_new (&f->broker, &f->router);
   f->responder = mitogen_module_responder_get_for_router (f->router);
   mitogen_module_responder_add_path (f->responder, MITOGEN_TEST_MODULES_DIR);
   g_signal_connect (f->responder, "request", G_CALLBACK (on_request), f);
-  f->a = mitogen_context_connect (f->router, "local", NULL, NULL, NULL, &error);
-  g_assert_no_error (error);
+  f->a = mitogen_test_connect (f->router, "local", NULL, NULL);
 }
 
 static void
 teardown (Fixture *f,
           gconstpointer data)
 {
-  mitogen_context_shutdown (f->a, TRUE, NULL, NULL);
-  mitogen_broker_shutdown (f->broker);
-  mitogen_broker_join (f->broker);
+  mitogen_test_master_stop (f->broker, f->a);
   g_signal_handlers_disconnect_by_func (f->responder, on_request, f);
   g_clear_object (&f->a);
-  g_clear_object (&f->router);
-  g_clear_object (&f->broker);
+  mitogen_test_master_clear (&f->broker, &f->router);
   g_ptr_array_unref (f->requests);
   g_mutex_clear (&f->lock);
-}
-
-static gint
-call_getpid (MitogenContext *ctx)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) pid = mitogen_context_call (ctx, "core.getpid", NULL,
-                                                  NULL, &error);
-
-  g_assert_no_error (error);
-  return g_variant_get_int32 (pid);
 }
 
 /* Skips the test unless @ctx knows no `local` transport of its own, as
@@ -151,8 +134,8 @@ test_fetched_from_parent (Fixture *f,
 
   b = mitogen_context_connect (f->router, "local", NULL, f->a, NULL, &error);
   g_assert_no_error (error);
-  a_pid = call_getpid (f->a);
-  b_pid = call_getpid (b);
+  a_pid = mitogen_test_getpid (f->a);
+  b_pid = mitogen_test_getpid (b);
   g_assert_cmpint (b_pid, !=, a_pid);
   g_assert_cmpint (b_pid, !=, getpid ());
 
@@ -168,7 +151,7 @@ test_fetched_from_parent (Fixture *f,
     g_autoptr(MitogenContext) b2 =
       mitogen_context_connect (f->router, "local", NULL, f->a, NULL, &error);
     g_assert_no_error (error);
-    g_assert_cmpint (call_getpid (b2), !=, b_pid);
+    g_assert_cmpint (mitogen_test_getpid (b2), !=, b_pid);
   }
   g_assert_cmpuint (count_requests (f, TRANSPORT_MODULE, NULL), ==, 1);
 }
@@ -190,7 +173,7 @@ test_forwarded_by_intermediate (Fixture *f,
   g_assert_no_error (error);
   c = mitogen_context_connect (f->router, "local", NULL, b, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (call_getpid (c), !=, call_getpid (b));
+  g_assert_cmpint (mitogen_test_getpid (c), !=, mitogen_test_getpid (b));
 
   path = transport_path (b);
   g_assert_true (g_str_has_prefix (path, "/proc/self/fd/"));
@@ -215,7 +198,7 @@ test_fetched_for_own_child (Fixture *f,
   g_assert_no_error (error);
   g_variant_get (result, "(u&s)", &id, &name);
   b = mitogen_context_new (f->router, id, name);
-  g_assert_cmpint (call_getpid (b), !=, call_getpid (f->a));
+  g_assert_cmpint (mitogen_test_getpid (b), !=, mitogen_test_getpid (f->a));
   g_assert_cmpuint (count_requests (f, TRANSPORT_MODULE, NULL), ==, 1);
 }
 
@@ -245,7 +228,7 @@ test_unknown_transport (Fixture *f,
   g_assert_cmpuint (count_requests (f, "mitogen-transport-../local", NULL), ==, 0);
 
   /* A is unharmed. */
-  call_getpid (f->a);
+  mitogen_test_getpid (f->a);
 }
 
 int

@@ -2,6 +2,7 @@
  * routed both ways across them, modules fetched once per link, and a dead
  * middle hop waking the waiters of the contexts behind it. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <signal.h>
 #include <unistd.h>
 
@@ -45,20 +46,14 @@ static MitogenContext *
 connect_local (Fixture *f,
                MitogenContext *via)
 {
-  g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_context_connect (f->router, "local", NULL, via,
-                                                 NULL, &error);
-
-  g_assert_no_error (error);
-  return ctx;
+  return mitogen_test_connect (f->router, "local", NULL, via);
 }
 
 static void
 setup (Fixture *f,
        gconstpointer data)
 {
-  f->broker = mitogen_broker_new ();
-  f->router = mitogen_router_new (f->broker);
+  mitogen_test_master_new (&f->broker, &f->router);
   f->hop = connect_local (f, NULL);
 }
 
@@ -66,39 +61,25 @@ static void
 teardown (Fixture *f,
           gconstpointer data)
 {
-  mitogen_context_shutdown (f->hop, TRUE, NULL, NULL);
-  mitogen_broker_shutdown (f->broker);
-  mitogen_broker_join (f->broker);
+  mitogen_test_master_stop (f->broker, f->hop);
   for (guint i = 0; i < N_LEAVES; i++)
     g_clear_object (&f->leaves[i]);
   g_clear_object (&f->hop);
-  g_clear_object (&f->router);
-  g_clear_object (&f->broker);
-}
-
-static gint
-call_getpid (MitogenContext *ctx)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) pid = mitogen_context_call (ctx, "core.getpid", NULL,
-                                                  NULL, &error);
-
-  g_assert_no_error (error);
-  return g_variant_get_int32 (pid);
+  mitogen_test_master_clear (&f->broker, &f->router);
 }
 
 static void
 test_calls_through_hop (Fixture *f,
                         gconstpointer data)
 {
-  gint hop_pid = call_getpid (f->hop);
+  gint hop_pid = mitogen_test_getpid (f->hop);
 
   for (guint i = 0; i < N_LEAVES; i++)
     {
       gint pid;
 
       f->leaves[i] = connect_local (f, f->hop);
-      pid = call_getpid (f->leaves[i]);
+      pid = mitogen_test_getpid (f->leaves[i]);
       g_assert_cmpint (pid, !=, hop_pid);
       g_assert_cmpint (pid, !=, getpid ());
     }
@@ -120,7 +101,7 @@ test_module_crosses_link_once (Fixture *f,
   for (guint i = 0; i < N_LEAVES; i++)
     {
       f->leaves[i] = connect_local (f, f->hop);
-      call_getpid (f->leaves[i]);
+      mitogen_test_getpid (f->leaves[i]);
       if (i == 0)
         one_leaf_bytes = mitogen_module_responder_get_bytes_sent (responder) -
                          bytes_before;
@@ -197,13 +178,13 @@ test_dead_hop_wakes_leaf_waiters (Fixture *f,
   gint64 killed_at;
 
   f->leaves[0] = connect_local (f, f->hop);
-  call_getpid (f->leaves[0]);
+  mitogen_test_getpid (f->leaves[0]);
   hop_pid = mitogen_context_call (f->hop, "core.getpid", NULL, NULL, NULL);
 
   s.ctx = f->leaves[0];
   thread = g_thread_new ("sleeper", sleep_thread, &s);
   /* A round trip to the leaf after the sleep was sent: it is running. */
-  call_getpid (f->leaves[1] = connect_local (f, f->hop));
+  mitogen_test_getpid (f->leaves[1] = connect_local (f, f->hop));
 
   killed_at = g_get_monotonic_time ();
   kill (g_variant_get_int32 (hop_pid), SIGKILL);

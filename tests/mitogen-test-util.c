@@ -1,0 +1,114 @@
+/* mitogen-test-util.c: what the GTest suites share.
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include "mitogen-test-util.h"
+
+void
+mitogen_test_master_new (MitogenBroker **broker,
+                         MitogenRouter **router)
+{
+  *broker = mitogen_broker_new ();
+  *router = mitogen_router_new (*broker);
+}
+
+void
+mitogen_test_master_stop (MitogenBroker *broker,
+                          MitogenContext *ctx)
+{
+  if (ctx)
+    mitogen_context_shutdown (ctx, TRUE, NULL, NULL);
+  mitogen_broker_shutdown (broker);
+  mitogen_broker_join (broker);
+}
+
+void
+mitogen_test_master_clear (MitogenBroker **broker,
+                           MitogenRouter **router)
+{
+  g_clear_object (router);
+  g_clear_object (broker);
+}
+
+MitogenContext *
+mitogen_test_connect (MitogenRouter *router,
+                      const gchar *transport,
+                      GVariant *options,
+                      MitogenContext *via)
+{
+  g_autoptr(GError) error = NULL;
+  MitogenContext *ctx =
+    mitogen_context_connect (router, transport, options, via, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (ctx);
+  return ctx;
+}
+
+gint32
+mitogen_test_call_int (MitogenContext *ctx,
+                       const gchar *function,
+                       GVariant *args)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = mitogen_context_call (ctx, function, args, NULL,
+                                                &error);
+
+  g_assert_no_error (error);
+  g_assert_true (g_variant_is_of_type (v, G_VARIANT_TYPE_INT32));
+  return g_variant_get_int32 (v);
+}
+
+gint32
+mitogen_test_getpid (MitogenContext *ctx)
+{
+  return mitogen_test_call_int (ctx, "core.getpid", NULL);
+}
+
+/* Deadlines. */
+
+static GMainContext *timer_context;
+
+static gpointer
+timer_thread (gpointer data)
+{
+  for (;;)
+    g_main_context_iteration (timer_context, TRUE);
+  return NULL;
+}
+
+static gboolean
+on_deadline (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+MitogenTestDeadline *
+mitogen_test_deadline_new (gint64 usec)
+{
+  static gsize started;
+  MitogenTestDeadline *d = g_new0 (MitogenTestDeadline, 1);
+
+  if (g_once_init_enter (&started))
+    {
+      timer_context = g_main_context_new ();
+      g_thread_unref (g_thread_new ("test-deadline", timer_thread, NULL));
+      g_once_init_leave (&started, 1);
+    }
+  d->cancellable = g_cancellable_new ();
+  d->source = g_timeout_source_new ((guint) (usec / 1000));
+  g_source_set_callback (d->source, on_deadline, g_object_ref (d->cancellable),
+                         g_object_unref);
+  g_source_attach (d->source, timer_context);
+  return d;
+}
+
+void
+mitogen_test_deadline_free (MitogenTestDeadline *d)
+{
+  g_source_destroy (d->source);
+  g_source_unref (d->source);
+  g_object_unref (d->cancellable);
+  g_free (d);
+}
