@@ -42,6 +42,7 @@ mitogen_test_connect (MitogenRouter *router,
 
   g_assert_no_error (error);
   g_assert_nonnull (ctx);
+  g_assert_true (mitogen_context_is_connected (ctx));
   return ctx;
 }
 
@@ -111,4 +112,41 @@ mitogen_test_deadline_free (MitogenTestDeadline *d)
   g_source_unref (d->source);
   g_object_unref (d->cancellable);
   g_free (d);
+}
+
+GVariant *
+mitogen_test_call_ok (MitogenContext *ctx,
+                      const gchar *function,
+                      GVariant *args)
+{
+  g_autoptr(MitogenTestDeadline) deadline =
+    mitogen_test_deadline_new (MITOGEN_TEST_WAIT);
+  g_autoptr(GError) error = NULL;
+  GVariant *result =
+    mitogen_context_call (ctx, function, args, deadline->cancellable, &error);
+
+  if (!result)
+    g_error ("%s failed: %s", function, error->message);
+  return result;
+}
+
+gint32
+mitogen_test_remote_pid (MitogenContext *ctx)
+{
+  g_autoptr(GVariant) v = mitogen_test_call_ok (ctx, "core.getpid", NULL);
+
+  return g_variant_get_int32 (v);
+}
+
+void
+mitogen_test_shutdown_ok (MitogenContext *ctx)
+{
+  g_autoptr(MitogenTestDeadline) deadline =
+    mitogen_test_deadline_new (MITOGEN_TEST_WAIT);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mitogen_context_shutdown (ctx, TRUE, deadline->cancellable,
+                                           &error));
+  g_assert_no_error (error);
+  g_assert_false (mitogen_context_is_connected (ctx));
 }

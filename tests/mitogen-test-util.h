@@ -10,6 +10,10 @@
 
 G_BEGIN_DECLS
 
+/* Long enough never to be hit by a working implementation, short enough
+ * that a broken one fails instead of hanging the suite. */
+#define MITOGEN_TEST_WAIT (20 * G_USEC_PER_SEC)
+
 /* A master: a new broker and a router on it. */
 void            mitogen_test_master_new     (MitogenBroker **broker,
                                              MitogenRouter **router);
@@ -22,7 +26,7 @@ void            mitogen_test_master_clear   (MitogenBroker **broker,
                                              MitogenRouter **router);
 
 /* Connects through @transport (via @via when not %NULL), asserting that
- * it succeeded. */
+ * it succeeded and the context is connected. */
 MitogenContext *mitogen_test_connect        (MitogenRouter *router,
                                              const gchar *transport,
                                              GVariant *options,
@@ -45,5 +49,14 @@ MitogenTestDeadline *mitogen_test_deadline_new  (gint64 usec);
 void                 mitogen_test_deadline_free (MitogenTestDeadline *deadline);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MitogenTestDeadline, mitogen_test_deadline_free)
+
+/* Calls @function, which must succeed within MITOGEN_TEST_WAIT. */
+GVariant       *mitogen_test_call_ok        (MitogenContext *ctx,
+                                             const gchar *function,
+                                             GVariant *args);
+/* core.getpid in @ctx, within MITOGEN_TEST_WAIT. */
+gint32          mitogen_test_remote_pid     (MitogenContext *ctx);
+/* Shuts @ctx down, waiting for it, within MITOGEN_TEST_WAIT. */
+void            mitogen_test_shutdown_ok    (MitogenContext *ctx);
 
 G_END_DECLS

@@ -2,6 +2,7 @@
  * children started through the local transport, running the core and
  * testing function modules from the build tree. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -14,73 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Long enough never to be hit by a working implementation, short enough
- * that a broken one fails instead of hanging the suite. */
-#define WAIT (20 * G_USEC_PER_SEC)
-
-/* ---------------------------------------------------------------------- */
-/* Deadlines for blocking calls: a cancellable that a timer thread cancels
- * once WAIT has passed, so a call that never returns fails the test. */
-
-static GMainContext *timer_context;
-
-static gpointer
-timer_thread (gpointer data)
-{
-  for (;;)
-    g_main_context_iteration (timer_context, TRUE);
-  return NULL;
-}
-
-static void
-ensure_timer_thread (void)
-{
-  static gsize started;
-
-  if (g_once_init_enter (&started))
-    {
-      timer_context = g_main_context_new ();
-      g_thread_unref (g_thread_new ("test-deadline", timer_thread, NULL));
-      g_once_init_leave (&started, 1);
-    }
-}
-
-typedef struct {
-  GCancellable *cancellable;
-  GSource *source;
-} Deadline;
-
-static gboolean
-on_deadline (gpointer data)
-{
-  g_cancellable_cancel (data);
-  return G_SOURCE_REMOVE;
-}
-
-static Deadline *
-deadline_new (gint64 usec)
-{
-  Deadline *d = g_new0 (Deadline, 1);
-
-  ensure_timer_thread ();
-  d->cancellable = g_cancellable_new ();
-  d->source = g_timeout_source_new ((guint) (usec / 1000));
-  g_source_set_callback (d->source, on_deadline, g_object_ref (d->cancellable),
-                         g_object_unref);
-  g_source_attach (d->source, timer_context);
-  return d;
-}
-
-static void
-deadline_free (Deadline *d)
-{
-  g_source_destroy (d->source);
-  g_source_unref (d->source);
-  g_object_unref (d->cancellable);
-  g_free (d);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Deadline, deadline_free)
+#define WAIT MITOGEN_TEST_WAIT
 
 /* A condition one thread signals and another waits for, with a deadline. */
 typedef struct {
@@ -376,32 +311,22 @@ setup (Fixture *f,
        gconstpointer data)
 {
   records_clear ();
-  f->broker = mitogen_broker_new ();
-  f->router = mitogen_router_new (f->broker);
+  mitogen_test_master_new (&f->broker, &f->router);
 }
 
 static void
 teardown (Fixture *f,
           gconstpointer data)
 {
-  mitogen_broker_shutdown (f->broker);
-  mitogen_broker_join (f->broker);
-  g_clear_object (&f->router);
-  g_clear_object (&f->broker);
+  mitogen_test_master_stop (f->broker, NULL);
+  mitogen_test_master_clear (&f->broker, &f->router);
 }
 
 static MitogenContext *
 connect_local (MitogenRouter *router,
                GVariant *options)
 {
-  g_autoptr(GError) error = NULL;
-  MitogenContext *ctx =
-    mitogen_context_connect (router, "local", options, NULL, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (ctx);
-  g_assert_true (mitogen_context_is_connected (ctx));
-  return ctx;
+  return mitogen_test_connect (router, "local", options, NULL);
 }
 
 static GPid
@@ -413,29 +338,13 @@ agent_pid (MitogenContext *ctx)
   return mitogen_parent_stream_get_pid (MITOGEN_PARENT_STREAM (stream));
 }
 
-/* Calls @function, which must succeed within WAIT. */
-static GVariant *
-call_ok (MitogenContext *ctx,
-         const gchar *function,
-         GVariant *args)
-{
-  g_autoptr(Deadline) deadline = deadline_new (WAIT);
-  g_autoptr(GError) error = NULL;
-  GVariant *result =
-    mitogen_context_call (ctx, function, args, deadline->cancellable, &error);
-
-  if (!result)
-    g_error ("%s failed: %s", function, error->message);
-  return result;
-}
-
 /* Calls @function, which must fail within WAIT. */
 static GError *
 call_fails (MitogenContext *ctx,
             const gchar *function,
             GVariant *args)
 {
-  g_autoptr(Deadline) deadline = deadline_new (WAIT);
+  g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
   GError *error = NULL;
   g_autoptr(GVariant) result =
     mitogen_context_call (ctx, function, args, deadline->cancellable, &error);
@@ -451,7 +360,7 @@ echo (MitogenContext *ctx,
       GVariant *value)
 {
   g_autoptr(GVariant) boxed =
-    call_ok (ctx, "core.echo", g_variant_new ("(v)", value));
+    mitogen_test_call_ok (ctx, "core.echo", g_variant_new ("(v)", value));
 
   g_assert_true (g_variant_is_of_type (boxed, G_VARIANT_TYPE_VARIANT));
   return g_variant_get_variant (boxed);
@@ -462,21 +371,8 @@ echo (MitogenContext *ctx,
 static void
 shutdown_ok (MitogenContext *ctx)
 {
-  g_autoptr(Deadline) deadline = deadline_new (WAIT);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mitogen_context_shutdown (ctx, TRUE, deadline->cancellable,
-                                           &error));
-  g_assert_no_error (error);
-  g_assert_false (mitogen_context_is_connected (ctx));
+  mitogen_test_shutdown_ok (ctx);
   g_assert_true (wait_released (agent_pid (ctx)));
-}
-
-static gint32
-remote_pid (MitogenContext *ctx)
-{
-  g_autoptr(GVariant) v = call_ok (ctx, "core.getpid", NULL);
-  return g_variant_get_int32 (v);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -544,7 +440,7 @@ test_calls_shapes (Fixture *f,
 
   /* getpid: the agent, not us. */
   {
-    gint32 pid = remote_pid (ctx);
+    gint32 pid = mitogen_test_remote_pid (ctx);
 
     g_assert_cmpint (pid, !=, getpid ());
     g_assert_cmpint (pid, ==, agent_pid (ctx));
@@ -553,17 +449,18 @@ test_calls_shapes (Fixture *f,
 
   /* hostname */
   {
-    g_autoptr(GVariant) v = call_ok (ctx, "core.hostname", NULL);
+    g_autoptr(GVariant) v = mitogen_test_call_ok (ctx, "core.hostname", NULL);
     g_assert_cmpstr (g_variant_get_string (v, NULL), ==, g_get_host_name ());
   }
 
   /* getenv: the agent inherits our environment. */
   {
     g_autoptr(GVariant) set =
-      call_ok (ctx, "core.getenv", g_variant_new ("(s)", "MITOGEN_AGENT"));
+      mitogen_test_call_ok (ctx, "core.getenv",
+                            g_variant_new ("(s)", "MITOGEN_AGENT"));
     g_autoptr(GVariant) unset =
-      call_ok (ctx, "core.getenv",
-               g_variant_new ("(s)", "MITOGEN_TEST_SURELY_NOT_SET_5a7c"));
+      mitogen_test_call_ok (ctx, "core.getenv",
+                            g_variant_new ("(s)", "MITOGEN_TEST_SURELY_NOT_SET_5a7c"));
     g_autoptr(GVariant) inner = g_variant_get_maybe (set);
 
     g_assert_nonnull (g_getenv ("MITOGEN_AGENT"));
@@ -580,18 +477,18 @@ test_calls_shapes (Fixture *f,
   path = g_build_filename (dir, "file", NULL);
   {
     static const guint8 content[] = "hello\0world\n";
-    g_autoptr(GVariant) w = call_ok (
+    g_autoptr(GVariant) w = mitogen_test_call_ok (
       ctx, "core.write_file",
       g_variant_new ("(s@ayu)", path,
                      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, content,
                                                 sizeof content, 1),
                      0640));
     g_autoptr(GVariant) r =
-      call_ok (ctx, "core.read_file", g_variant_new ("(s)", path));
+      mitogen_test_call_ok (ctx, "core.read_file", g_variant_new ("(s)", path));
     g_autoptr(GVariant) s =
-      call_ok (ctx, "core.stat", g_variant_new ("(s)", path));
+      mitogen_test_call_ok (ctx, "core.stat", g_variant_new ("(s)", path));
     g_autoptr(GVariant) sd =
-      call_ok (ctx, "core.stat", g_variant_new ("(s)", dir));
+      mitogen_test_call_ok (ctx, "core.stat", g_variant_new ("(s)", dir));
     g_autofree gchar *local = NULL;
     gsize local_len, len;
     const guint8 *got = g_variant_get_fixed_array (r, &len, 1);
@@ -673,7 +570,7 @@ test_calls_large (Fixture *f,
   g_assert_true (memcmp (data_out, g_bytes_get_data (bytes, NULL), len) == 0);
 
   /* And the context is still fine for small calls. */
-  g_assert_cmpint (remote_pid (ctx), ==, agent_pid (ctx));
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
   shutdown_ok (ctx);
 }
 
@@ -686,7 +583,7 @@ test_calls_many (Fixture *f,
   gint64 start = g_get_monotonic_time ();
 
   for (guint i = 0; i < 10000; i++)
-    g_assert_cmpint (remote_pid (ctx), ==, pid);
+    g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, pid);
   g_test_message ("10000 calls in %.3f s",
                   (g_get_monotonic_time () - start) / 1e6);
   shutdown_ok (ctx);
@@ -887,14 +784,15 @@ test_calls_async_cancel (Fixture *f,
   {
     gint64 start = g_get_monotonic_time ();
     g_autoptr(GVariant) boxed =
-      call_ok (ctx, "core.echo", g_variant_new ("(v)", g_variant_new_string ("after")));
+      mitogen_test_call_ok (ctx, "core.echo",
+                            g_variant_new ("(v)", g_variant_new_string ("after")));
     g_autoptr(GVariant) v = g_variant_get_variant (boxed);
 
     g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "after");
     g_test_message ("the next call took %.3f s",
                     (g_get_monotonic_time () - start) / 1e6);
   }
-  g_assert_cmpint (remote_pid (ctx), ==, agent_pid (ctx));
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
   shutdown_ok (ctx);
 }
 
@@ -919,7 +817,7 @@ test_errors_remote (Fixture *f,
   g_assert_nonnull (strstr (error->message, mitogen_context_get_name (ctx)));
 
   /* A failed call leaves the context working. */
-  g_assert_cmpint (remote_pid (ctx), ==, agent_pid (ctx));
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
   shutdown_ok (ctx);
 }
 
@@ -948,7 +846,7 @@ test_errors_no_such_function (Fixture *f,
       if (!strstr (error->message, cases[i].named))
         g_error ("“%s” does not name %s", error->message, cases[i].named);
     }
-  g_assert_cmpint (remote_pid (ctx), ==, agent_pid (ctx));
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
   shutdown_ok (ctx);
 }
 
@@ -982,7 +880,7 @@ test_errors_bad_arguments (Fixture *f,
       g_assert_cmpstr (mitogen_call_error_get_context_name (error), ==,
                        mitogen_context_get_name (ctx));
     }
-  g_assert_cmpint (remote_pid (ctx), ==, agent_pid (ctx));
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
   shutdown_ok (ctx);
 }
 
@@ -1043,7 +941,7 @@ test_call_chains (Fixture *f,
   mitogen_call_chain_call_no_reply (chain, "core.write_file",
                                     write_file_args (skipped));
   {
-    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
     v = mitogen_call_chain_call (chain, "core.getpid", NULL,
                                  deadline->cancellable, &error);
   }
@@ -1055,7 +953,7 @@ test_call_chains (Fixture *f,
 
   /* Still failed: nothing of the chain runs. */
   {
-    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
     v = mitogen_call_chain_call (chain, "core.write_file",
                                  write_file_args (skipped),
                                  deadline->cancellable, &error);
@@ -1066,9 +964,9 @@ test_call_chains (Fixture *f,
   g_assert_false (file_exists (skipped));
 
   /* Plain calls and other chains to the same context are not affected. */
-  g_assert_cmpint (remote_pid (ctx), ==, agent_pid (ctx));
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
   {
-    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
     v = mitogen_call_chain_call (other, "core.getpid", NULL,
                                  deadline->cancellable, &error);
   }
@@ -1079,7 +977,7 @@ test_call_chains (Fixture *f,
   /* A reset chain runs again. */
   mitogen_call_chain_reset (chain);
   {
-    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
     v = mitogen_call_chain_call (chain, "core.write_file", write_file_args (after),
                                  deadline->cancellable, &error);
   }
@@ -1102,7 +1000,8 @@ call_log (MitogenContext *ctx,
           const gchar *message)
 {
   g_autoptr(GVariant) v =
-    call_ok (ctx, "testing.log", g_variant_new ("(is)", (gint) level, message));
+    mitogen_test_call_ok (ctx, "testing.log",
+                          g_variant_new ("(is)", (gint) level, message));
 }
 
 static void
@@ -1185,7 +1084,8 @@ chatter_thread (gpointer data)
       if (c->lines)
         {
           g_autoptr(GVariant) v =
-            call_ok (c->ctx, "testing.print_lines", g_variant_new ("(u)", c->lines));
+            mitogen_test_call_ok (c->ctx, "testing.print_lines",
+                                  g_variant_new ("(u)", c->lines));
         }
       else
         {
@@ -1242,7 +1142,8 @@ test_output_stdout (Fixture *f,
   GThread *other_thread = g_thread_new ("chatter", chatter_thread, &other);
   g_autoptr(GVariant) v = NULL;
 
-  v = call_ok (ctx, "testing.print_lines", g_variant_new ("(u)", N_LINES));
+  v = mitogen_test_call_ok (ctx, "testing.print_lines",
+                            g_variant_new ("(u)", N_LINES));
   {
     /* Until the last line arrived, not just until it was printed. */
     Match m = { mitogen_context_get_name (ctx), "stdout", NULL, 0 };
@@ -1271,7 +1172,7 @@ test_output_captured (Fixture *f,
   g_autofree gchar *name = g_strdup (mitogen_context_get_name (ctx));
   Match any = { name, NULL, NULL, 0 };
   g_autoptr(GPtrArray) found = NULL;
-  g_autoptr(GVariant) r = call_ok (
+  g_autoptr(GVariant) r = mitogen_test_call_ok (
     ctx, "core.run",
     g_variant_new_parsed ("(['sh', '-c', 'echo x >&2; echo y'], @may nothing, "
                           "@ms nothing, @a{ss} {})"));
@@ -1367,7 +1268,7 @@ test_death_kill9 (Fixture *f,
   GThread *thread;
   gint64 killed, latency;
 
-  g_assert_cmpint (remote_pid (victim), ==, pid);
+  g_assert_cmpint (mitogen_test_remote_pid (victim), ==, pid);
   thread = hang_start (&h, victim);
 
   killed = g_get_monotonic_time ();
@@ -1390,7 +1291,7 @@ test_death_kill9 (Fixture *f,
   }
   g_assert_false (mitogen_context_is_connected (victim));
   g_assert_true (mitogen_context_is_connected (other));
-  g_assert_cmpint (remote_pid (other), ==, agent_pid (other));
+  g_assert_cmpint (mitogen_test_remote_pid (other), ==, agent_pid (other));
   {
     g_autoptr(GVariant) v = echo (other, g_variant_new_string ("still here"));
     g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "still here");
@@ -1409,10 +1310,10 @@ test_shutdown_plain (Fixture *f,
   GPid kept_pid = agent_pid (kept);
   gint64 start;
 
-  g_assert_cmpint (remote_pid (ctx), ==, pid);
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, pid);
   start = g_get_monotonic_time ();
   {
-    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
     g_autoptr(GError) error = NULL;
 
     g_assert_true (mitogen_context_shutdown (ctx, TRUE, deadline->cancellable,
@@ -1585,7 +1486,7 @@ connect_call_shutdown (MitogenRouter *router)
   MitogenContext *ctx = connect_local (router, NULL);
   GPid pid = agent_pid (ctx);
 
-  g_assert_cmpint (remote_pid (ctx), ==, pid);
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, pid);
   shutdown_ok (ctx);
   g_object_unref (ctx);
 }

@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "test-fork"
 
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -14,9 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Long enough never to be hit by a working implementation, short enough
- * that a broken one fails instead of hanging the suite. */
-#define WAIT (20 * G_USEC_PER_SEC)
+#define WAIT MITOGEN_TEST_WAIT
 
 /* Log records from fork children that said "from a fork child". */
 static gint fork_child_records;
@@ -24,63 +23,6 @@ static gint fork_child_records;
 /* Files whose presence the on-fork hook obeys: the hook runs in the
  * children, which see the file system as it is at connect time. */
 static gchar *control_dir;
-
-/* ---------------------------------------------------------------------- */
-/* Deadlines: a cancellable that a timer thread cancels once WAIT passes,
- * so a call that never returns fails the test instead of hanging it. */
-
-static GMainContext *timer_context;
-
-static gpointer
-timer_thread (gpointer data)
-{
-  for (;;)
-    g_main_context_iteration (timer_context, TRUE);
-  return NULL;
-}
-
-static gboolean
-on_deadline (gpointer data)
-{
-  g_cancellable_cancel (data);
-  return G_SOURCE_REMOVE;
-}
-
-typedef struct {
-  GCancellable *cancellable;
-  GSource *source;
-} Deadline;
-
-static Deadline *
-deadline_new (gint64 usec)
-{
-  static gsize started;
-  Deadline *d = g_new0 (Deadline, 1);
-
-  if (g_once_init_enter (&started))
-    {
-      timer_context = g_main_context_new ();
-      g_thread_unref (g_thread_new ("test-deadline", timer_thread, NULL));
-      g_once_init_leave (&started, 1);
-    }
-  d->cancellable = g_cancellable_new ();
-  d->source = g_timeout_source_new ((guint) (usec / 1000));
-  g_source_set_callback (d->source, on_deadline, g_object_ref (d->cancellable),
-                         g_object_unref);
-  g_source_attach (d->source, timer_context);
-  return d;
-}
-
-static void
-deadline_free (Deadline *d)
-{
-  g_source_destroy (d->source);
-  g_source_unref (d->source);
-  g_object_unref (d->cancellable);
-  g_free (d);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Deadline, deadline_free)
 
 /* ---------------------------------------------------------------------- */
 /* Processes and descriptors. */
@@ -221,18 +163,15 @@ static void
 setup (Fixture *f,
        gconstpointer data)
 {
-  f->broker = mitogen_broker_new ();
-  f->router = mitogen_router_new (f->broker);
+  mitogen_test_master_new (&f->broker, &f->router);
 }
 
 static void
 teardown (Fixture *f,
           gconstpointer data)
 {
-  mitogen_broker_shutdown (f->broker);
-  mitogen_broker_join (f->broker);
-  g_clear_object (&f->router);
-  g_clear_object (&f->broker);
+  mitogen_test_master_stop (f->broker, NULL);
+  mitogen_test_master_clear (&f->broker, &f->router);
 }
 
 static MitogenContext *
@@ -240,14 +179,7 @@ connect_transport (MitogenRouter *router,
                    const gchar *transport,
                    GVariant *options)
 {
-  g_autoptr(GError) error = NULL;
-  MitogenContext *ctx =
-    mitogen_context_connect (router, transport, options, NULL, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (ctx);
-  g_assert_true (mitogen_context_is_connected (ctx));
-  return ctx;
+  return mitogen_test_connect (router, transport, options, NULL);
 }
 
 static MitogenContext *
@@ -265,49 +197,16 @@ child_pid (MitogenContext *ctx)
   return mitogen_parent_stream_get_pid (MITOGEN_PARENT_STREAM (stream));
 }
 
-static GVariant *
-call_ok (MitogenContext *ctx,
-         const gchar *function,
-         GVariant *args)
-{
-  g_autoptr(Deadline) deadline = deadline_new (WAIT);
-  g_autoptr(GError) error = NULL;
-  GVariant *result =
-    mitogen_context_call (ctx, function, args, deadline->cancellable, &error);
-
-  if (!result)
-    g_error ("%s failed: %s", function, error->message);
-  return result;
-}
-
-static gint32
-remote_pid (MitogenContext *ctx)
-{
-  g_autoptr(GVariant) v = call_ok (ctx, "core.getpid", NULL);
-  return g_variant_get_int32 (v);
-}
-
 static gchar *
 echo_string (MitogenContext *ctx,
              const gchar *text)
 {
   g_autoptr(GVariant) boxed =
-    call_ok (ctx, "core.echo", g_variant_new ("(v)", g_variant_new_string (text)));
+    mitogen_test_call_ok (ctx, "core.echo",
+                          g_variant_new ("(v)", g_variant_new_string (text)));
   g_autoptr(GVariant) value = g_variant_get_variant (boxed);
 
   return g_variant_dup_string (value, NULL);
-}
-
-static void
-shutdown_ok (MitogenContext *ctx)
-{
-  g_autoptr(Deadline) deadline = deadline_new (WAIT);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mitogen_context_shutdown (ctx, TRUE, deadline->cancellable,
-                                           &error));
-  g_assert_no_error (error);
-  g_assert_false (mitogen_context_is_connected (ctx));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -320,7 +219,8 @@ test_calls (Fixture *f,
   g_autoptr(MitogenContext) a = connect_fork (f->router);
   g_autoptr(MitogenContext) b = connect_fork (f->router);
   g_autofree gchar *echoed = NULL;
-  gint32 pid_a = remote_pid (a), pid_b = remote_pid (b);
+  gint32 pid_a = mitogen_test_remote_pid (a);
+  gint32 pid_b = mitogen_test_remote_pid (b);
 
   g_assert_cmpint (pid_a, ==, child_pid (a));
   g_assert_cmpint (pid_b, ==, child_pid (b));
@@ -335,7 +235,7 @@ test_calls (Fixture *f,
   /* A chain of two calls, the second after the first. */
   {
     g_autoptr(MitogenCallChain) chain = mitogen_call_chain_new (b);
-    g_autoptr(Deadline) deadline = deadline_new (WAIT);
+    g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
     g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) first = NULL, second = NULL;
 
@@ -350,8 +250,8 @@ test_calls (Fixture *f,
     g_assert_true (g_variant_is_of_type (second, G_VARIANT_TYPE_VARIANT));
   }
 
-  shutdown_ok (a);
-  shutdown_ok (b);
+  mitogen_test_shutdown_ok (a);
+  mitogen_test_shutdown_ok (b);
   g_assert_true (wait_no_fork_children ());
 }
 
@@ -363,13 +263,14 @@ test_on_fork (Fixture *f,
 {
   g_autoptr(MitogenContext) ctx = connect_fork (f->router);
   g_autoptr(GVariant) v =
-    call_ok (ctx, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_FORKED"));
+    mitogen_test_call_ok (ctx, "core.getenv",
+                          g_variant_new ("(s)", "MITOGEN_TEST_FORKED"));
   const gchar *value = NULL;
 
   g_variant_get (v, "m&s", &value);
   g_assert_cmpstr (value, ==, "yes");
   g_assert_null (g_getenv ("MITOGEN_TEST_FORKED"));
-  shutdown_ok (ctx);
+  mitogen_test_shutdown_ok (ctx);
 }
 
 static void
@@ -383,8 +284,8 @@ test_options (Fixture *f,
                                              "'connect-timeout': <5.0>}"));
 
   g_assert_cmpstr (mitogen_context_get_name (ctx), ==, "forky");
-  g_assert_cmpint (remote_pid (ctx), ==, child_pid (ctx));
-  shutdown_ok (ctx);
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, child_pid (ctx));
+  mitogen_test_shutdown_ok (ctx);
 }
 
 /* Function modules come from the module path on this host, or were
@@ -399,10 +300,10 @@ test_modules (Fixture *f,
   guint before = mitogen_module_responder_get_n_requests (responder);
   gint64 deadline = g_get_monotonic_time () + WAIT;
 
-  g_assert_cmpint (remote_pid (ctx), ==, child_pid (ctx));
-  g_variant_unref (call_ok (ctx, "testing.log",
-                            g_variant_new ("(is)", G_LOG_LEVEL_WARNING,
-                                           "from a fork child")));
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, child_pid (ctx));
+  g_variant_unref (mitogen_test_call_ok (ctx, "testing.log",
+                                         g_variant_new ("(is)", G_LOG_LEVEL_WARNING,
+                                                        "from a fork child")));
   g_assert_cmpuint (mitogen_module_responder_get_n_requests (responder), ==, before);
 
   /* And its log records reach us like any context's. */
@@ -411,7 +312,7 @@ test_modules (Fixture *f,
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (1000);
     }
-  shutdown_ok (ctx);
+  mitogen_test_shutdown_ok (ctx);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -424,8 +325,8 @@ test_shutdown (Fixture *f,
   g_autoptr(MitogenContext) ctx = connect_fork (f->router);
   GPid pid = child_pid (ctx);
 
-  g_assert_cmpint (remote_pid (ctx), ==, pid);
-  shutdown_ok (ctx);
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, pid);
+  mitogen_test_shutdown_ok (ctx);
   /* Gone and reaped, by the fork server since it is not our child. */
   g_assert_true (wait_gone (pid));
   g_assert_true (wait_no_fork_children ());
@@ -441,7 +342,7 @@ static gpointer
 sleeper_thread (gpointer data)
 {
   Sleeper *s = data;
-  g_autoptr(Deadline) deadline = deadline_new (WAIT);
+  g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
   g_autoptr(GVariant) v =
     mitogen_context_call (s->ctx, "core.sleep", g_variant_new ("(d)", 30.0),
                           deadline->cancellable, &s->error);
@@ -462,7 +363,7 @@ test_kill9 (Fixture *f,
   GThread *thread;
   gint64 killed;
 
-  g_assert_cmpint (remote_pid (victim), ==, pid);
+  g_assert_cmpint (mitogen_test_remote_pid (victim), ==, pid);
   thread = g_thread_new ("sleeper", sleeper_thread, &s);
   /* Let the call reach the child; it fails the same way if it has not. */
   g_usleep (100000);
@@ -478,8 +379,8 @@ test_kill9 (Fixture *f,
   g_assert_true (wait_gone (pid));
 
   /* The other one does not mind. */
-  g_assert_cmpint (remote_pid (other), ==, child_pid (other));
-  shutdown_ok (other);
+  g_assert_cmpint (mitogen_test_remote_pid (other), ==, child_pid (other));
+  mitogen_test_shutdown_ok (other);
   g_assert_true (wait_no_fork_children ());
 }
 
@@ -588,7 +489,7 @@ test_fork_of_fork (Fixture *f,
                    gconstpointer data)
 {
   g_autoptr(MitogenContext) plain = connect_fork (f->router);
-  g_autoptr(Deadline) deadline = deadline_new (WAIT);
+  g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
   g_autoptr(GError) error = NULL;
   g_autoptr(MitogenContext) refused =
     mitogen_context_connect (f->router, "fork", NULL, plain,
@@ -608,12 +509,13 @@ test_fork_of_fork (Fixture *f,
   child = mitogen_context_connect (f->router, "fork", NULL, parent,
                                    deadline->cancellable, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (remote_pid (child), !=, remote_pid (parent));
-  g_assert_cmpint (remote_pid (child), !=, getpid ());
+  g_assert_cmpint (mitogen_test_remote_pid (child), !=,
+                   mitogen_test_remote_pid (parent));
+  g_assert_cmpint (mitogen_test_remote_pid (child), !=, getpid ());
 
-  shutdown_ok (child);
-  shutdown_ok (parent);
-  shutdown_ok (plain);
+  mitogen_test_shutdown_ok (child);
+  mitogen_test_shutdown_ok (parent);
+  mitogen_test_shutdown_ok (plain);
   g_assert_true (wait_no_fork_children ());
 }
 
@@ -767,8 +669,8 @@ fork_call_shutdown (MitogenRouter *router)
   g_autoptr(MitogenContext) ctx = connect_fork (router);
   GPid pid = child_pid (ctx);
 
-  g_assert_cmpint (remote_pid (ctx), ==, pid);
-  shutdown_ok (ctx);
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, pid);
+  mitogen_test_shutdown_ok (ctx);
   g_assert_true (wait_no_fork_children ());
 }
 
@@ -809,7 +711,7 @@ test_stress (Fixture *f,
 
   after = count_fds_settled ();
   g_assert_cmpuint (after, ==, before);
-  shutdown_ok (noise.local);
+  mitogen_test_shutdown_ok (noise.local);
   g_object_unref (noise.local);
 }
 
