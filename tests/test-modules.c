@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -215,12 +216,8 @@ typedef struct {
 static MitogenContext *
 connect_agent (Fixture *f)
 {
-  g_autoptr(GError) error = NULL;
-  MitogenContext *ctx =
-    mitogen_context_connect (f->router, "local", NULL, NULL, NULL, &error);
+  MitogenContext *ctx = mitogen_test_connect (f->router, "local", NULL, NULL);
 
-  g_assert_no_error (error);
-  g_assert_nonnull (ctx);
   g_ptr_array_add (f->contexts, ctx);
   return ctx;
 }
@@ -242,8 +239,7 @@ static void
 setup (Fixture *f, gconstpointer data)
 {
   f->contexts = g_ptr_array_new_with_free_func (g_object_unref);
-  f->broker = mitogen_broker_new ();
-  f->router = mitogen_router_new (f->broker);
+  mitogen_test_master_new (&f->broker, &f->router);
   f->responder = mitogen_module_responder_get_for_router (f->router);
   if (data == WITH_TEST_MODULES)
     {
@@ -258,11 +254,9 @@ teardown (Fixture *f, gconstpointer data)
 {
   if (f->ctx)
     shutdown_agent (f->ctx);
-  mitogen_broker_shutdown (f->broker);
-  mitogen_broker_join (f->broker);
+  mitogen_test_master_stop (f->broker, NULL);
   g_ptr_array_unref (f->contexts);
-  g_clear_object (&f->router);
-  g_clear_object (&f->broker);
+  mitogen_test_master_clear (&f->broker, &f->router);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -739,12 +733,10 @@ pair_setup (Pair *p, gconstpointer data)
   p->loads = g_ptr_array_new_with_free_func (g_free);
   p->found = g_ptr_array_new ();
 
-  p->master_broker = mitogen_broker_new ();
-  p->master = mitogen_router_new (p->master_broker);
+  mitogen_test_master_new (&p->master_broker, &p->master);
   p->responder = mitogen_module_responder_new (p->master, path);
 
-  p->child_broker = mitogen_broker_new ();
-  p->child = mitogen_router_new (p->child_broker);
+  mitogen_test_master_new (&p->child_broker, &p->child);
   mitogen_router_set_context_id (p->child, CHILD_ID);
   mitogen_router_set_parent_ids (p->child, parents, G_N_ELEMENTS (parents));
 
@@ -762,10 +754,8 @@ static void
 pair_teardown (Pair *p, gconstpointer data)
 {
   g_clear_object (&p->importer);
-  mitogen_broker_shutdown (p->child_broker);
-  mitogen_broker_join (p->child_broker);
-  mitogen_broker_shutdown (p->master_broker);
-  mitogen_broker_join (p->master_broker);
+  mitogen_test_master_stop (p->child_broker, NULL);
+  mitogen_test_master_stop (p->master_broker, NULL);
   g_clear_object (&p->up);
   g_clear_object (&p->down);
   g_clear_object (&p->responder);
