@@ -821,67 +821,80 @@ test_errors_remote (Fixture *f,
   shutdown_ok (ctx);
 }
 
+/* A call that must fail with @code: @args, when not %NULL, is parsed as
+ * its arguments, and the error must name @named. */
+typedef struct {
+  const gchar *function;
+  const gchar *args;
+  const gchar *named;
+} CallErrorCase;
+
+/* Makes each call of @cases in one context, which each must fail with
+ * @code; the context still works after them. @names_context: whether the
+ * errors must also carry the context's name. */
 static void
-test_errors_no_such_function (Fixture *f,
-                              gconstpointer data)
+check_call_errors (Fixture *f,
+                   gint code,
+                   gboolean names_context,
+                   const CallErrorCase *cases,
+                   gsize n_cases)
 {
   g_autoptr(MitogenContext) ctx = connect_local (f->router, NULL);
-  struct {
-    const gchar *function;
-    const gchar *named;
-  } cases[] = {
-    { "nosuchmodule.getpid", "nosuchmodule" },
-    { "core.nosuchfunction", "nosuchfunction" },
-    { "testing.nosuchfunction", "nosuchfunction" },
-    { "nodot", "nodot" },
-    { "core.", "core." },
-  };
 
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+  for (gsize i = 0; i < n_cases; i++)
     {
-      g_autoptr(GError) error = call_fails (ctx, cases[i].function, NULL);
+      g_autoptr(GVariant) args = NULL;
+      g_autoptr(GError) error = NULL;
 
-      g_assert_error (error, MITOGEN_CALL_ERROR,
-                      MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION);
+      if (cases[i].args)
+        {
+          args = g_variant_parse (NULL, cases[i].args, NULL, NULL, NULL);
+          g_assert_nonnull (args);
+        }
+      /* Not floating: the call takes a reference of its own. */
+      error = call_fails (ctx, cases[i].function, args);
+      g_assert_error (error, MITOGEN_CALL_ERROR, code);
       if (!strstr (error->message, cases[i].named))
         g_error ("“%s” does not name %s", error->message, cases[i].named);
+      if (names_context)
+        g_assert_cmpstr (mitogen_call_error_get_context_name (error), ==,
+                         mitogen_context_get_name (ctx));
     }
   g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
   shutdown_ok (ctx);
 }
 
 static void
+test_errors_no_such_function (Fixture *f,
+                              gconstpointer data)
+{
+  static const CallErrorCase cases[] = {
+    { "nosuchmodule.getpid", NULL, "nosuchmodule" },
+    { "core.nosuchfunction", NULL, "nosuchfunction" },
+    { "testing.nosuchfunction", NULL, "nosuchfunction" },
+    { "nodot", NULL, "nodot" },
+    { "core.", NULL, "core." },
+  };
+
+  check_call_errors (f, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION, FALSE,
+                     cases, G_N_ELEMENTS (cases));
+}
+
+static void
 test_errors_bad_arguments (Fixture *f,
                            gconstpointer data)
 {
-  g_autoptr(MitogenContext) ctx = connect_local (f->router, NULL);
-  struct {
-    const gchar *function;
-    const gchar *args;
-  } cases[] = {
-    { "core.getenv", "(1,)" },
-    { "core.getenv", "()" },
-    { "core.getpid", "('x',)" },
-    { "core.sleep", "('1',)" },
-    { "core.echo", "(1,)" },
-    { "testing.print_lines", "(-1,)" },
+  static const CallErrorCase cases[] = {
+    { "core.getenv", "(1,)", "core.getenv" },
+    { "core.getenv", "()", "core.getenv" },
+    { "core.getpid", "('x',)", "core.getpid" },
+    { "core.sleep", "('1',)", "core.sleep" },
+    { "core.echo", "(1,)", "core.echo" },
+    { "testing.print_lines", "(-1,)", "testing.print_lines" },
   };
 
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autoptr(GVariant) args = g_variant_parse (NULL, cases[i].args, NULL, NULL, NULL);
-      g_autoptr(GError) error = NULL;
-
-      g_assert_nonnull (args);
-      /* Not floating: the call takes a reference of its own. */
-      error = call_fails (ctx, cases[i].function, args);
-      g_assert_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_BAD_ARGUMENTS);
-      g_assert_nonnull (strstr (error->message, cases[i].function));
-      g_assert_cmpstr (mitogen_call_error_get_context_name (error), ==,
-                       mitogen_context_get_name (ctx));
-    }
-  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
-  shutdown_ok (ctx);
+  check_call_errors (f, MITOGEN_CALL_ERROR_BAD_ARGUMENTS, TRUE,
+                     cases, G_N_ELEMENTS (cases));
 }
 
 static gboolean
