@@ -865,9 +865,11 @@ test_shutdown_ignores_non_keep_alive (void)
   close (p[1]);
 }
 
+/* A stream's disconnect, made @times times over where the job runs. */
 typedef struct {
   MitogenBroker *broker;
   MitogenBasicStream *stream;
+  guint times;
 } DisconnectJob;
 
 static void
@@ -875,7 +877,8 @@ disconnect_job_run (gpointer data)
 {
   DisconnectJob *job = data;
 
-  mitogen_basic_stream_on_disconnect (job->stream, job->broker);
+  for (guint i = 0; i < job->times; i++)
+    mitogen_basic_stream_on_disconnect (job->stream, job->broker);
 }
 
 /* A stream that finishes its shutdown from another thread hands the broker
@@ -892,7 +895,7 @@ test_shutdown_defer_during_grace (void)
   make_pipe (p);
   stream = test_stream_new (broker, p[0], -1, TRUE);
   stream->disconnect_on_shutdown = FALSE;
-  job = (DisconnectJob) { broker, MITOGEN_BASIC_STREAM (stream) };
+  job = (DisconnectJob) { broker, MITOGEN_BASIC_STREAM (stream), 1 };
   mitogen_broker_start_receive (broker, job.stream);
   mitogen_broker_set_shutdown_timeout (broker, ENDLESS_GRACE);
   sync_broker (broker);
@@ -985,33 +988,19 @@ test_shutdown_signal (void)
   g_assert_cmpint (g_atomic_int_get (&probe.off_thread), ==, 0);
 }
 
-typedef struct {
-  MitogenBroker *broker;
-  MitogenBasicStream *stream;
-} DisconnectTwice;
-
-static void
-disconnect_twice (gpointer data)
-{
-  DisconnectTwice *d = data;
-
-  mitogen_basic_stream_on_disconnect (d->stream, d->broker);
-  mitogen_basic_stream_on_disconnect (d->stream, d->broker);
-}
-
 static void
 test_disconnect_signal_once (void)
 {
   g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
   g_autoptr(TestStream) stream = NULL;
-  DisconnectTwice d;
+  DisconnectJob d;
   int p[2];
 
   make_pipe (p);
   stream = test_stream_new (broker, p[0], -1, TRUE);
-  d = (DisconnectTwice) { broker, MITOGEN_BASIC_STREAM (stream) };
+  d = (DisconnectJob) { broker, MITOGEN_BASIC_STREAM (stream), 2 };
   mitogen_broker_start_receive (broker, d.stream);
-  g_assert_true (mitogen_broker_defer (broker, disconnect_twice, &d, NULL));
+  g_assert_true (mitogen_broker_defer (broker, disconnect_job_run, &d, NULL));
   sync_broker (broker);
 
   g_assert_cmpint (events (stream, EV_DISCONNECT), ==, 2);
