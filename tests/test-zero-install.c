@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "mitogen-test-sshd.h"
@@ -256,6 +257,29 @@ shutdown_context (MitogenContext *ctx)
   g_assert_no_error (error);
 }
 
+/* A bundle directory, owned by the test user, stored @age_seconds ago. */
+static gchar *
+plant_bundle (const gchar *cache,
+              gchar digit,
+              gint64 age_seconds)
+{
+  g_autofree gchar *name = g_strnfill (64, digit);
+  gchar *dir = g_build_filename (cache, name, NULL);
+  g_autofree gchar *file = g_build_filename (dir, "mitogen-agent", NULL);
+  struct passwd *pw = getpwnam (USER);
+  struct timeval when[2] = { { time (NULL) - age_seconds, 0 },
+                             { time (NULL) - age_seconds, 0 } };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_file_set_contents (file, "old", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (chown (file, pw->pw_uid, pw->pw_gid), ==, 0);
+  g_assert_cmpint (chown (dir, pw->pw_uid, pw->pw_gid), ==, 0);
+  g_assert_cmpint (utimes (dir, when), ==, 0);
+  return dir;
+}
+
 static void
 test_minimal_root (Fixture *f,
                    gconstpointer data)
@@ -264,6 +288,7 @@ test_minimal_root (Fixture *f,
   g_autoptr(MitogenContext) second = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *home = NULL, *cached = NULL, *tmp = NULL;
+  g_autofree gchar *stale = NULL, *recent = NULL;
 
   if (!f->sshd)
     return;
@@ -272,10 +297,26 @@ test_minimal_root (Fixture *f,
                              mitogen_agent_bundle_get_hash (f->bundle),
                              "mitogen-agent", NULL);
 
+  /* Other versions' bundles: a stale one goes when this one is stored,
+   * a recent one stays. */
+  {
+    g_autofree gchar *dot_cache = g_build_filename (home, ".cache", NULL);
+    g_autofree gchar *cache = g_build_filename (dot_cache, "mitogen", NULL);
+    struct passwd *pw = getpwnam (USER);
+
+    g_assert_cmpint (g_mkdir_with_parents (cache, 0700), ==, 0);
+    g_assert_cmpint (chown (dot_cache, pw->pw_uid, pw->pw_gid), ==, 0);
+    g_assert_cmpint (chown (cache, pw->pw_uid, pw->pw_gid), ==, 0);
+    stale = plant_bundle (cache, 'a', 2 * 24 * 60 * 60);
+    recent = plant_bundle (cache, 'b', 60);
+  }
+
   first = connect (f, &error);
   g_assert_no_error (error);
   g_assert_cmpint (remote_pid (first), >, 0);
   g_assert_true (g_file_test (cached, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (recent, G_FILE_TEST_IS_DIR));
   shutdown_context (first);
 
   /* With nothing writable left, only the cached copy can start. */

@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAGIC "MITOBND1"
@@ -37,6 +39,9 @@
  * allocate. */
 #define MAX_BUNDLE_SIZE (512u * 1024 * 1024)
 #define MAX_FILES 256
+/* Bundles of other versions older than this are removed when a new one
+ * is stored, so upgrades do not pile up copies in the cache. */
+#define PRUNE_AGE_SECONDS (24 * 60 * 60)
 
 typedef struct
 {
@@ -253,6 +258,69 @@ make_parents (const char *path)
       }
 }
 
+/* Removes a flat directory of files: bundles have no subdirectories. */
+static void
+remove_flat_dir (const char *path)
+{
+  char file[PATH_MAX];
+  DIR *dir = opendir (path);
+  struct dirent *e;
+
+  if (!dir)
+    return;
+  while ((e = readdir (dir)))
+    if (strcmp (e->d_name, ".") != 0 && strcmp (e->d_name, "..") != 0 &&
+        snprintf (file, sizeof file, "%s/%s", path, e->d_name) < (int) sizeof file)
+      unlink (file);
+  closedir (dir);
+  rmdir (path);
+}
+
+/* Bundles are named by their 64-digit hash; leftovers of an interrupted
+ * store end in ".tmp". */
+static int
+is_bundle_name (const char *name)
+{
+  size_t len = strspn (name, "0123456789abcdef");
+
+  return len == 64 && (name[64] == '\0' || (name[64] == '.' && strstr (name + 64, ".tmp")));
+}
+
+/* Removes the other bundles beside @cache_dir that were stored more than
+ * a day ago. A copy another agent still runs from is safe: its files stay
+ * mapped until it exits. */
+static void
+prune_cache (const char *cache_dir)
+{
+  char parent[PATH_MAX], path[PATH_MAX];
+  const char *self;
+  char *slash;
+  DIR *dir;
+  struct dirent *e;
+  time_t now = time (NULL);
+
+  if (snprintf (parent, sizeof parent, "%s", cache_dir) >= (int) sizeof parent ||
+      !(slash = strrchr (parent, '/')))
+    return;
+  *slash = '\0';
+  self = slash + 1;
+  dir = opendir (parent);
+  if (!dir)
+    return;
+  while ((e = readdir (dir)))
+    {
+      struct stat st;
+
+      if (!is_bundle_name (e->d_name) || strcmp (e->d_name, self) == 0 ||
+          snprintf (path, sizeof path, "%s/%s", parent, e->d_name) >= (int) sizeof path ||
+          lstat (path, &st) < 0 || !S_ISDIR (st.st_mode) ||
+          now - st.st_mtime < PRUNE_AGE_SECONDS)
+        continue;
+      remove_flat_dir (path);
+    }
+  closedir (dir);
+}
+
 /* Stores the files under @cache_dir by way of a private directory renamed
  * into place, so a reader never sees a partial copy. */
 static int
@@ -303,7 +371,10 @@ main (int argc, char **argv)
     return 1;
 
   if (store_in_cache (argv[2], entries, n_entries) == 0)
-    dir = argv[2];
+    {
+      dir = argv[2];
+      prune_cache (dir);
+    }
   else
     {
       /* A read-only home: keep the agent only as long as it runs. */
