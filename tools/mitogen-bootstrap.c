@@ -212,16 +212,22 @@ write_file (const char *dir, const Entry *entry)
   return close (fd);
 }
 
+/* Removes a flat directory of files: bundles have no subdirectories. */
 static void
-remove_dir (const char *dir, const Entry *entries, size_t n_entries)
+remove_flat_dir (const char *path)
 {
-  char path[PATH_MAX];
+  char file[PATH_MAX];
+  DIR *dir = opendir (path);
+  struct dirent *e;
 
-  for (size_t i = 0; i < n_entries; i++)
-    if (snprintf (path, sizeof path, "%s/%s", dir, entries[i].name)
-        < (int) sizeof path)
-      unlink (path);
-  rmdir (dir);
+  if (!dir)
+    return;
+  while ((e = readdir (dir)))
+    if (strcmp (e->d_name, ".") != 0 && strcmp (e->d_name, "..") != 0 &&
+        snprintf (file, sizeof file, "%s/%s", path, e->d_name) < (int) sizeof file)
+      unlink (file);
+  closedir (dir);
+  rmdir (path);
 }
 
 static int
@@ -232,7 +238,7 @@ write_all_files (const char *dir, const Entry *entries, size_t n_entries)
       {
         int saved = errno;
 
-        remove_dir (dir, entries, n_entries);
+        remove_flat_dir (dir);
         errno = saved;
         return -1;
       }
@@ -256,24 +262,6 @@ make_parents (const char *path)
         mkdir (buf, 0700);
         *p = '/';
       }
-}
-
-/* Removes a flat directory of files: bundles have no subdirectories. */
-static void
-remove_flat_dir (const char *path)
-{
-  char file[PATH_MAX];
-  DIR *dir = opendir (path);
-  struct dirent *e;
-
-  if (!dir)
-    return;
-  while ((e = readdir (dir)))
-    if (strcmp (e->d_name, ".") != 0 && strcmp (e->d_name, "..") != 0 &&
-        snprintf (file, sizeof file, "%s/%s", path, e->d_name) < (int) sizeof file)
-      unlink (file);
-  closedir (dir);
-  rmdir (path);
 }
 
 /* Bundles are named by their 64-digit hash; leftovers of an interrupted
@@ -338,7 +326,7 @@ store_in_cache (const char *cache_dir, const Entry *entries, size_t n_entries)
   if (rename (tmp, cache_dir) < 0)
     {
       /* Another connection stored the same content first. */
-      remove_dir (tmp, entries, n_entries);
+      remove_flat_dir (tmp);
       if (access (cache_dir, R_OK) < 0)
         return -1;
     }
@@ -414,7 +402,7 @@ main (int argc, char **argv)
       errno = ENAMETOOLONG;
     report ("cannot run %s: %s", argv[3], strerror (errno));
     if (temporary)
-      remove_dir (dir, entries, n_entries);
+      remove_flat_dir (dir);
   }
   return 1;
 }

@@ -48,6 +48,7 @@ struct _MitogenAgentBundle
   GObject parent_instance;
 
   GBytes *archive;
+  GBytes *loader;
   gchar *hash;
   gchar *interpreter;
 };
@@ -68,6 +69,7 @@ mitogen_agent_bundle_finalize (GObject *object)
   MitogenAgentBundle *self = MITOGEN_AGENT_BUNDLE (object);
 
   g_clear_pointer (&self->archive, g_bytes_unref);
+  g_clear_pointer (&self->loader, g_bytes_unref);
   g_free (self->hash);
   g_free (self->interpreter);
   G_OBJECT_CLASS (mitogen_agent_bundle_parent_class)->finalize (object);
@@ -214,6 +216,8 @@ bundle_new (GHashTable *files, GError **error)
         data = read_bytes (g_hash_table_lookup (files, names[i]), error);
         if (!data)
           return NULL;
+        if (g_str_equal (names[i], LOADER_NAME))
+          self->loader = g_bytes_ref (data);
         if (g_str_equal (names[i], AGENT_NAME))
           {
             self->interpreter = read_interpreter (
@@ -223,7 +227,7 @@ bundle_new (GHashTable *files, GError **error)
           }
         append_file (body, names[i], data);
       }
-  if (!self->interpreter || !g_hash_table_contains (files, LOADER_NAME))
+  if (!self->interpreter || !self->loader)
     {
       g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
                    "An agent bundle needs both %s and %s", AGENT_NAME,
@@ -510,31 +514,6 @@ mitogen_agent_bundle_get_first_stage (MitogenAgentBundle *self)
       self->hash, interp);
 }
 
-static GBytes *
-find_file (MitogenAgentBundle *self, const gchar *wanted)
-{
-  gsize len;
-  const guint8 *data = g_bytes_get_data (self->archive, &len);
-  gsize off = strlen (ARCHIVE_MAGIC) + 8;
-
-  while (len - off >= 16)
-    {
-      guint32 name_len;
-      guint64 size;
-
-      memcpy (&name_len, data + off, 4);
-      memcpy (&size, data + off + 8, 8);
-      name_len = GUINT32_FROM_BE (name_len);
-      size = GUINT64_FROM_BE (size);
-      off += 16;
-      if (name_len == strlen (wanted)
-          && memcmp (data + off, wanted, name_len) == 0)
-        return g_bytes_new_from_bytes (self->archive, off + name_len, size);
-      off += name_len + size;
-    }
-  return NULL;
-}
-
 /**
  * mitogen_agent_bundle_get_loader_script:
  * @self: a bundle
@@ -548,15 +527,13 @@ find_file (MitogenAgentBundle *self, const gchar *wanted)
 GBytes *
 mitogen_agent_bundle_get_loader_script (MitogenAgentBundle *self)
 {
-  g_autoptr (GBytes) loader = NULL;
   GString *line;
   const guint8 *data;
   gsize len;
 
   g_return_val_if_fail (MITOGEN_IS_AGENT_BUNDLE (self), NULL);
 
-  loader = find_file (self, LOADER_NAME);
-  data = g_bytes_get_data (loader, &len);
+  data = g_bytes_get_data (self->loader, &len);
   line = g_string_sized_new (len * 3 + 32);
   g_string_append (line, "printf '");
   for (gsize i = 0; i < len; i++)
