@@ -852,26 +852,34 @@ connect_via (MitogenRouter *router,
              GError **error)
 {
   guint32 context_id;
-  g_autoptr(GVariant) name = NULL;
+  g_autoptr (GVariant) result = NULL;
+  const gchar *name;
   MitogenContext *self;
 
-  context_id = mitogen_router_allocate_id_full (router, cancellable, error);
-  if (context_id == MITOGEN_CONTEXT_ID_NONE)
-    return NULL;
   if (!options)
     options = g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
-  /* The route to the new context is announced (ADD_ROUTE) ahead of this
-   * reply on the same stream, so it is in place when the call returns. */
-  name = mitogen_context_call (via, "agent.connect",
-                               g_variant_new ("(s@a{sv}u)", transport, options,
-                                              context_id),
-                               cancellable, error);
-  if (!name)
+  /* The via context takes the id from a range the master granted it, so
+   * that every router on the way saw the grant and lets its route in. The
+   * route (ADD_ROUTE) is announced ahead of this reply on the same stream,
+   * so it is in place when the call returns. */
+  result = mitogen_context_call (
+      via, "agent.connect", g_variant_new ("(s@a{sv})", transport, options),
+      cancellable, error);
+  if (!result)
     {
       set_via_error (via, error);
       return NULL;
     }
-  self = mitogen_context_new (router, context_id, g_variant_get_string (name, NULL));
+  if (!g_variant_is_of_type (result, G_VARIANT_TYPE ("(us)")))
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_REMOTE,
+                   "Via %s: agent.connect returned %s, not (us)",
+                   mitogen_context_get_name (via),
+                   g_variant_get_type_string (result));
+      return NULL;
+    }
+  g_variant_get (result, "(u&s)", &context_id, &name);
+  self = mitogen_context_new (router, context_id, name);
   mitogen_router_set_context_name (router, context_id, self->name);
   watch_route (self);
   return self;

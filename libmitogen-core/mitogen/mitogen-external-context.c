@@ -548,7 +548,8 @@ describe (MitogenExternalContext *self,
 }
 
 /* agent.connect: starts a child of this context for an upstream caller,
- * with the id the master allocated. */
+ * with an id from this context's own ranges (ALLOCATE_ID), the only ids
+ * the routers above let it announce; returns the id and the name. */
 static GVariant *
 connect_child (MitogenExternalContext *self,
                MitogenCall *call,
@@ -556,19 +557,17 @@ connect_child (MitogenExternalContext *self,
                GError **error)
 {
   const gchar *transport;
-  g_autoptr(GVariant) options = NULL;
-  guint32 context_id;
+  g_autoptr (GVariant) options = NULL;
   MitogenContext *child;
 
-  g_variant_get (args, "(&s@a{sv}u)", &transport, &options, &context_id);
-  child = mitogen_context_connect_with_id (self->router, transport, options,
-                                           context_id,
-                                           mitogen_call_get_cancellable (call),
-                                           error);
+  g_variant_get (args, "(&s@a{sv})", &transport, &options);
+  child = mitogen_context_connect (self->router, transport, options, NULL,
+                                   mitogen_call_get_cancellable (call), error);
   if (!child)
     return NULL;
   g_ptr_array_add (self->children, child);
-  return g_variant_new_string (mitogen_context_get_name (child));
+  return g_variant_new ("(us)", mitogen_context_get_context_id (child),
+                        mitogen_context_get_name (child));
 }
 
 /* The agent's own functions fail with NULL, which g_variant_take_ref()
@@ -595,8 +594,8 @@ run_function (MitogenExternalContext *self,
   if (g_str_equal (module, "agent") && g_str_equal (function, "describe") &&
       g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
     return take_ref_nullable (describe (self, args, error));
-  if (g_str_equal (module, "agent") && g_str_equal (function, "connect") &&
-      g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv}u)")))
+  if (g_str_equal (module, "agent") && g_str_equal (function, "connect")
+      && g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv})")))
     return take_ref_nullable (connect_child (self, call, args, error));
 
   f = mitogen_importer_find_function (self->importer, module, function, error);

@@ -9,20 +9,11 @@
 #include "mitogen-router-private.h"
 
 #include "mitogen-errors.h"
-#include "mitogen-receiver.h"
+#include "mitogen-id-allocator.h"
 
-/* Ids a context asks the master for at a time: enough that starting
- * children rarely waits for a round trip, few enough that the ids a dead
- * context never used are no loss out of 2^32. */
-#define ID_BLOCK_SIZE 128
-/* The most ids granted by one ALLOCATE_ID, whatever is asked. */
-#define ID_BLOCK_MAX 4096
-/* The default of mitogen_router_set_id_quota(): 131072 blocks per direct
- * child's subtree, so that no one child can take the id space (2^32) for
- * itself while a tree of that many contexts still gets its ids. */
-#define ID_QUOTA_DEFAULT (1u << 24)
-/* How long a context waits for the master to answer ALLOCATE_ID. */
-#define ALLOCATE_ID_TIMEOUT (30 * G_USEC_PER_SEC)
+/* The longest context name kept from ADD_ROUTE: names are for logs and
+ * errors, and a child's name must not cost the master more than that. */
+#define MAX_NAME_LENGTH 255
 
 /**
  * MitogenRouter:
@@ -64,21 +55,15 @@ struct _MitogenRouter {
   gsize max_message_size;
   gint next_handle; /* atomic */
 
-  /* Context ids. The master hands out next_id and on; any other context
-   * takes them from [range_next, range_end), a range the master gave it
-   * (ALLOCATE_ID), so that ids are unique in the whole tree. Under lock. */
-  guint32 next_id;
-  guint32 range_next;
-  guint32 range_end;
-  guint32 id_quota;
-  GHashTable *ids_granted;   /* direct child id -> ids its subtree took */
-  GMutex allocating;         /* held while asking the master for a range */
+  MitogenIdAllocator *ids;
 
   GMutex lock;
   GHashTable *handlers;      /* handle -> Handler* */
   GHashTable *stream_by_id;  /* context id -> MitogenStream* (ref) */
   GHashTable *streams;       /* MitogenStream* -> signal handler id */
-  GHashTable *names;         /* context id -> gchar* */
+  GHashTable *names;         /* context id -> gchar*, while routed */
+  GHashTable *refusing;      /* streams whose route refusals were logged */
+  guint n_refused_routes;
   gboolean shut_down;
 };
 
@@ -377,6 +362,8 @@ mitogen_router_route_from_stream (MitogenRouter *self,
                  "not reachable through it", stream_name (in_stream), src_id);
       return;
     }
+  if (mitogen_message_get_dst_id (msg) != self->context_id)
+    mitogen_id_allocator_note_passing (self->ids, msg, in_stream);
   dispatch (self, msg, in_stream);
 }
 
@@ -517,6 +504,14 @@ forget_contexts (MitogenRouter *self,
   victims = steal_handlers_locked (self, respondent_in, gone);
   g_mutex_unlock (&self->lock);
   kill_handlers (self, victims, cause_id, reason);
+
+  /* Their names served the errors above; nothing needs them now. */
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, gone);
+  while (g_hash_table_iter_next (&iter, &id, NULL))
+    if (!g_hash_table_contains (self->stream_by_id, id))
+      g_hash_table_remove (self->names, id);
+  g_mutex_unlock (&self->lock);
 }
 
 static void
@@ -543,10 +538,13 @@ on_stream_disconnect (MitogenStream *stream,
       g_hash_table_add (gone, GUINT_TO_POINTER (
                           g_array_index (self->parent_ids, guint32, i)));
   g_hash_table_remove (self->streams, stream);
-  /* The branch is gone with every context in it. */
-  g_hash_table_remove (self->ids_granted,
-                       GUINT_TO_POINTER (mitogen_stream_get_remote_id (stream)));
+  g_hash_table_remove (
+      self->refusing, GUINT_TO_POINTER (mitogen_stream_get_remote_id (stream)));
   g_mutex_unlock (&self->lock);
+  /* The branch is gone with every context in it. */
+  if (!upstream)
+    mitogen_id_allocator_forget_branch (self->ids,
+                                        mitogen_stream_get_remote_id (stream));
 
   reason = g_strdup_printf ("Context %s (id %u) disconnected: %s",
                             stream_name (stream),
@@ -559,6 +557,56 @@ on_stream_disconnect (MitogenStream *stream,
   g_object_unref (stream);
 }
 
+/* Counts a route change a child may not make; logs the first of each
+ * stream only, so that a child repeating it cannot flood the log. */
+static void
+refuse_route (MitogenRouter *self,
+              MitogenStream *via,
+              guint32 src_id,
+              const gchar *what,
+              guint32 target)
+{
+  gboolean first;
+
+  g_mutex_lock (&self->lock);
+  self->n_refused_routes++;
+  first = g_hash_table_add (
+      self->refusing,
+      GUINT_TO_POINTER (via ? mitogen_stream_get_remote_id (via) : src_id));
+  g_mutex_unlock (&self->lock);
+  if (first)
+    g_message ("Context %u may not %s context %u; further refusals of "
+               "stream %s are counted, not logged",
+               src_id, what, target, via ? stream_name (via) : "(none)");
+}
+
+/* A child may announce a context that is routed through it already, or a
+ * new one with an id that was allocated to its branch: never one with
+ * another's id, or one it could have guessed. */
+static gboolean
+may_add_route_locked (MitogenRouter *self, MitogenStream *via, guint32 target)
+{
+  MitogenStream *existing
+      = g_hash_table_lookup (self->stream_by_id, GUINT_TO_POINTER (target));
+
+  if (existing)
+    return existing == via;
+  return target != self->context_id
+         && !mitogen_router_is_parent_id (self, target)
+         && mitogen_id_allocator_branch_owns (
+             self->ids, mitogen_stream_get_remote_id (via), target);
+}
+
+/* A context's name, as kept: short enough that announcing many costs
+ * little. */
+static gchar *
+dup_bounded_name (const gchar *name)
+{
+  if (g_utf8_strlen (name, MAX_NAME_LENGTH * 4 + 1) <= MAX_NAME_LENGTH)
+    return g_strdup (name);
+  return g_utf8_substring (name, 0, MAX_NAME_LENGTH);
+}
+
 static void
 on_add_route (MitogenMessage *msg,
               gpointer user_data)
@@ -566,33 +614,34 @@ on_add_route (MitogenMessage *msg,
   MitogenRouter *self = user_data;
   g_autoptr(GVariant) body = mitogen_message_get_data (msg, NULL);
   g_autoptr(MitogenStream) via = NULL;
-  MitogenStream *existing;
-  const gchar *name;
+  g_autofree gchar *name = NULL;
+  guint32 src_id = mitogen_message_get_src_id (msg);
+  const gchar *announced;
+  gboolean allowed;
   guint32 target;
 
   if (!body || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(us)")))
     return;
-  g_variant_get (body, "(u&s)", &target, &name);
+  g_variant_get (body, "(u&s)", &target, &announced);
+  name = dup_bounded_name (announced);
 
   g_mutex_lock (&self->lock);
-  via = lookup_stream_locked (self, mitogen_message_get_src_id (msg));
-  existing = g_hash_table_lookup (self->stream_by_id, GUINT_TO_POINTER (target));
-  /* A child may announce contexts behind it, never take over another's. */
-  if (via && (!existing || existing == via) && target != self->context_id &&
-      !mitogen_router_is_parent_id (self, target))
-    g_hash_table_insert (self->stream_by_id, GUINT_TO_POINTER (target),
-                         g_object_ref (via));
-  else
-    g_clear_object (&via);
+  via = lookup_stream_locked (self, src_id);
+  allowed = via && may_add_route_locked (self, via, target);
+  if (allowed)
+    {
+      g_hash_table_insert (self->stream_by_id, GUINT_TO_POINTER (target),
+                           g_object_ref (via));
+      g_hash_table_insert (self->names, GUINT_TO_POINTER (target),
+                           g_strdup (name));
+    }
   g_mutex_unlock (&self->lock);
 
-  if (!via)
+  if (!allowed)
     {
-      g_message ("Context %u may not add a route to context %u",
-                 mitogen_message_get_src_id (msg), target);
+      refuse_route (self, via, src_id, "add a route to", target);
       return;
     }
-  mitogen_router_set_context_name (self, target, name);
   send_route_message (self, MITOGEN_HANDLE_ADD_ROUTE,
                       g_variant_new ("(us)", target, name));
 }
@@ -603,9 +652,11 @@ on_del_route (MitogenMessage *msg,
 {
   MitogenRouter *self = user_data;
   g_autoptr(GVariant) body = mitogen_message_get_data (msg, NULL);
+  g_autoptr (MitogenStream) via = NULL;
   g_autoptr(GHashTable) gone = NULL;
   g_autofree gchar *name = NULL;
   g_autofree gchar *reason = NULL;
+  guint32 src_id = mitogen_message_get_src_id (msg);
   gboolean removed = FALSE;
   guint32 target;
 
@@ -614,25 +665,50 @@ on_del_route (MitogenMessage *msg,
   g_variant_get (body, "(u)", &target);
 
   g_mutex_lock (&self->lock);
-  {
-    MitogenStream *via = lookup_stream_locked (self, mitogen_message_get_src_id (msg));
-    MitogenStream *existing = g_hash_table_lookup (self->stream_by_id,
-                                                   GUINT_TO_POINTER (target));
-    /* Only the child a route leads through may withdraw it. */
-    if (via && existing == via)
-      removed = g_hash_table_remove (self->stream_by_id, GUINT_TO_POINTER (target));
-    g_clear_object (&via);
-  }
+  via = lookup_stream_locked (self, src_id);
+  /* Only the child a route was announced through may withdraw it; the
+   * route to the child itself goes with its stream. */
+  if (via && target != mitogen_stream_get_remote_id (via)
+      && g_hash_table_lookup (self->stream_by_id, GUINT_TO_POINTER (target))
+             == via)
+    removed
+        = g_hash_table_remove (self->stream_by_id, GUINT_TO_POINTER (target));
   g_mutex_unlock (&self->lock);
 
   if (!removed)
-    return;
+    {
+      refuse_route (self, via, src_id, "remove the route to", target);
+      return;
+    }
   gone = g_hash_table_new (NULL, NULL);
   g_hash_table_add (gone, GUINT_TO_POINTER (target));
   name = mitogen_router_dup_context_name (self, target);
   reason = g_strdup_printf ("Context %s (id %u) is gone: a context on the "
                             "way to it disconnected it", name, target);
   forget_contexts (self, gone, target, reason, TRUE);
+}
+
+/**
+ * mitogen_router_get_n_refused_routes:
+ * @self: a router
+ *
+ * Counts the `ADD_ROUTE` and `DEL_ROUTE` messages refused so far: a child
+ * announcing a context whose id was not allocated to its branch, or one
+ * routed elsewhere, or withdrawing a route that did not arrive through it.
+ *
+ * Returns: how many were refused
+ */
+guint
+mitogen_router_get_n_refused_routes (MitogenRouter *self)
+{
+  guint n;
+
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (self), 0);
+
+  g_mutex_lock (&self->lock);
+  n = self->n_refused_routes;
+  g_mutex_unlock (&self->lock);
+  return n;
 }
 
 /**
@@ -770,89 +846,6 @@ mitogen_router_allocate_handle (MitogenRouter *self)
   return (guint32) g_atomic_int_add (&self->next_handle, 1);
 }
 
-static gboolean
-is_master_locked (MitogenRouter *self)
-{
-  return self->parent_ids->len == 0;
-}
-
-/* In the master: takes @count fresh ids. Ids run from 1 (0 is the master)
- * to below %MITOGEN_CONTEXT_ID_NONE, and are never handed out twice. */
-static gboolean
-take_ids_locked (MitogenRouter *self,
-                 guint32 count,
-                 guint32 *start,
-                 GError **error)
-{
-  if (count == 0 || count > MITOGEN_CONTEXT_ID_NONE - self->next_id)
-    {
-      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_FAILED,
-                   "Context %u has no context ids left to hand out",
-                   self->context_id);
-      return FALSE;
-    }
-  *start = self->next_id;
-  self->next_id += count;
-  return TRUE;
-}
-
-/* Asks the master for a range of ids and keeps it; returns the first.
- * Called with self->allocating held, not self->lock. */
-static guint32
-request_range (MitogenRouter *self,
-               GCancellable *cancellable,
-               GError **error)
-{
-  g_autoptr(MitogenReceiver) recv =
-    mitogen_receiver_new (self, 0, FALSE, 0, NULL);
-  g_autoptr(MitogenMessage) msg =
-    mitogen_message_new (0, MITOGEN_HANDLE_ALLOCATE_ID,
-                         g_variant_new ("(u)", (guint32) ID_BLOCK_SIZE));
-  g_autoptr(MitogenMessage) reply = NULL;
-  g_autoptr(GVariant) body = NULL;
-  guint32 start, count;
-
-  mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
-  mitogen_router_route (self, msg);
-  /* A master that is gone answers at once: the dead route, or the parent
-   * stream's disconnection, wakes the receiver. The timeout is for one
-   * that is there but silent. */
-  reply = mitogen_receiver_get (recv, ALLOCATE_ID_TIMEOUT, cancellable, error);
-  body = reply ? mitogen_message_get_data (reply, error) : NULL;
-  if (!body)
-    {
-      if (error && !*error)
-        g_set_error_literal (error, MITOGEN_STREAM_ERROR,
-                             MITOGEN_STREAM_ERROR_PROTOCOL,
-                             "The master sent an empty ALLOCATE_ID reply");
-      g_prefix_error (error, "Context %u cannot get context ids from the "
-                             "master: ", self->context_id);
-      return MITOGEN_CONTEXT_ID_NONE;
-    }
-  if (!g_variant_is_of_type (body, G_VARIANT_TYPE ("(uu)")))
-    {
-      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
-                   "The master answered ALLOCATE_ID with a %s, not (uu)",
-                   g_variant_get_type_string (body));
-      return MITOGEN_CONTEXT_ID_NONE;
-    }
-  g_variant_get (body, "(uu)", &start, &count);
-  if (start == 0 || count == 0 || count > ID_BLOCK_MAX ||
-      count > MITOGEN_CONTEXT_ID_NONE - start)
-    {
-      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
-                   "The master answered ALLOCATE_ID with an impossible range "
-                   "(%u, %u)", start, count);
-      return MITOGEN_CONTEXT_ID_NONE;
-    }
-
-  g_mutex_lock (&self->lock);
-  self->range_next = start + 1;
-  self->range_end = start + count;
-  g_mutex_unlock (&self->lock);
-  return start;
-}
-
 /**
  * mitogen_router_allocate_id_full:
  * @self: a router
@@ -874,45 +867,9 @@ mitogen_router_allocate_id_full (MitogenRouter *self,
                                  GCancellable *cancellable,
                                  GError **error)
 {
-  guint32 id = MITOGEN_CONTEXT_ID_NONE;
-
   g_return_val_if_fail (MITOGEN_IS_ROUTER (self), MITOGEN_CONTEXT_ID_NONE);
 
-  g_mutex_lock (&self->lock);
-  if (is_master_locked (self))
-    {
-      if (!take_ids_locked (self, 1, &id, error))
-        id = MITOGEN_CONTEXT_ID_NONE;
-      g_mutex_unlock (&self->lock);
-      return id;
-    }
-  if (self->range_next < self->range_end)
-    id = self->range_next++;
-  g_mutex_unlock (&self->lock);
-  if (id != MITOGEN_CONTEXT_ID_NONE)
-    return id;
-
-  /* The reply is read by the broker thread: waiting there would wait for
-   * ever. */
-  if (self->broker && mitogen_broker_is_broker_thread (self->broker))
-    {
-      g_set_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_WOULD_BLOCK,
-                   "Context %u has no context ids left and cannot ask the "
-                   "master for more on the broker thread", self->context_id);
-      return MITOGEN_CONTEXT_ID_NONE;
-    }
-
-  /* One request at a time: threads that queue here mostly find the range
-   * refilled by the one before. */
-  g_mutex_lock (&self->allocating);
-  g_mutex_lock (&self->lock);
-  if (self->range_next < self->range_end)
-    id = self->range_next++;
-  g_mutex_unlock (&self->lock);
-  if (id == MITOGEN_CONTEXT_ID_NONE)
-    id = request_range (self, cancellable, error);
-  g_mutex_unlock (&self->allocating);
-  return id;
+  return mitogen_id_allocator_allocate (self->ids, cancellable, error);
 }
 
 static void
@@ -999,12 +956,7 @@ mitogen_router_allocate_id (MitogenRouter *self)
 guint32
 mitogen_router_get_id_quota (MitogenRouter *self)
 {
-  guint32 quota;
-
-  g_mutex_lock (&self->lock);
-  quota = self->id_quota;
-  g_mutex_unlock (&self->lock);
-  return quota;
+  return mitogen_id_allocator_get_quota (self->ids);
 }
 
 /**
@@ -1015,16 +967,15 @@ mitogen_router_get_id_quota (MitogenRouter *self)
  *
  * Bounds what one branch of the tree can take of the id space, so that a
  * misbehaving child cannot exhaust it for the others. The default is
- * 2^24. Ids the master allocates itself, including those of children
- * started with a @via context, do not count.
+ * 2^24. Ids the master allocates for its own children do not count;
+ * those of children started with a @via context come from the via
+ * context's ranges, and do.
  */
 void
 mitogen_router_set_id_quota (MitogenRouter *self,
                              guint32 quota)
 {
-  g_mutex_lock (&self->lock);
-  self->id_quota = quota;
-  g_mutex_unlock (&self->lock);
+  mitogen_id_allocator_set_quota (self->ids, quota);
 }
 
 /* Who may ask for ids: a context in our tree, asking for itself. What the
@@ -1040,86 +991,18 @@ policy_may_allocate_ids (MitogenRouter *router,
          mitogen_message_get_src_id (msg) == mitogen_message_get_auth_id (msg);
 }
 
+/* The branch the request came by counts it against its quota and owns
+ * what it is granted. */
 static void
 on_allocate_id (MitogenMessage *msg,
                 gpointer user_data)
 {
   MitogenRouter *self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) body = NULL;
-  g_autoptr(MitogenMessage) reply = NULL;
-  g_autoptr(MitogenStream) via = NULL;
   guint32 src_id = mitogen_message_get_src_id (msg);
-  guint32 count = ID_BLOCK_SIZE;
-  guint32 start = 0, branch, granted;
+  g_autoptr (MitogenStream) via = mitogen_router_stream_by_id (self, src_id);
 
-  if (mitogen_message_is_dead (msg))
-    return;
-  if (mitogen_message_get_reply_to (msg) == 0)
-    {
-      g_message ("Context %u asked for context ids with nowhere to send them",
-                 src_id);
-      return;
-    }
-  body = mitogen_message_get_data (msg, &error);
-  if (error || (body && !g_variant_is_of_type (body, G_VARIANT_TYPE ("(u)"))))
-    {
-      g_autofree gchar *reason =
-        g_strdup_printf ("ALLOCATE_ID takes (u), the number of ids wanted, "
-                         "not %s", body ? g_variant_get_type_string (body)
-                                        : error->message);
-      g_message ("Context %u: %s", src_id, reason);
-      mitogen_router_send_dead (self, msg, reason);
-      return;
-    }
-  if (body)
-    g_variant_get (body, "(u)", &count);
-  if (count == 0)
-    {
-      mitogen_router_send_dead (self, msg, "ALLOCATE_ID asked for no ids");
-      return;
-    }
-  count = MIN (count, ID_BLOCK_MAX);
-
-  g_mutex_lock (&self->lock);
-  if (!is_master_locked (self))
-    {
-      g_mutex_unlock (&self->lock);
-      mitogen_router_send_dead (self, msg, "Only the master (context 0) "
-                                           "allocates context ids");
-      return;
-    }
-  via = lookup_stream_locked (self, src_id);
-  branch = via ? mitogen_stream_get_remote_id (via) : src_id;
-  granted = GPOINTER_TO_UINT (g_hash_table_lookup (self->ids_granted,
-                                                   GUINT_TO_POINTER (branch)));
-  /* What is left of the quota, if less than asked, is still given. */
-  count = MIN (count, self->id_quota - MIN (granted, self->id_quota));
-  if (count == 0)
-    {
-      g_autofree gchar *reason =
-        g_strdup_printf ("The contexts behind context %u have had their "
-                         "quota of %u context ids", branch, self->id_quota);
-      g_mutex_unlock (&self->lock);
-      g_message ("Refusing ALLOCATE_ID from context %u: %s", src_id, reason);
-      mitogen_router_send_dead (self, msg, reason);
-      return;
-    }
-  if (!take_ids_locked (self, count, &start, &error))
-    {
-      g_mutex_unlock (&self->lock);
-      mitogen_router_send_dead (self, msg, error->message);
-      return;
-    }
-  g_hash_table_insert (self->ids_granted, GUINT_TO_POINTER (branch),
-                       GUINT_TO_POINTER (granted + count));
-  g_mutex_unlock (&self->lock);
-
-  g_debug ("Allocated context ids [%u, %u) to context %u", start, start + count,
-           src_id);
-  reply = mitogen_message_new (src_id, mitogen_message_get_reply_to (msg),
-                               g_variant_new ("(uu)", start, count));
-  mitogen_router_route (self, reply);
+  mitogen_id_allocator_answer_request (
+      self->ids, msg, via ? mitogen_stream_get_remote_id (via) : src_id);
 }
 
 /**
@@ -1127,6 +1010,10 @@ on_allocate_id (MitogenMessage *msg,
  * @self: a router
  * @context_id: a context id
  * @name: (nullable): its name, for logs and errors
+ *
+ * Names a context that has a route. The name is forgotten with the route,
+ * so that contexts come and go without the table growing; for a context
+ * with no route, nothing is kept.
  */
 void
 mitogen_router_set_context_name (MitogenRouter *self,
@@ -1134,9 +1021,11 @@ mitogen_router_set_context_name (MitogenRouter *self,
                                  const gchar *name)
 {
   g_mutex_lock (&self->lock);
-  if (name)
+  if (name
+      && g_hash_table_contains (self->stream_by_id,
+                                GUINT_TO_POINTER (context_id)))
     g_hash_table_insert (self->names, GUINT_TO_POINTER (context_id),
-                         g_strdup (name));
+                         dup_bounded_name (name));
   else
     g_hash_table_remove (self->names, GUINT_TO_POINTER (context_id));
   g_mutex_unlock (&self->lock);
@@ -1309,9 +1198,9 @@ mitogen_router_finalize (GObject *object)
   g_hash_table_unref (self->stream_by_id);
   g_hash_table_unref (self->streams);
   g_hash_table_unref (self->names);
-  g_hash_table_unref (self->ids_granted);
+  g_hash_table_unref (self->refusing);
+  g_object_unref (self->ids);
   g_array_unref (self->parent_ids);
-  g_mutex_clear (&self->allocating);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (mitogen_router_parent_class)->finalize (object);
@@ -1346,10 +1235,8 @@ mitogen_router_init (MitogenRouter *self)
   self->stream_by_id = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->streams = g_hash_table_new (NULL, NULL);
   self->names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  self->next_id = 1;
-  self->id_quota = ID_QUOTA_DEFAULT;
-  self->ids_granted = g_hash_table_new (NULL, NULL);
-  g_mutex_init (&self->allocating);
+  self->refusing = g_hash_table_new (NULL, NULL);
+  self->ids = mitogen_id_allocator_new (self);
   self->parent_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->max_message_size = MITOGEN_MAX_MESSAGE_SIZE;
   self->next_handle = MITOGEN_HANDLE_FIRST_DYNAMIC;
