@@ -7,6 +7,7 @@
 #include "mitogen-module-forwarder.h"
 
 #include "mitogen-protocol.h"
+#include "mitogen-sent-modules.h"
 
 /**
  * MitogenModuleForwarder:
@@ -15,7 +16,8 @@
  * what its [class@Importer] fetched from upstream, asking upstream once
  * per module however many children want it. With each module a child
  * first receives, unasked, the modules it needs that the child has not
- * had yet, so in a tree every module crosses each link once.
+ * had yet, so in a tree every module crosses each link once; a child
+ * asking again is answered without it (see #MitogenSentModules).
  */
 struct _MitogenModuleForwarder {
   GObject parent_instance;
@@ -24,26 +26,12 @@ struct _MitogenModuleForwarder {
   MitogenImporter *importer;
   GMutex lock;
   GHashTable *waiting;       /* name -> GArray of child ids */
-  GHashTable *sent;          /* child id -> GHashTable of names */
+  MitogenSentModules *sent;
   guint n_requests;
 };
 
 G_DEFINE_FINAL_TYPE (MitogenModuleForwarder, mitogen_module_forwarder,
                      G_TYPE_OBJECT)
-
-static GHashTable *
-sent_to_locked (MitogenModuleForwarder *self,
-                guint32 child)
-{
-  GHashTable *sent = g_hash_table_lookup (self->sent, GUINT_TO_POINTER (child));
-
-  if (!sent)
-    {
-      sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_hash_table_insert (self->sent, GUINT_TO_POINTER (child), sent);
-    }
-  return sent;
-}
 
 /* Sends @name, after what it needs, from the importer's cache. */
 static void
@@ -56,7 +44,6 @@ send_to_child_locked (MitogenModuleForwarder *self,
   g_autofree gchar *sha256 = NULL, *error = NULL;
   g_auto(GStrv) requires = NULL;
   g_autoptr(MitogenMessage) msg = NULL;
-  GHashTable *sent = sent_to_locked (self, child);
   gboolean found;
 
   if (!mitogen_importer_lookup_fetched (self->importer, name, &found, &bytes,
@@ -64,7 +51,7 @@ send_to_child_locked (MitogenModuleForwarder *self,
     return;
   if (found && depth < 16)
     for (gchar **req = requires; *req; req++)
-      if (!g_hash_table_contains (sent, *req))
+      if (!mitogen_sent_modules_contains (self->sent, child, *req))
         send_to_child_locked (self, child, *req, depth + 1);
 
   msg = mitogen_message_new (child, MITOGEN_HANDLE_LOAD_MODULE,
@@ -74,7 +61,7 @@ send_to_child_locked (MitogenModuleForwarder *self,
                                             sha256, requires, error));
   mitogen_router_route (self->router, msg);
   if (found)
-    g_hash_table_add (sent, g_strdup (name));
+    mitogen_sent_modules_add (self->sent, child, name);
 }
 
 static void
@@ -116,6 +103,11 @@ on_get_module (MitogenMessage *msg,
 
   g_mutex_lock (&self->lock);
   self->n_requests++;
+  if (mitogen_sent_modules_refuse_repeat (self->sent, child, name))
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
   if (mitogen_importer_lookup_fetched (self->importer, name, NULL, NULL, NULL,
                                        NULL, NULL))
     {
@@ -129,6 +121,13 @@ on_get_module (MitogenMessage *msg,
       children = g_array_new (FALSE, FALSE, sizeof (guint32));
       g_hash_table_insert (self->waiting, g_strdup (name), children);
     }
+  /* Asking twice before the answer is here changes nothing. */
+  for (guint i = 0; i < children->len; i++)
+    if (g_array_index (children, guint32, i) == child)
+      {
+        g_mutex_unlock (&self->lock);
+        return;
+      }
   g_array_append_val (children, child);
   g_mutex_unlock (&self->lock);
 
@@ -143,7 +142,7 @@ mitogen_module_forwarder_finalize (GObject *object)
   g_signal_handlers_disconnect_by_func (self->importer, on_fetched, self);
   g_object_unref (self->importer);
   g_hash_table_unref (self->waiting);
-  g_hash_table_unref (self->sent);
+  g_clear_object (&self->sent);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (mitogen_module_forwarder_parent_class)->finalize (object);
 }
@@ -160,8 +159,6 @@ mitogen_module_forwarder_init (MitogenModuleForwarder *self)
   g_mutex_init (&self->lock);
   self->waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) g_array_unref);
-  self->sent = g_hash_table_new_full (NULL, NULL, NULL,
-                                      (GDestroyNotify) g_hash_table_unref);
 }
 
 /**
@@ -179,6 +176,7 @@ mitogen_module_forwarder_new (MitogenRouter *router,
 
   self->router = router;
   self->importer = g_object_ref (importer);
+  self->sent = mitogen_sent_modules_new (router);
   g_signal_connect (importer, "fetched", G_CALLBACK (on_fetched), self);
   mitogen_router_add_handler (router, MITOGEN_HANDLE_GET_MODULE,
                               MITOGEN_HANDLER_PERSIST | MITOGEN_HANDLER_OVERWRITE,

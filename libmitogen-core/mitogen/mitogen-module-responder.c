@@ -15,6 +15,7 @@
 #include "mitogen-importer.h"
 #include "mitogen-module-info.h"
 #include "mitogen-protocol.h"
+#include "mitogen-sent-modules.h"
 #include "mitogen-transport-registry.h"
 
 /**
@@ -24,7 +25,8 @@
  * `GET_MODULE` and receive `LOAD_MODULE`: the module's bytes, their
  * SHA-256 and the names of the modules it needs. Those are sent first,
  * unless that context already had them, so a child rarely has to ask
- * twice.
+ * twice. Each module goes to a child once: asked again, the responder
+ * answers without it (see #MitogenSentModules).
  *
  * Only modules found in its path (see mitogen_get_child_modules()) or
  * registered with mitogen_module_responder_register_file() or
@@ -49,7 +51,7 @@ struct _MitogenModuleResponder {
   GPtrArray *path;
   GHashTable *registered; /* name -> Module* (explicit registrations) */
   GHashTable *cache;      /* name -> Module* (found in path) */
-  GHashTable *sent;       /* context id -> GHashTable of names */
+  MitogenSentModules *sent;
   guint n_requests;
   guint64 bytes_sent;
 };
@@ -328,26 +330,12 @@ send_load_module (MitogenModuleResponder *self,
   mitogen_router_route (self->router, msg);
 }
 
-static GHashTable *
-sent_to_locked (MitogenModuleResponder *self,
-                guint32 context_id)
-{
-  GHashTable *sent = g_hash_table_lookup (self->sent, GUINT_TO_POINTER (context_id));
-
-  if (!sent)
-    {
-      sent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_hash_table_insert (self->sent, GUINT_TO_POINTER (context_id), sent);
-    }
-  return sent;
-}
-
 /* Sends @name's requirements, deepest first, then @name itself. */
 static void
 send_with_requirements_locked (MitogenModuleResponder *self,
                                guint32 dst_id,
+                               guint32 branch_id,
                                const gchar *name,
-                               GHashTable *sent,
                                guint depth)
 {
   g_autoptr(GError) error = NULL;
@@ -355,12 +343,13 @@ send_with_requirements_locked (MitogenModuleResponder *self,
 
   if (m && depth < 16)
     for (gchar **req = m->requires; *req; req++)
-      if (!g_hash_table_contains (sent, *req))
-        send_with_requirements_locked (self, dst_id, *req, sent, depth + 1);
+      if (!mitogen_sent_modules_contains (self->sent, branch_id, *req))
+        send_with_requirements_locked (self, dst_id, branch_id, *req,
+                                       depth + 1);
 
   send_load_module (self, dst_id, name, m, error ? error->message : NULL);
   if (m)
-    g_hash_table_add (sent, g_strdup (name));
+    mitogen_sent_modules_add (self->sent, branch_id, name);
 }
 
 static void
@@ -369,6 +358,7 @@ on_get_module (MitogenMessage *msg,
 {
   MitogenModuleResponder *self = user_data;
   g_autoptr(GVariant) body = NULL;
+  guint32 src_id = mitogen_message_get_src_id (msg);
   const gchar *name;
 
   if (mitogen_message_is_dead (msg))
@@ -380,9 +370,10 @@ on_get_module (MitogenMessage *msg,
 
   g_mutex_lock (&self->lock);
   self->n_requests++;
-  send_with_requirements_locked (self, mitogen_message_get_src_id (msg), name,
-                                 sent_to_locked (self, mitogen_message_get_src_id (msg)),
-                                 0);
+  if (!mitogen_sent_modules_refuse_repeat (self->sent, src_id, name))
+    send_with_requirements_locked (
+        self, src_id, mitogen_sent_modules_branch_of (self->sent, src_id), name,
+        0);
   g_mutex_unlock (&self->lock);
   g_signal_emit (self, signals[SIGNAL_REQUEST], 0, mitogen_message_get_src_id (msg),
                  name);
@@ -396,7 +387,7 @@ mitogen_module_responder_finalize (GObject *object)
   g_ptr_array_unref (self->path);
   g_hash_table_unref (self->registered);
   g_hash_table_unref (self->cache);
-  g_hash_table_unref (self->sent);
+  g_clear_object (&self->sent);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (mitogen_module_responder_parent_class)->finalize (object);
 }
@@ -426,8 +417,6 @@ mitogen_module_responder_init (MitogenModuleResponder *self)
   self->path = g_ptr_array_new_with_free_func (g_free);
   self->registered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, module_free);
   self->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, module_free);
-  self->sent = g_hash_table_new_full (NULL, NULL, NULL,
-                                      (GDestroyNotify) g_hash_table_unref);
 }
 
 /**
@@ -444,6 +433,7 @@ mitogen_module_responder_new (MitogenRouter *router,
   MitogenModuleResponder *self = g_object_new (MITOGEN_TYPE_MODULE_RESPONDER, NULL);
 
   self->router = router;
+  self->sent = mitogen_sent_modules_new (router);
   for (; path && *path; path++)
     mitogen_module_responder_add_path (self, *path);
   /* The handler holds no reference: the router owns the responder. */
@@ -641,4 +631,21 @@ mitogen_module_responder_get_bytes_sent (MitogenModuleResponder *self)
   n = self->bytes_sent;
   g_mutex_unlock (&self->lock);
   return n;
+}
+
+/**
+ * mitogen_module_responder_get_n_contexts:
+ * @self: a responder
+ *
+ * Counts the children whose record of modules sent the responder keeps:
+ * the record goes when the route to the child does.
+ *
+ * Returns: how many children it has a record for
+ */
+guint
+mitogen_module_responder_get_n_contexts (MitogenModuleResponder *self)
+{
+  g_return_val_if_fail (MITOGEN_IS_MODULE_RESPONDER (self), 0);
+
+  return mitogen_sent_modules_get_n_branches (self->sent);
 }
