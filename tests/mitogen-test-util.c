@@ -150,3 +150,22 @@ mitogen_test_shutdown_ok (MitogenContext *ctx)
   g_assert_no_error (error);
   g_assert_false (mitogen_context_is_connected (ctx));
 }
+
+static void
+put_done (gpointer data)
+{
+  mitogen_latch_put (data, GUINT_TO_POINTER (1), NULL);
+}
+
+void
+mitogen_test_broker_idle (MitogenBroker *broker)
+{
+  g_autoptr (MitogenLatch) done = mitogen_latch_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (mitogen_broker_defer (broker, put_done, g_object_ref (done),
+                                       g_object_unref));
+  g_assert_nonnull (
+      mitogen_latch_get (done, MITOGEN_TEST_WAIT, TRUE, NULL, &error));
+  g_assert_no_error (error);
+}

@@ -58,5 +58,8 @@ GVariant       *mitogen_test_call_ok        (MitogenContext *ctx,
 gint32          mitogen_test_remote_pid     (MitogenContext *ctx);
 /* Shuts @ctx down, waiting for it, within MITOGEN_TEST_WAIT. */
 void            mitogen_test_shutdown_ok    (MitogenContext *ctx);
+/* Returns once what the broker thread was running when called has run, and
+ * anything it deferred before: a route-removed signal's whole handling. */
+void mitogen_test_broker_idle (MitogenBroker *broker);
 
 G_END_DECLS

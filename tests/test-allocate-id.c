@@ -532,11 +532,195 @@ test_pair_master_gone (Pair *p,
   g_clear_error (&a.error);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Route authority: a child announces only ids allocated to its branch */
+
+static gint n_refusal_logs; /* atomic */
+
+/* Counts the master's refusal lines, to show one per stream. */
+static void
+count_refusal_logs (const gchar *domain,
+                    GLogLevelFlags level,
+                    const gchar *message,
+                    gpointer user_data)
+{
+  if (strstr (message, "may not add a route")
+      || strstr (message, "may not remove the route"))
+    g_atomic_int_inc (&n_refusal_logs);
+  g_test_message ("%s-%s", domain, message);
+}
+
+static guint32
+announce (MitogenContext *ctx, guint32 first, guint32 count, const gchar *name)
+{
+  g_autoptr (GVariant) v = mitogen_test_call_ok (
+      ctx, "hostile.announce", g_variant_new ("(uus)", first, count, name));
+
+  return g_variant_get_uint32 (v);
+}
+
+static void
+withdraw (MitogenContext *ctx, guint32 id)
+{
+  g_autoptr (GVariant) v = mitogen_test_call_ok (ctx, "hostile.withdraw",
+                                                 g_variant_new ("(u)", id));
+}
+
+#define SQUAT 2000
+
+/* A announces the ids the master hands out next. A context then started
+ * via B takes one of them, and still gets its route and its calls: A's
+ * announcements were refused, counted, and logged once. */
+static void
+test_route_squatting (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) b
+      = mitogen_test_connect (f->router, "local", NULL, NULL);
+  g_autoptr (MitogenContext) c = NULL;
+  g_autoptr (MitogenStream) route = NULL;
+  guint refused = mitogen_router_get_n_refused_routes (f->router);
+  gint logged = g_atomic_int_get (&n_refusal_logs);
+  guint32 next = master_allocate (f) + 1;
+  guint32 c_id;
+
+  g_assert_cmpuint (announce (f->a, next, SQUAT, "squatter"), ==, SQUAT);
+  g_assert_cmpuint (mitogen_router_get_n_refused_routes (f->router) - refused,
+                    ==, SQUAT);
+  g_assert_cmpint (g_atomic_int_get (&n_refusal_logs) - logged, ==, 1);
+  route = mitogen_router_stream_by_id (f->router, next);
+  g_assert_null (route);
+
+  c = mitogen_context_connect (f->router, "local", NULL, b, NULL, &error);
+  g_assert_no_error (error);
+  c_id = mitogen_context_get_context_id (c);
+  g_test_message ("A claimed [%u, %u); C, via B, is %u", next, next + SQUAT,
+                  c_id);
+  g_assert_cmpuint (c_id, >=, next);
+  g_assert_cmpuint (c_id, <, next + SQUAT);
+  route = mitogen_router_stream_by_id (f->router, c_id);
+  g_assert_true (route == mitogen_context_get_stream (b));
+  g_assert_cmpint (mitogen_test_getpid (c), !=, mitogen_test_getpid (f->a));
+  g_assert_cmpint (mitogen_test_getpid (c), !=, mitogen_test_getpid (b));
+
+  /* A cannot take C's route now either, nor withdraw it, nor its own. */
+  g_assert_cmpuint (announce (f->a, c_id, 1, "squatter"), ==, 1);
+  withdraw (f->a, c_id);
+  withdraw (f->a, mitogen_context_get_context_id (f->a));
+  g_assert_cmpuint (mitogen_router_get_n_refused_routes (f->router) - refused,
+                    ==, SQUAT + 3);
+  g_assert_cmpint (g_atomic_int_get (&n_refusal_logs) - logged, ==, 1);
+  g_clear_object (&route);
+  route = mitogen_router_stream_by_id (f->router, c_id);
+  g_assert_true (route == mitogen_context_get_stream (b));
+  g_clear_object (&route);
+  route = mitogen_router_stream_by_id (f->router,
+                                       mitogen_context_get_context_id (f->a));
+  g_assert_true (route == mitogen_context_get_stream (f->a));
+  g_assert_cmpint (mitogen_test_getpid (c), !=, mitogen_test_getpid (f->a));
+
+  /* B, to which C's id went, may withdraw it. */
+  withdraw (b, c_id);
+  g_assert_cmpuint (mitogen_router_get_n_refused_routes (f->router) - refused,
+                    ==, SQUAT + 3);
+  g_clear_object (&route);
+  route = mitogen_router_stream_by_id (f->router, c_id);
+  g_assert_null (route);
+  mitogen_test_shutdown_ok (b);
+}
+
+/* An intermediate context holds the line too: B, A's child, cannot
+ * announce ids outside its own ranges, and A does not pass them on, while
+ * a context started via B still gets its route through both. */
+static void
+test_route_authority_in_chain (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) b = spawn_from (f, f->a);
+  g_autoptr (MitogenContext) c = NULL;
+  g_autoptr (MitogenStream) route = NULL;
+  guint refused = mitogen_router_get_n_refused_routes (f->router);
+  guint32 next = master_allocate (f) + 1;
+
+  g_assert_cmpuint (announce (b, next, 10, "squatter"), ==, 10);
+  /* A answered B's call after handling B's announcements. */
+  g_assert_cmpuint (mitogen_router_get_n_refused_routes (f->router), ==,
+                    refused);
+  route = mitogen_router_stream_by_id (f->router, next);
+  g_assert_null (route);
+
+  c = mitogen_context_connect (f->router, "local", NULL, b, NULL, &error);
+  g_assert_no_error (error);
+  route = mitogen_router_stream_by_id (f->router,
+                                       mitogen_context_get_context_id (c));
+  g_assert_true (route == mitogen_context_get_stream (f->a));
+  g_assert_cmpint (mitogen_test_getpid (c), !=, mitogen_test_getpid (b));
+}
+
+#define N_NAMES 100000
+#define LONG_NAME_LENGTH 1000
+
+/* 100,000 contexts announced with long names cost the master little,
+ * and nothing once the child they are behind is gone: names, routes and
+ * the record of modules sent go with the routes. */
+static void
+test_route_state_freed (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ranges = g_array_new (FALSE, FALSE, sizeof (guint32) * 2);
+  g_autofree gchar *long_name = g_strnfill (LONG_NAME_LENGTH, 'x');
+  MitogenModuleResponder *responder
+      = mitogen_module_responder_get_for_router (f->router);
+  guint refused = mitogen_router_get_n_refused_routes (f->router);
+  guint32 total = 0;
+
+  while (total < N_NAMES)
+    {
+      guint32 range[2];
+
+      g_assert_true (ask_ids (f, g_variant_new ("(u)", 4096), TRUE, &range[0],
+                              &range[1], &error));
+      g_assert_no_error (error);
+      g_array_append_val (ranges, range);
+      total += announce (f->a, range[0], range[1], long_name);
+    }
+  g_assert_cmpuint (mitogen_router_get_n_refused_routes (f->router), ==,
+                    refused);
+  {
+    guint32 first = ((guint32 *) ranges->data)[0];
+    g_autofree gchar *name = mitogen_router_dup_context_name (f->router, first);
+    g_autoptr (MitogenStream) route
+        = mitogen_router_stream_by_id (f->router, first);
+
+    g_assert_cmpuint (strlen (name), ==, 255);
+    g_assert_true (route == mitogen_context_get_stream (f->a));
+  }
+  g_assert_cmpuint (mitogen_module_responder_get_n_contexts (responder), ==, 1);
+
+  mitogen_test_shutdown_ok (f->a);
+  mitogen_test_broker_idle (f->broker);
+  for (guint i = 0; i < ranges->len; i++)
+    {
+      guint32 *range = &((guint32 *) ranges->data)[2 * i];
+
+      for (guint32 id = range[0]; id < range[0] + range[1]; id++)
+        {
+          g_autofree gchar *name
+              = mitogen_router_dup_context_name (f->router, id);
+          g_autofree gchar *unnamed = g_strdup_printf ("context%u", id);
+
+          g_assert_cmpstr (name, ==, unnamed);
+        }
+    }
+  g_assert_cmpuint (mitogen_module_responder_get_n_contexts (responder), ==, 0);
+}
+
 int
 main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_log_set_handler ("mitogen", G_LOG_LEVEL_MESSAGE, count_refusal_logs, NULL);
 
   g_test_add ("/allocate-id/child-starts-its-own", Fixture, NULL, setup,
               test_child_starts_its_own, teardown);
@@ -555,5 +739,11 @@ main (int argc,
               pair_teardown);
   g_test_add ("/allocate-id/master-gone", Pair, NULL, pair_setup,
               test_pair_master_gone, pair_teardown);
+  g_test_add ("/allocate-id/route-squatting", Fixture, NULL, setup,
+              test_route_squatting, teardown);
+  g_test_add ("/allocate-id/route-authority-in-chain", Fixture, NULL, setup,
+              test_route_authority_in_chain, teardown);
+  g_test_add ("/allocate-id/route-state-freed", Fixture, NULL, setup,
+              test_route_state_freed, teardown);
   return g_test_run ();
 }

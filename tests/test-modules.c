@@ -1011,6 +1011,75 @@ test_importer_sequence (Pair *p, gconstpointer data)
   g_assert_cmpuint (mitogen_importer_get_n_requests (p->importer), ==, 4);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Each module goes down a stream once */
+
+static guint32
+ask_module (MitogenContext *ctx, const gchar *name, guint32 times)
+{
+  g_autoptr (GVariant) v = mitogen_test_call_ok (
+      ctx, "hostile.ask_module", g_variant_new ("(su)", name, times));
+
+  return g_variant_get_uint32 (v);
+}
+
+/* A child that asks again and again for a module it has gets no second
+ * copy, and one that asked for a module unasked-for keeps it: its own
+ * importer finds it there and does not wait. The GET_MODULE requests
+ * reach the master ahead of the call's reply, on the same stream. */
+static void
+test_once_per_stream (Fixture *f, gconstpointer data)
+{
+  MitogenContext *second;
+  guint64 sent0;
+  guint n0;
+
+  /* hostile.so and user.so (with dep.so) are fetched once each. */
+  ask_module (f->ctx, "user", 0);
+  g_assert_cmpint (mitogen_test_call_int (f->ctx, "user.value", NULL), ==, 42);
+  sent0 = mitogen_module_responder_get_bytes_sent (f->responder);
+  n0 = mitogen_module_responder_get_n_requests (f->responder);
+
+  g_assert_cmpuint (ask_module (f->ctx, "user", 50), ==, 50);
+  g_assert_cmpuint (mitogen_module_responder_get_n_requests (f->responder), ==,
+                    n0 + 50);
+  g_assert_cmpuint (mitogen_module_responder_get_bytes_sent (f->responder), ==,
+                    sent0);
+  g_assert_cmpint (mitogen_test_call_int (f->ctx, "user.value", NULL), ==, 42);
+
+  /* dep.so arrives before anything there needs it; user.so, which needs
+   * it, then loads without asking for it again. */
+  second = connect_agent (f);
+  ask_module (second, "dep", 1);
+  sent0 = mitogen_module_responder_get_bytes_sent (f->responder);
+  g_assert_cmpint (mitogen_test_call_int (second, "user.value", NULL), ==, 42);
+  g_assert_cmpuint (mitogen_module_responder_get_bytes_sent (f->responder)
+                        - sent0,
+                    ==, module_size ("user.so"));
+}
+
+/* The record of what went to a child goes when the child does. */
+static void
+test_sent_record_freed (Fixture *f, gconstpointer data)
+{
+  MitogenContext *second;
+
+  g_assert_cmpint (mitogen_test_call_int (f->ctx, "user.value", NULL), ==, 42);
+  second = connect_agent (f);
+  g_assert_cmpint (mitogen_test_call_int (second, "user.value", NULL), ==, 42);
+  g_assert_cmpuint (mitogen_module_responder_get_n_contexts (f->responder), ==,
+                    2);
+
+  mitogen_test_shutdown_ok (second);
+  mitogen_test_broker_idle (f->broker);
+  g_assert_cmpuint (mitogen_module_responder_get_n_contexts (f->responder), ==,
+                    1);
+  mitogen_test_shutdown_ok (f->ctx);
+  mitogen_test_broker_idle (f->broker);
+  g_assert_cmpuint (mitogen_module_responder_get_n_contexts (f->responder), ==,
+                    0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1031,6 +1100,8 @@ main (int argc, char **argv)
   ADD ("broken", WITH_TEST_MODULES, test_broken);
   ADD ("register", WITHOUT_TEST_MODULES, test_register);
   ADD ("register-refused", WITHOUT_TEST_MODULES, test_register_refused);
+  ADD ("once-per-stream", WITH_TEST_MODULES, test_once_per_stream);
+  ADD ("sent-record-freed", WITH_TEST_MODULES, test_sent_record_freed);
 #undef ADD
   g_test_add_func ("/modules/child-modules", test_child_modules);
   g_test_add_func ("/modules/child-modules/directory", test_child_modules_dir);

@@ -39,7 +39,7 @@ GBytes  *mitogen_module_responder_lookup         (MitogenModuleResponder *self,
                                                   GError **error);
 MITOGEN_AVAILABLE_IN_ALL
 guint    mitogen_module_responder_get_n_requests (MitogenModuleResponder *self);
-
+MITOGEN_AVAILABLE_IN_ALL
 guint    mitogen_module_responder_get_n_contexts (MitogenModuleResponder *self);
 MITOGEN_AVAILABLE_IN_ALL
 guint64  mitogen_module_responder_get_bytes_sent (MitogenModuleResponder *self);

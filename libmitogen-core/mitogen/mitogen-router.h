@@ -125,7 +125,7 @@ void           mitogen_router_set_id_quota    (MitogenRouter *self,
                                                guint32 quota);
 MITOGEN_AVAILABLE_IN_ALL
 guint mitogen_router_get_n_refused_routes (MitogenRouter *self);
-
+MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_router_set_context_name (MitogenRouter *self,
                                                 guint32 context_id,
                                                 const gchar *name);

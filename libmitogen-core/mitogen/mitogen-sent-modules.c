@@ -23,7 +23,8 @@
  * flooding, and neither should cost the master a module per request. The
  * answer still wakes whoever waits, with an error that says why.
  */
-struct _MitogenSentModules {
+struct _MitogenSentModules
+{
   GObject parent_instance;
 
   MitogenRouter *router; /* unowned: the owner's router outlives it */
@@ -37,8 +38,7 @@ G_DEFINE_FINAL_TYPE (MitogenSentModules, mitogen_sent_modules, G_TYPE_OBJECT)
 /* The stream a module for @context_id leaves by: its route, known by the
  * id of the child at its end; @context_id itself when there is none. */
 guint32
-mitogen_sent_modules_branch_of (MitogenSentModules *self,
-                                guint32 context_id)
+mitogen_sent_modules_branch_of (MitogenSentModules *self, guint32 context_id)
 {
   g_autoptr (MitogenStream) stream
       = mitogen_router_stream_by_id (self->router, context_id);

@@ -11,8 +11,8 @@ G_BEGIN_DECLS
 #define MITOGEN_TYPE_SENT_MODULES (mitogen_sent_modules_get_type ())
 
 G_GNUC_INTERNAL
-G_DECLARE_FINAL_TYPE (MitogenSentModules, mitogen_sent_modules, MITOGEN,
-                      SENT_MODULES, GObject)
+G_DECLARE_FINAL_TYPE (
+    MitogenSentModules, mitogen_sent_modules, MITOGEN, SENT_MODULES, GObject)
 
 G_GNUC_INTERNAL
 MitogenSentModules *mitogen_sent_modules_new (MitogenRouter *router);

@@ -22,18 +22,18 @@ static gint warmup = 100;
 static gint every = 0;
 static gchar *transport = NULL;
 
-static GOptionEntry entries[] = {
-  { "cycles", 'n', 0, G_OPTION_ARG_INT, &cycles,
-    "Connect/call/shutdown cycles to measure (the issue's figure is for "
-    "10000)", "N" },
-  { "warmup", 'w', 0, G_OPTION_ARG_INT, &warmup,
-    "Cycles run first, not measured", "N" },
-  { "every", 'e', 0, G_OPTION_ARG_INT, &every,
-    "Also print the growth every N cycles", "N" },
-  { "transport", 't', 0, G_OPTION_ARG_STRING, &transport,
-    "The transport to start contexts with (default local)", "NAME" },
-  { NULL }
-};
+static GOptionEntry entries[]
+    = { { "cycles", 'n', 0, G_OPTION_ARG_INT, &cycles,
+          "Connect/call/shutdown cycles to measure (the issue's figure is for "
+          "10000)",
+          "N" },
+        { "warmup", 'w', 0, G_OPTION_ARG_INT, &warmup,
+          "Cycles run first, not measured", "N" },
+        { "every", 'e', 0, G_OPTION_ARG_INT, &every,
+          "Also print the growth every N cycles", "N" },
+        { "transport", 't', 0, G_OPTION_ARG_STRING, &transport,
+          "The transport to start contexts with (default local)", "NAME" },
+        { NULL } };
 
 /* The master's resident set now, after giving back what malloc holds
  * free. */
@@ -55,17 +55,15 @@ rss_kib (void)
 static void
 cycle (MitogenRouter *router)
 {
-  g_autoptr(MitogenContext) ctx = bench_connect (router, transport, NULL, NULL);
+  g_autoptr (MitogenContext) ctx
+      = bench_connect (router, transport, NULL, NULL);
   gint32 pid = bench_call_getpid (ctx);
 
   bench_shutdown_and_wait (ctx, pid, 10000);
 }
 
 static void
-run_cycles (MitogenRouter *router,
-            gint n,
-            glong start_kib,
-            double start_us)
+run_cycles (MitogenRouter *router, gint n, glong start_kib, double start_us)
 {
   for (gint i = 1; i <= n; i++)
     {
@@ -78,12 +76,11 @@ run_cycles (MitogenRouter *router,
 }
 
 int
-main (int argc,
-      char **argv)
+main (int argc, char **argv)
 {
-  g_autoptr(MitogenBroker) broker = NULL;
-  g_autoptr(MitogenRouter) router = NULL;
-  g_autoptr(MitogenContext) stays = NULL;
+  g_autoptr (MitogenBroker) broker = NULL;
+  g_autoptr (MitogenRouter) router = NULL;
+  g_autoptr (MitogenContext) stays = NULL;
   glong before, after, base_before, base_after;
   double start;
 
@@ -109,8 +106,8 @@ main (int argc,
   bench_shutdown_and_wait (stays, bench_call_getpid (stays), 10000);
   g_clear_object (&stays);
 
-  printf ("%d %s connect/call/shutdown cycles, after %d of warm-up:\n",
-          cycles, transport, warmup);
+  printf ("%d %s connect/call/shutdown cycles, after %d of warm-up:\n", cycles,
+          transport, warmup);
   before = rss_kib ();
   start = bench_now_us ();
   run_cycles (router, cycles, before, start);
