@@ -821,6 +821,36 @@ test_errors_remote (Fixture *f,
   shutdown_ok (ctx);
 }
 
+/* A result over max_message_size cannot travel back: the caller gets an
+ * error that says so, not a wait for ever. */
+static void
+test_errors_result_too_large (Fixture *f,
+                              gconstpointer data)
+{
+  const gsize max_size = 1024 * 1024;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("mitogen-large-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "big", NULL);
+  g_autofree gchar *blob = g_malloc0 (2 * max_size);
+  g_autofree gchar *limit = g_strdup_printf ("max_message_size %" G_GSIZE_FORMAT,
+                                             max_size);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (path, blob, 2 * max_size, NULL));
+  mitogen_router_set_max_message_size (f->router, max_size);
+  ctx = connect_local (f->router, NULL);
+
+  error = call_fails (ctx, "core.read_file", g_variant_new ("(s)", path));
+  g_assert_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "core.read_file"));
+  g_assert_nonnull (strstr (error->message, limit));
+
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
+  shutdown_ok (ctx);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 /* A call that must fail with @code: @args, when not %NULL, is parsed as
  * its arguments, and the error must name @named. */
 typedef struct {
@@ -1667,6 +1697,7 @@ main (int argc,
   ADD ("calls/async", test_calls_async);
   ADD ("calls/async-cancel", test_calls_async_cancel);
   ADD ("errors/remote", test_errors_remote);
+  ADD ("errors/result-too-large", test_errors_result_too_large);
   ADD ("errors/no-such-function", test_errors_no_such_function);
   ADD ("errors/bad-arguments", test_errors_bad_arguments);
   ADD ("calls/chain", test_call_chains);

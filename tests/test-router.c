@@ -240,6 +240,38 @@ test_no_route (Fixture *f, gconstpointer data)
   assert_dead (reply, error, "No route");
 }
 
+/* A child's request for a context nobody knows is answered too. */
+static void
+test_no_route_from_child (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *answer =
+    request_string (f, 1, PEER_SEND_TO, g_variant_new ("(uu)", 77, PEER_ECHO));
+
+  g_assert_true (g_str_has_prefix (answer, "error: "));
+  g_assert_nonnull (strstr (answer, "No route"));
+}
+
+/* A message of our own that expects no reply and is too large to route
+ * reaches its recipient as a dead message, so a waiter there wakes. */
+static void
+test_oversize_wakes_recipient (Fixture *f, gconstpointer data)
+{
+  const gsize max_size = 64 * 1024;
+  g_autoptr(MitogenReceiver) recv =
+    mitogen_receiver_new (f->router, 0, FALSE, MITOGEN_CONTEXT_ID_NONE, NULL);
+  g_autofree guint8 *blob = g_malloc0 (2 * max_size);
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (
+    0, mitogen_receiver_get_handle (recv),
+    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, 2 * max_size, 1));
+  g_autoptr(MitogenMessage) got = NULL;
+  g_autoptr(GError) error = NULL;
+
+  mitogen_router_set_max_message_size (f->router, max_size);
+  mitogen_router_route (f->router, msg);
+  got = mitogen_receiver_get (recv, WAIT, NULL, &error);
+  assert_dead (got, error, "exceeds max_message_size 65536");
+}
+
 static void
 test_no_handler (Fixture *f, gconstpointer data)
 {
@@ -545,6 +577,8 @@ main (int argc, char **argv)
   ADD ("killed-peer-wakes-waiter", test_killed_peer_wakes_waiter);
   ADD ("peer-exit-wakes-waiter", test_peer_exit_wakes_waiter);
   ADD ("no-route", test_no_route);
+  ADD ("no-route-from-child", test_no_route_from_child);
+  ADD ("oversize-wakes-recipient", test_oversize_wakes_recipient);
   ADD ("no-handler", test_no_handler);
   ADD ("forged-src-dropped", test_forged_src_dropped);
   ADD ("unidirectional", test_unidirectional);

@@ -646,6 +646,36 @@ reply (MitogenExternalContext *self,
   mitogen_router_route (self->router, r);
 }
 
+/* A result too large to travel is answered with an error saying so: the
+ * router would drop it, and the caller would wait for ever. */
+static void
+reply_result (MitogenExternalContext *self,
+              MitogenMessage *msg,
+              const gchar *module,
+              const gchar *function,
+              GVariant *result)
+{
+  gsize max_size = mitogen_router_get_max_message_size (self->router);
+  g_autoptr(MitogenMessage) r = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (mitogen_message_get_reply_to (msg) == 0)
+    return;
+  r = mitogen_message_new (mitogen_message_get_src_id (msg),
+                           mitogen_message_get_reply_to (msg),
+                           mitogen_protocol_reply_ok (result));
+  if (mitogen_message_get_size (r) <= max_size)
+    {
+      mitogen_router_route (self->router, r);
+      return;
+    }
+  g_set_error (&error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_TOO_LARGE,
+               "The result of %s.%s is %" G_GSIZE_FORMAT " bytes, over "
+               "max_message_size %" G_GSIZE_FORMAT,
+               module, function, mitogen_message_get_size (r), max_size);
+  reply (self, msg, mitogen_protocol_reply_error (self->name, error));
+}
+
 static void
 dispatch_call (MitogenExternalContext *self,
                MitogenMessage *msg)
@@ -692,7 +722,7 @@ dispatch_call (MitogenExternalContext *self,
   g_mutex_unlock (&self->lock);
 
   if (result)
-    reply (self, msg, mitogen_protocol_reply_ok (result));
+    reply_result (self, msg, module, function, result);
   else
     {
       if (*chain)

@@ -321,6 +321,24 @@ forward (MitogenRouter *self,
     }
 }
 
+/* A message of our own that expects no reply, such as a reply, cannot
+ * travel: its recipient may be waiting for it, so it gets a dead message
+ * in its place. Only for our own messages, so that no child can make this
+ * context send dead messages to another. */
+static void
+send_dead_to_recipient (MitogenRouter *self,
+                        MitogenMessage *msg,
+                        const gchar *reason)
+{
+  g_autoptr(MitogenMessage) dead = NULL;
+
+  if (mitogen_message_get_reply_to (msg) != 0 || mitogen_message_is_dead (msg))
+    return;
+  dead = mitogen_message_new_dead (mitogen_message_get_dst_id (msg),
+                                   mitogen_message_get_handle (msg), reason);
+  mitogen_router_route (self, dead);
+}
+
 static gboolean
 dispatch (MitogenRouter *self,
           MitogenMessage *msg,
@@ -328,7 +346,16 @@ dispatch (MitogenRouter *self,
 {
   if (mitogen_message_get_size (msg) > self->max_message_size)
     {
-      mitogen_router_send_dead (self, msg, "Message exceeds max_message_size");
+      g_autofree gchar *reason = g_strdup_printf (
+        "A message of %" G_GSIZE_FORMAT " bytes from context %u to context %u "
+        "exceeds max_message_size %" G_GSIZE_FORMAT " of context %u",
+        mitogen_message_get_size (msg), mitogen_message_get_src_id (msg),
+        mitogen_message_get_dst_id (msg), self->max_message_size,
+        self->context_id);
+
+      if (!in_stream)
+        send_dead_to_recipient (self, msg, reason);
+      mitogen_router_send_dead (self, msg, reason);
       return FALSE;
     }
   if (mitogen_message_get_dst_id (msg) == self->context_id)
