@@ -68,7 +68,8 @@ flag_wait (Flag *flag,
  * installs. */
 
 typedef struct {
-  GLogLevelFlags level;
+  GLogLevelFlags level;       /* the child's, from MITOGEN_REMOTE_LEVEL */
+  GLogLevelFlags local_level; /* the one logged at here */
   gchar *domain;
   gchar *message;
   gchar *stream;   /* MITOGEN_STREAM, or NULL */
@@ -79,6 +80,9 @@ typedef struct {
 static GMutex records_lock;
 static GCond records_cond;
 static GPtrArray *records;
+/* Whether records also go to the default writer, as they would in a
+ * program that installs no writer of its own. */
+static gboolean records_pass_through;
 
 static void
 record_free (gpointer data)
@@ -100,6 +104,18 @@ field_dup (const GLogField *field)
                            : g_strndup (field->value, (gsize) field->length);
 }
 
+static GLogLevelFlags
+level_named (const gchar *name)
+{
+  static const gchar *const names[] = { "ERROR", "CRITICAL", "WARNING",
+                                        "MESSAGE", "INFO", "DEBUG" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_strcmp0 (name, names[i]) == 0)
+      return G_LOG_LEVEL_ERROR << i;
+  return 0;
+}
+
 static GLogWriterOutput
 capture_writer (GLogLevelFlags level,
                 const GLogField *fields,
@@ -116,7 +132,7 @@ capture_writer (GLogLevelFlags level,
         if (!g_str_has_prefix (domain, "mitogen.ctx."))
           break;
         r = g_new0 (Record, 1);
-        r->level = level & G_LOG_LEVEL_MASK;
+        r->local_level = level & G_LOG_LEVEL_MASK;
         r->domain = g_steal_pointer (&domain);
         for (gsize j = 0; j < n_fields; j++)
           {
@@ -128,11 +144,18 @@ capture_writer (GLogLevelFlags level,
               r->context = field_dup (&fields[j]);
             else if (g_str_equal (fields[j].key, "MITOGEN_SOURCE_DOMAIN"))
               r->source_domain = field_dup (&fields[j]);
+            else if (g_str_equal (fields[j].key, "MITOGEN_REMOTE_LEVEL"))
+              {
+                g_autofree gchar *name = field_dup (&fields[j]);
+                r->level = level_named (name);
+              }
           }
         g_mutex_lock (&records_lock);
         g_ptr_array_add (records, r);
         g_cond_broadcast (&records_cond);
         g_mutex_unlock (&records_lock);
+        if (records_pass_through)
+          return g_log_writer_default (level, fields, n_fields, user_data);
         return G_LOG_WRITER_HANDLED;
       }
   return g_log_writer_default (level, fields, n_fields, user_data);
@@ -1070,6 +1093,51 @@ test_logs_forwarded (Fixture *f,
   shutdown_ok (ctx);
 }
 
+/* A child's records at the levels that would abort a GTest program (or
+ * one run with G_DEBUG=fatal-criticals) if logged as they were sent, with
+ * text that would forge lines or drive a terminal if printed raw. */
+static void
+test_logs_not_fatal (Fixture *f,
+                     gconstpointer data)
+{
+  static const gint levels[] = { G_LOG_LEVEL_ERROR, G_LOG_LEVEL_CRITICAL,
+                                 G_LOG_LEVEL_WARNING,
+                                 G_LOG_LEVEL_ERROR | G_LOG_LEVEL_DEBUG };
+  const gchar *forged = "one\r\n** mitogen-CRITICAL **: forged\x1b[2J\x7f\\";
+  const gchar *escaped =
+    "one\\r\\n** mitogen-CRITICAL **: forged\\x1b[2J\\x7f\\\\";
+  g_autoptr(MitogenContext) ctx = NULL;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 2 * WAIT, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  /* Every record reaches GLib's own writer, which aborts on fatal levels. */
+  records_pass_through = TRUE;
+  ctx = connect_local (f->router, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (levels); i++)
+    {
+      GLogLevelFlags most_severe = levels[i] & -levels[i];
+      Match m = { mitogen_context_get_name (ctx), NULL, escaped, most_severe };
+      g_autoptr(GPtrArray) found = NULL;
+      Record *r;
+
+      records_clear ();
+      g_variant_unref (mitogen_test_call_ok (ctx, "testing.send_log",
+                                             g_variant_new ("(is)", levels[i],
+                                                            forged)));
+      g_assert_cmpuint (records_wait (&m, 1), ==, 1);
+      found = records_find (&m);
+      r = found->pdata[0];
+      g_assert_cmpint (r->local_level, ==, G_LOG_LEVEL_MESSAGE);
+      g_assert_true (g_str_has_prefix (r->domain, "mitogen.ctx."));
+    }
+  shutdown_ok (ctx);
+}
+
 /* Logs a debug record, then a warning: records travel in order, so once
  * the warning is here the debug record is too, if it travels at all. */
 static guint
@@ -1703,6 +1771,7 @@ main (int argc,
   ADD ("calls/chain", test_call_chains);
   ADD ("logs/forwarded", test_logs_forwarded);
   ADD ("logs/debug", test_logs_debug);
+  ADD ("logs/not-fatal", test_logs_not_fatal);
   ADD ("output/stdout", test_output_stdout);
   ADD ("output/captured", test_output_captured);
   ADD ("death/kill9", test_death_kill9);

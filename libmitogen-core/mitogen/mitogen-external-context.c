@@ -187,8 +187,9 @@ forward_log (GLogLevelFlags level,
 
   for (gsize i = 0; i < n_fields; i++)
     if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
-      text = fields[i].length < 0 ? g_strdup (fields[i].value)
-                                  : g_strndup (fields[i].value, (gsize) fields[i].length);
+      /* A line a subprocess printed need not be UTF-8; a GVariant string
+       * must. */
+      text = g_utf8_make_valid (fields[i].value, fields[i].length);
 
   /* Logging from inside the forwarding path would recurse. */
   if (g_private_get (&in_log_writer) || !g_atomic_int_get (&self->forwarding_logs))

@@ -2,7 +2,8 @@
  *
  * Functions a real agent runs so that tests can provoke what core offers
  * no way to: a call that ignores cancellation, output racing with calls,
- * log records at a chosen level, and an abrupt exit. Never installed.
+ * log records at a chosen level (or any level bits, as a hostile child
+ * would send them), and an abrupt exit. Never installed.
  *
  * SPDX-License-Identifier: BSD-3-Clause
  */
@@ -61,6 +62,24 @@ testing_log (MitogenCall *call,
   return g_variant_new ("()");
 }
 
+/* What a hostile child can send that g_log() would not: any level bits,
+ * ERROR included, without the agent aborting. */
+static GVariant *
+testing_send_log (MitogenCall *call,
+                  GVariant *args,
+                  GError **error)
+{
+  g_autoptr(MitogenMessage) msg = NULL;
+  const gchar *message;
+  gint level;
+
+  g_variant_get (args, "(i&s)", &level, &message);
+  msg = mitogen_message_new (0, MITOGEN_HANDLE_FORWARD_LOG,
+                             g_variant_new ("(siss)", "testing", level, message, ""));
+  mitogen_router_route (mitogen_call_get_router (call), msg);
+  return g_variant_new ("()");
+}
+
 static GVariant *
 testing_exit (MitogenCall *call,
               GVariant *args,
@@ -81,6 +100,9 @@ static const MitogenFunctionInfo testing_functions[] = {
   { "log", "(is)", "()", testing_log,
     "Log a message at the given GLogLevelFlags level in domain “testing” "
     "(for tests)" },
+  { "send_log", "(is)", "()", testing_send_log,
+    "Send the master a FORWARD_LOG record in domain “testing” with the "
+    "given level bits, whatever they are, bypassing g_log() (for tests)" },
   { "exit", "(i)", "()", testing_exit,
     "Exit the context's process at once with the given status (for tests)" },
   { NULL }
