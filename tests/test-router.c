@@ -354,6 +354,81 @@ test_policy_refuses (Fixture *f, gconstpointer data)
   mitogen_router_del_handler (f->router, handle);
 }
 
+/* Lines the library logs in its own domain that hold needle. */
+typedef struct {
+  const gchar *needle;
+  gint lines;
+} LineCount;
+
+static void
+count_lines (const gchar *domain, GLogLevelFlags level, const gchar *message,
+             gpointer user_data)
+{
+  LineCount *count = user_data;
+
+  if (strstr (message, count->needle))
+    g_atomic_int_inc (&count->lines);
+}
+
+/* peer1 sends @n messages to @handle, forged or not, then one to a
+ * receiver here; returns how many lines holding @needle were logged. */
+static gint
+flood_lines (Fixture *f, guint32 n, guint32 handle, gboolean forged,
+             const gchar *needle)
+{
+  LineCount count = { needle, 0 };
+  guint log_handler = g_log_set_handler ("mitogen", G_LOG_LEVEL_MESSAGE,
+                                         count_lines, &count);
+  g_autoptr(MitogenReceiver) done =
+    mitogen_receiver_new (f->router, 0, FALSE, 1, NULL);
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (
+    1, PEER_FLOOD, g_variant_new ("(uubu)", n, handle, forged,
+                                  mitogen_receiver_get_handle (done)));
+  g_autoptr(MitogenMessage) got = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *still = NULL;
+
+  mitogen_router_route (f->router, msg);
+  /* It travels behind the flood on the same stream. */
+  got = mitogen_receiver_get (done, WAIT, NULL, &error);
+  g_assert_no_error (error);
+  g_log_remove_handler ("mitogen", log_handler);
+
+  /* Others are served all along. */
+  still = request_string (f, 2, PEER_ECHO, g_variant_new_string ("served"));
+  g_assert_cmpstr (still, ==, "served");
+  return g_atomic_int_get (&count.lines);
+}
+
+static void
+test_forged_flood_logs_bounded (Fixture *f, gconstpointer data)
+{
+  gint delivered = 0;
+  guint32 handle = mitogen_router_add_handler (f->router, 0,
+                                               MITOGEN_HANDLER_PERSIST,
+                                               MITOGEN_CONTEXT_ID_NONE, NULL,
+                                               count_message, &delivered, NULL);
+
+  g_assert_cmpint (flood_lines (f, 4096, handle, TRUE, "not reachable"), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&delivered), ==, 0);
+  mitogen_router_del_handler (f->router, handle);
+}
+
+static void
+test_refused_flood_logs_bounded (Fixture *f, gconstpointer data)
+{
+  gint delivered = 0;
+  guint32 handle = mitogen_router_add_handler (f->router, 0,
+                                               MITOGEN_HANDLER_PERSIST,
+                                               MITOGEN_CONTEXT_ID_NONE,
+                                               refuse_all, count_message,
+                                               &delivered, NULL);
+
+  g_assert_cmpint (flood_lines (f, 4096, handle, FALSE, "refused"), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&delivered), ==, 0);
+  mitogen_router_del_handler (f->router, handle);
+}
+
 static void
 test_parent_authority (Fixture *f, gconstpointer data)
 {
@@ -584,6 +659,8 @@ main (int argc, char **argv)
   ADD ("unidirectional", test_unidirectional);
   ADD ("policy-refuses", test_policy_refuses);
   ADD ("parent-authority", test_parent_authority);
+  ADD ("forged-flood-logs-bounded", test_forged_flood_logs_bounded);
+  ADD ("refused-flood-logs-bounded", test_refused_flood_logs_bounded);
   ADD ("bad-magic-disconnects", test_bad_magic_disconnects);
   ADD ("oversize-disconnects", test_oversize_disconnects);
   ADD ("select", test_select);

@@ -9,6 +9,7 @@
 #include "mitogen-router-private.h"
 
 #include "mitogen-errors.h"
+#include "mitogen-log-limiter.h"
 #include "mitogen-receiver.h"
 
 /* Ids a context asks the master for at a time: enough that starting
@@ -80,6 +81,10 @@ struct _MitogenRouter {
   GHashTable *streams;       /* MitogenStream* -> signal handler id */
   GHashTable *names;         /* context id -> gchar* */
   gboolean shut_down;
+
+  /* A child can make us drop or refuse a message per message it sends. */
+  MitogenLogLimiter drop_log;    /* forged auth_id or src_id */
+  MitogenLogLimiter refusal_log; /* a handler's policy said no */
 };
 
 G_DEFINE_FINAL_TYPE (MitogenRouter, mitogen_router, G_TYPE_OBJECT)
@@ -248,7 +253,8 @@ local_deliver (MitogenRouter *self,
         g_strdup_printf ("Context %u refused a message to handle %u from %u",
                          self->context_id, handle,
                          mitogen_message_get_src_id (msg));
-      g_message ("%s", reason);
+      mitogen_log_limiter_log (&self->refusal_log, G_LOG_LEVEL_MESSAGE, "%s",
+                               reason);
       handler_unref (h);
       mitogen_router_send_dead (self, msg, reason);
       return;
@@ -394,14 +400,18 @@ mitogen_router_route_from_stream (MitogenRouter *self,
 
   if (!arrives_via (self, auth_id, in_stream))
     {
-      g_message ("Stream %s: dropping message claiming auth_id %u, which is "
-                 "not reachable through it", stream_name (in_stream), auth_id);
+      mitogen_log_limiter_log (&self->drop_log, G_LOG_LEVEL_MESSAGE,
+                               "Stream %s: dropping message claiming auth_id "
+                               "%u, which is not reachable through it",
+                               stream_name (in_stream), auth_id);
       return;
     }
   if (src_id != auth_id && !arrives_via (self, src_id, in_stream))
     {
-      g_message ("Stream %s: dropping message claiming src_id %u, which is "
-                 "not reachable through it", stream_name (in_stream), src_id);
+      mitogen_log_limiter_log (&self->drop_log, G_LOG_LEVEL_MESSAGE,
+                               "Stream %s: dropping message claiming src_id "
+                               "%u, which is not reachable through it",
+                               stream_name (in_stream), src_id);
       return;
     }
   dispatch (self, msg, in_stream);
@@ -1340,6 +1350,8 @@ mitogen_router_finalize (GObject *object)
   g_array_unref (self->parent_ids);
   g_mutex_clear (&self->allocating);
   g_mutex_clear (&self->lock);
+  mitogen_log_limiter_clear (&self->drop_log);
+  mitogen_log_limiter_clear (&self->refusal_log);
 
   G_OBJECT_CLASS (mitogen_router_parent_class)->finalize (object);
 }
@@ -1380,6 +1392,8 @@ mitogen_router_init (MitogenRouter *self)
   self->parent_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->max_message_size = MITOGEN_MAX_MESSAGE_SIZE;
   self->next_handle = MITOGEN_HANDLE_FIRST_DYNAMIC;
+  mitogen_log_limiter_init (&self->drop_log, MITOGEN_LOG_LIMITER_INTERVAL);
+  mitogen_log_limiter_init (&self->refusal_log, MITOGEN_LOG_LIMITER_INTERVAL);
 }
 
 /**
