@@ -867,6 +867,15 @@ test_errors_result_too_large (Fixture *f,
   g_assert_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_TOO_LARGE);
   g_assert_nonnull (strstr (error->message, "core.read_file"));
   g_assert_nonnull (strstr (error->message, limit));
+  g_clear_error (&error);
+
+  /* Arguments too large to leave fail here at once. */
+  error = call_fails (ctx, "core.echo",
+                      g_variant_new ("(v)", g_variant_new_fixed_array (
+                                              G_VARIANT_TYPE_BYTE, blob,
+                                              2 * max_size, 1)));
+  g_assert_error (error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_DEAD);
+  g_assert_nonnull (strstr (error->message, limit));
 
   g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
   shutdown_ok (ctx);
@@ -1273,6 +1282,26 @@ test_output_stdout (Fixture *f,
                 other.lines);
   shutdown_ok (ctx);
   shutdown_ok (noisy);
+}
+
+/* A subprocess's output need be neither text nor harmless: a line with
+ * control characters and a byte that is not UTF-8 arrives as one escaped
+ * line of valid UTF-8. */
+static void
+test_output_escaped (Fixture *f,
+                     gconstpointer data)
+{
+  static const guint8 raw[] = "a\rb\x1b[31mc\xff\x07" "d\n";
+  g_autoptr(MitogenContext) ctx = connect_local (f->router, NULL);
+  Match m = { mitogen_context_get_name (ctx), "stdout",
+              "a\\rb\\x1b[31mc\xef\xbf\xbd\\x07d", 0 };
+
+  g_variant_unref (mitogen_test_call_ok (
+    ctx, "testing.print_bytes",
+    g_variant_new ("(@ay)", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, raw,
+                                                       sizeof raw - 1, 1))));
+  g_assert_cmpuint (records_wait (&m, 1), ==, 1);
+  shutdown_ok (ctx);
 }
 
 static void
@@ -1774,6 +1803,7 @@ main (int argc,
   ADD ("logs/not-fatal", test_logs_not_fatal);
   ADD ("output/stdout", test_output_stdout);
   ADD ("output/captured", test_output_captured);
+  ADD ("output/escaped", test_output_escaped);
   ADD ("death/kill9", test_death_kill9);
   g_test_add_func ("/context/death/master", test_death_master);
   ADD ("shutdown/plain", test_shutdown_plain);

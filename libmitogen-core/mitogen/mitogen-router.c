@@ -398,6 +398,8 @@ mitogen_router_route_from_stream (MitogenRouter *self,
   guint32 auth_id = mitogen_message_get_auth_id (msg);
   guint32 src_id = mitogen_message_get_src_id (msg);
 
+  /* A forgery gets no dead message: it would go to the context the
+   * forger claims to be. */
   if (!arrives_via (self, auth_id, in_stream))
     {
       mitogen_log_limiter_log (&self->drop_log, G_LOG_LEVEL_MESSAGE,

@@ -41,6 +41,20 @@ testing_print_lines (MitogenCall *call,
 }
 
 static GVariant *
+testing_print_bytes (MitogenCall *call,
+                     GVariant *args,
+                     GError **error)
+{
+  g_autoptr(GVariant) bytes = g_variant_get_child_value (args, 0);
+  gsize len;
+  const guint8 *data = g_variant_get_fixed_array (bytes, &len, 1);
+
+  fwrite (data, 1, len, stdout);
+  fflush (stdout);
+  return g_variant_new ("()");
+}
+
+static GVariant *
 testing_log (MitogenCall *call,
              GVariant *args,
              GError **error)
@@ -97,6 +111,8 @@ static const MitogenFunctionInfo testing_functions[] = {
     "(for tests)" },
   { "print_lines", "(u)", "()", testing_print_lines,
     "Print N lines “line %06u” to stdout with printf (for tests)" },
+  { "print_bytes", "(ay)", "()", testing_print_bytes,
+    "Write the bytes given, whatever they are, to stdout (for tests)" },
   { "log", "(is)", "()", testing_log,
     "Log a message at the given GLogLevelFlags level in domain “testing” "
     "(for tests)" },
