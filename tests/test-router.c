@@ -215,6 +215,33 @@ test_killed_peer_wakes_waiter (Fixture *f, gconstpointer data)
   g_assert_error (error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_DEAD);
 }
 
+/* A request still queued when its stream goes never reaches the peer; its
+ * waiter, which names no respondent, is told so. */
+static void
+test_queued_request_answered (Fixture *f, gconstpointer data)
+{
+  gsize len = 16 * 1024 * 1024;
+  g_autofree guint8 *blob = g_malloc0 (len);
+  g_autoptr(MitogenReceiver) recv =
+    mitogen_receiver_new (f->router, 0, FALSE, MITOGEN_CONTEXT_ID_NONE, NULL);
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (
+    1, PEER_ECHO, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, len, 1));
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* A round trip first, so that the peer is up and reading. */
+  g_free (request_string (f, 1, PEER_ECHO, g_variant_new_string ("sync")));
+  kill (f->peers[0].pid, SIGSTOP);
+  mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
+  mitogen_router_route (f->router, msg);
+  /* No socket buffer takes 16 MiB from a stopped reader. */
+  g_assert_cmpuint (mitogen_stream_get_pending_bytes (f->peers[0].stream), >, 0);
+
+  kill (f->peers[0].pid, SIGKILL);
+  reply = mitogen_receiver_get (recv, WAIT, NULL, &error);
+  assert_dead (reply, error, "peer1");
+}
+
 static void
 test_peer_exit_wakes_waiter (Fixture *f, gconstpointer data)
 {
@@ -651,6 +678,7 @@ main (int argc, char **argv)
   ADD ("threads", test_threads);
   ADD ("killed-peer-wakes-waiter", test_killed_peer_wakes_waiter);
   ADD ("peer-exit-wakes-waiter", test_peer_exit_wakes_waiter);
+  ADD ("queued-request-answered", test_queued_request_answered);
   ADD ("no-route", test_no_route);
   ADD ("no-route-from-child", test_no_route_from_child);
   ADD ("oversize-wakes-recipient", test_oversize_wakes_recipient);
