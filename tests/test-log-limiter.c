@@ -9,7 +9,9 @@
 static GPtrArray *lines;
 
 static void
-keep_line (const gchar *domain, GLogLevelFlags level, const gchar *message,
+keep_line (const gchar *domain,
+           GLogLevelFlags level,
+           const gchar *message,
            gpointer user_data)
 {
   g_ptr_array_add (lines, g_strdup (message));
@@ -29,8 +31,8 @@ test_first_then_count (void)
   const gint64 interval = G_USEC_PER_SEC / 2;
   MitogenLogLimiter limiter;
   gint64 start;
-  guint handler = g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                                     keep_line, NULL);
+  guint handler
+      = g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, keep_line, NULL);
 
   lines = g_ptr_array_new_with_free_func (g_free);
   mitogen_log_limiter_init (&limiter, interval);
@@ -47,15 +49,17 @@ test_first_then_count (void)
       wait_past (start + interval);
       mitogen_log_limiter_log (&limiter, G_LOG_LEVEL_MESSAGE, "dropped again");
       g_assert_cmpuint (lines->len, ==, 3);
-      g_assert_true (g_str_has_prefix (lines->pdata[1], "dropped 0: 4095 more "
-                                                        "like this in the last "));
+      g_assert_true (g_str_has_prefix (lines->pdata[1],
+                                       "dropped 0: 4095 more "
+                                       "like this in the last "));
       g_assert_cmpstr (lines->pdata[2], ==, "dropped again");
 
       /* The end of the limiter says what it still held back. */
       mitogen_log_limiter_log (&limiter, G_LOG_LEVEL_MESSAGE, "held back");
       mitogen_log_limiter_clear (&limiter);
       g_assert_cmpuint (lines->len, ==, 4);
-      g_assert_true (g_str_has_prefix (lines->pdata[3], "dropped again: 1 more"));
+      g_assert_true (
+          g_str_has_prefix (lines->pdata[3], "dropped again: 1 more"));
     }
   else
     mitogen_log_limiter_clear (&limiter);

@@ -427,31 +427,29 @@ flood_lines (Fixture *f, guint32 n, guint32 handle, gboolean forged,
   return g_atomic_int_get (&count.lines);
 }
 
-static void
-test_forged_flood_logs_bounded (Fixture *f, gconstpointer data)
-{
-  gint delivered = 0;
-  guint32 handle = mitogen_router_add_handler (f->router, 0,
-                                               MITOGEN_HANDLER_PERSIST,
-                                               MITOGEN_CONTEXT_ID_NONE, NULL,
-                                               count_message, &delivered, NULL);
+/* A flood the router drops (forged) or refuses (by @policy) logs one line
+ * of its kind, however long. */
+typedef struct {
+  MitogenPolicyFunc policy;
+  gboolean forged;
+  const gchar *needle;
+} FloodCase;
 
-  g_assert_cmpint (flood_lines (f, 4096, handle, TRUE, "not reachable"), ==, 1);
-  g_assert_cmpint (g_atomic_int_get (&delivered), ==, 0);
-  mitogen_router_del_handler (f->router, handle);
-}
+static const FloodCase forged_flood = { NULL, TRUE, "not reachable" };
+static const FloodCase refused_flood = { refuse_all, FALSE, "refused" };
 
 static void
-test_refused_flood_logs_bounded (Fixture *f, gconstpointer data)
+test_flood_logs_bounded (Fixture *f, gconstpointer data)
 {
+  const FloodCase *c = data;
   gint delivered = 0;
   guint32 handle = mitogen_router_add_handler (f->router, 0,
                                                MITOGEN_HANDLER_PERSIST,
                                                MITOGEN_CONTEXT_ID_NONE,
-                                               refuse_all, count_message,
+                                               c->policy, count_message,
                                                &delivered, NULL);
 
-  g_assert_cmpint (flood_lines (f, 4096, handle, FALSE, "refused"), ==, 1);
+  g_assert_cmpint (flood_lines (f, 4096, handle, c->forged, c->needle), ==, 1);
   g_assert_cmpint (g_atomic_int_get (&delivered), ==, 0);
   mitogen_router_del_handler (f->router, handle);
 }
@@ -687,8 +685,10 @@ main (int argc, char **argv)
   ADD ("unidirectional", test_unidirectional);
   ADD ("policy-refuses", test_policy_refuses);
   ADD ("parent-authority", test_parent_authority);
-  ADD ("forged-flood-logs-bounded", test_forged_flood_logs_bounded);
-  ADD ("refused-flood-logs-bounded", test_refused_flood_logs_bounded);
+  g_test_add ("/router/forged-flood-logs-bounded", Fixture, &forged_flood,
+              setup, test_flood_logs_bounded, teardown);
+  g_test_add ("/router/refused-flood-logs-bounded", Fixture, &refused_flood,
+              setup, test_flood_logs_bounded, teardown);
   ADD ("bad-magic-disconnects", test_bad_magic_disconnects);
   ADD ("oversize-disconnects", test_oversize_disconnects);
   ADD ("select", test_select);

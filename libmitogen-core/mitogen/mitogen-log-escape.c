@@ -17,8 +17,7 @@ is_control (gunichar c)
 }
 
 static void
-append_escaped (GString *out,
-                gunichar c)
+append_escaped (GString *out, gunichar c)
 {
   switch (c)
     {

@@ -24,8 +24,7 @@
  *   are only counted
  */
 void
-mitogen_log_limiter_init (MitogenLogLimiter *self,
-                          gint64 interval)
+mitogen_log_limiter_init (MitogenLogLimiter *self, gint64 interval)
 {
   g_mutex_init (&self->lock);
   self->interval = interval;

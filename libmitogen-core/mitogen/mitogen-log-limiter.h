@@ -13,7 +13,8 @@ G_BEGIN_DECLS
  * in this time, however many messages a peer sends. */
 #define MITOGEN_LOG_LIMITER_INTERVAL (10 * G_USEC_PER_SEC)
 
-typedef struct {
+typedef struct
+{
   GMutex lock;
   gint64 interval;
   gint64 window_start; /* when `first` was logged */
@@ -22,8 +23,7 @@ typedef struct {
 } MitogenLogLimiter;
 
 G_GNUC_INTERNAL
-void mitogen_log_limiter_init (MitogenLogLimiter *self,
-                               gint64 interval);
+void mitogen_log_limiter_init (MitogenLogLimiter *self, gint64 interval);
 G_GNUC_INTERNAL
 void mitogen_log_limiter_clear (MitogenLogLimiter *self);
 G_GNUC_INTERNAL
