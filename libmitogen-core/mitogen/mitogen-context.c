@@ -27,6 +27,15 @@
  *
  * mitogen_context_connect() starts a child through a transport and
  * returns its context.
+ *
+ * A child's log records, and the lines its functions print, are logged
+ * here in the domain `mitogen.ctx.NAME` with the fields `MITOGEN_CONTEXT`,
+ * `MITOGEN_SOURCE_DOMAIN`, `MITOGEN_REMOTE_LEVEL` (the child's level:
+ * `ERROR`, `CRITICAL`, `WARNING`, `MESSAGE`, `INFO` or `DEBUG`) and, for
+ * printed lines, `MITOGEN_STREAM`. They are logged at %G_LOG_LEVEL_MESSAGE
+ * at most, so that no child can abort a master whose warnings or
+ * criticals are fatal, and with control characters escaped (`\n`, `\r`,
+ * `\t`, `\xNN`, and `\\` for a backslash), so that none can forge a line.
  */
 struct _MitogenContext {
   GObject parent_instance;

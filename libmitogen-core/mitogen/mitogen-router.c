@@ -42,6 +42,13 @@
  * respondent). If the stream leading there disconnects, the handler
  * receives a dead message naming the context, so that nothing waits for a
  * reply that cannot come. Handlers run on the broker thread.
+ *
+ * A message that cannot be delivered (no route, no handler, refused, too
+ * large, its stream gone) is answered with a dead message to its sender's
+ * `reply_to`; one of this context's own that expects no reply, such as a
+ * reply too large to send, goes to its recipient as a dead message
+ * instead. Dropped forgeries and refusals are logged once, then as a count
+ * every 10 s at most, however many a child sends.
  */
 
 typedef struct {
