@@ -145,6 +145,34 @@ on_spoof (MitogenMessage *msg, gpointer user_data)
 }
 
 static void
+on_flood (MitogenMessage *msg, gpointer user_data)
+{
+  g_autoptr(GVariant) v = data_of_type (msg, "(uubu)");
+  g_autoptr(MitogenMessage) done = NULL;
+  guint32 count, handle, then;
+  gboolean forged;
+
+  g_variant_get (v, "(uubu)", &count, &handle, &forged, &then);
+  for (guint32 i = 0; i < count; i++)
+    {
+      g_autoptr(MitogenMessage) m =
+        mitogen_message_new (0, handle, g_variant_new_uint32 (i));
+
+      if (forged)
+        {
+          /* Written straight to the stream, so no router stamps it. */
+          mitogen_message_set_src_id (m, 77);
+          mitogen_message_set_auth_id (m, 77);
+          mitogen_stream_send (parent, m);
+        }
+      else
+        mitogen_router_route (router, m);
+    }
+  done = mitogen_message_new (0, then, g_variant_new_string ("done"));
+  mitogen_router_route (router, done);
+}
+
+static void
 on_never_reply (MitogenMessage *msg, gpointer user_data)
 {
 }
@@ -277,6 +305,7 @@ main (int argc, char **argv)
   add (PEER_GARBAGE, on_garbage);
   add (PEER_OVERSIZE, on_oversize);
   add (PEER_PRINT, on_print);
+  add (PEER_FLOOD, on_flood);
 
   parent = mitogen_stream_new (router, 0, 0, 1);
   mitogen_basic_stream_set_name (MITOGEN_BASIC_STREAM (parent), "parent");

@@ -13,4 +13,7 @@ enum {
   PEER_GARBAGE = 206,     /* writes bytes with a bad magic to its parent */
   PEER_OVERSIZE = 207,    /* writes a header announcing a 1 GiB body */
   PEER_PRINT = 208,       /* writes the string given to stderr */
+  PEER_FLOOD = 230,       /* (uubu) count, handle, forged, then: sends count
+                             messages to the master's handle, with a forged
+                             src_id if forged, then one honest to then */
 };

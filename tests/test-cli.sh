@@ -102,6 +102,15 @@ expect_text err 'boom' "$t"
 expect_text err '^mitogen: ' "$t"
 expect_empty out "$t"
 
+t='call core.read_file on a file over max_message_size'
+# Sparse: 130 MiB on no disk. The reply cannot travel; the call says why.
+truncate -s 130M "$tmp/big"
+cli call local core.read_file "'$tmp/big'"
+expect_rc 1 "$t"
+expect_text err 'core.read_file is [0-9]* bytes, over max_message_size' "$t"
+expect_empty out "$t"
+rm -f "$tmp/big"
+
 t='call nosuch.fn'
 cli call local nosuch.fn
 expect_rc 1 "$t"

@@ -68,7 +68,8 @@ flag_wait (Flag *flag,
  * installs. */
 
 typedef struct {
-  GLogLevelFlags level;
+  GLogLevelFlags level;       /* the child's, from MITOGEN_REMOTE_LEVEL */
+  GLogLevelFlags local_level; /* the one logged at here */
   gchar *domain;
   gchar *message;
   gchar *stream;   /* MITOGEN_STREAM, or NULL */
@@ -79,6 +80,9 @@ typedef struct {
 static GMutex records_lock;
 static GCond records_cond;
 static GPtrArray *records;
+/* Whether records also go to the default writer, as they would in a
+ * program that installs no writer of its own. */
+static gboolean records_pass_through;
 
 static void
 record_free (gpointer data)
@@ -100,6 +104,18 @@ field_dup (const GLogField *field)
                            : g_strndup (field->value, (gsize) field->length);
 }
 
+static GLogLevelFlags
+level_named (const gchar *name)
+{
+  static const gchar *const names[] = { "ERROR", "CRITICAL", "WARNING",
+                                        "MESSAGE", "INFO", "DEBUG" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_strcmp0 (name, names[i]) == 0)
+      return G_LOG_LEVEL_ERROR << i;
+  return 0;
+}
+
 static GLogWriterOutput
 capture_writer (GLogLevelFlags level,
                 const GLogField *fields,
@@ -116,7 +132,7 @@ capture_writer (GLogLevelFlags level,
         if (!g_str_has_prefix (domain, "mitogen.ctx."))
           break;
         r = g_new0 (Record, 1);
-        r->level = level & G_LOG_LEVEL_MASK;
+        r->local_level = level & G_LOG_LEVEL_MASK;
         r->domain = g_steal_pointer (&domain);
         for (gsize j = 0; j < n_fields; j++)
           {
@@ -128,11 +144,18 @@ capture_writer (GLogLevelFlags level,
               r->context = field_dup (&fields[j]);
             else if (g_str_equal (fields[j].key, "MITOGEN_SOURCE_DOMAIN"))
               r->source_domain = field_dup (&fields[j]);
+            else if (g_str_equal (fields[j].key, "MITOGEN_REMOTE_LEVEL"))
+              {
+                g_autofree gchar *name = field_dup (&fields[j]);
+                r->level = level_named (name);
+              }
           }
         g_mutex_lock (&records_lock);
         g_ptr_array_add (records, r);
         g_cond_broadcast (&records_cond);
         g_mutex_unlock (&records_lock);
+        if (records_pass_through)
+          return g_log_writer_default (level, fields, n_fields, user_data);
         return G_LOG_WRITER_HANDLED;
       }
   return g_log_writer_default (level, fields, n_fields, user_data);
@@ -821,6 +844,45 @@ test_errors_remote (Fixture *f,
   shutdown_ok (ctx);
 }
 
+/* A result over max_message_size cannot travel back: the caller gets an
+ * error that says so, not a wait for ever. */
+static void
+test_errors_result_too_large (Fixture *f,
+                              gconstpointer data)
+{
+  const gsize max_size = 1024 * 1024;
+  g_autoptr(MitogenContext) ctx = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("mitogen-large-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "big", NULL);
+  g_autofree gchar *blob = g_malloc0 (2 * max_size);
+  g_autofree gchar *limit = g_strdup_printf ("max_message_size %" G_GSIZE_FORMAT,
+                                             max_size);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (path, blob, 2 * max_size, NULL));
+  mitogen_router_set_max_message_size (f->router, max_size);
+  ctx = connect_local (f->router, NULL);
+
+  error = call_fails (ctx, "core.read_file", g_variant_new ("(s)", path));
+  g_assert_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "core.read_file"));
+  g_assert_nonnull (strstr (error->message, limit));
+  g_clear_error (&error);
+
+  /* Arguments too large to leave fail here at once. */
+  error = call_fails (ctx, "core.echo",
+                      g_variant_new ("(v)", g_variant_new_fixed_array (
+                                              G_VARIANT_TYPE_BYTE, blob,
+                                              2 * max_size, 1)));
+  g_assert_error (error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_DEAD);
+  g_assert_nonnull (strstr (error->message, limit));
+
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, agent_pid (ctx));
+  shutdown_ok (ctx);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 /* A call that must fail with @code: @args, when not %NULL, is parsed as
  * its arguments, and the error must name @named. */
 typedef struct {
@@ -1040,6 +1102,51 @@ test_logs_forwarded (Fixture *f,
   shutdown_ok (ctx);
 }
 
+/* A child's records at the levels that would abort a GTest program (or
+ * one run with G_DEBUG=fatal-criticals) if logged as they were sent, with
+ * text that would forge lines or drive a terminal if printed raw. */
+static void
+test_logs_not_fatal (Fixture *f,
+                     gconstpointer data)
+{
+  static const gint levels[] = { G_LOG_LEVEL_ERROR, G_LOG_LEVEL_CRITICAL,
+                                 G_LOG_LEVEL_WARNING,
+                                 G_LOG_LEVEL_ERROR | G_LOG_LEVEL_DEBUG };
+  const gchar *forged = "one\r\n** mitogen-CRITICAL **: forged\x1b[2J\x7f\\";
+  const gchar *escaped =
+    "one\\r\\n** mitogen-CRITICAL **: forged\\x1b[2J\\x7f\\\\";
+  g_autoptr(MitogenContext) ctx = NULL;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 2 * WAIT, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  /* Every record reaches GLib's own writer, which aborts on fatal levels. */
+  records_pass_through = TRUE;
+  ctx = connect_local (f->router, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (levels); i++)
+    {
+      GLogLevelFlags most_severe = levels[i] & -levels[i];
+      Match m = { mitogen_context_get_name (ctx), NULL, escaped, most_severe };
+      g_autoptr(GPtrArray) found = NULL;
+      Record *r;
+
+      records_clear ();
+      g_variant_unref (mitogen_test_call_ok (ctx, "testing.send_log",
+                                             g_variant_new ("(is)", levels[i],
+                                                            forged)));
+      g_assert_cmpuint (records_wait (&m, 1), ==, 1);
+      found = records_find (&m);
+      r = found->pdata[0];
+      g_assert_cmpint (r->local_level, ==, G_LOG_LEVEL_MESSAGE);
+      g_assert_true (g_str_has_prefix (r->domain, "mitogen.ctx."));
+    }
+  shutdown_ok (ctx);
+}
+
 /* Logs a debug record, then a warning: records travel in order, so once
  * the warning is here the debug record is too, if it travels at all. */
 static guint
@@ -1175,6 +1282,26 @@ test_output_stdout (Fixture *f,
                 other.lines);
   shutdown_ok (ctx);
   shutdown_ok (noisy);
+}
+
+/* A subprocess's output need be neither text nor harmless: a line with
+ * control characters and a byte that is not UTF-8 arrives as one escaped
+ * line of valid UTF-8. */
+static void
+test_output_escaped (Fixture *f,
+                     gconstpointer data)
+{
+  static const guint8 raw[] = "a\rb\x1b[31mc\xff\x07" "d\n";
+  g_autoptr(MitogenContext) ctx = connect_local (f->router, NULL);
+  Match m = { mitogen_context_get_name (ctx), "stdout",
+              "a\\rb\\x1b[31mc\xef\xbf\xbd\\x07d", 0 };
+
+  g_variant_unref (mitogen_test_call_ok (
+    ctx, "testing.print_bytes",
+    g_variant_new ("(@ay)", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, raw,
+                                                       sizeof raw - 1, 1))));
+  g_assert_cmpuint (records_wait (&m, 1), ==, 1);
+  shutdown_ok (ctx);
 }
 
 static void
@@ -1667,13 +1794,16 @@ main (int argc,
   ADD ("calls/async", test_calls_async);
   ADD ("calls/async-cancel", test_calls_async_cancel);
   ADD ("errors/remote", test_errors_remote);
+  ADD ("errors/result-too-large", test_errors_result_too_large);
   ADD ("errors/no-such-function", test_errors_no_such_function);
   ADD ("errors/bad-arguments", test_errors_bad_arguments);
   ADD ("calls/chain", test_call_chains);
   ADD ("logs/forwarded", test_logs_forwarded);
   ADD ("logs/debug", test_logs_debug);
+  ADD ("logs/not-fatal", test_logs_not_fatal);
   ADD ("output/stdout", test_output_stdout);
   ADD ("output/captured", test_output_captured);
+  ADD ("output/escaped", test_output_escaped);
   ADD ("death/kill9", test_death_kill9);
   g_test_add_func ("/context/death/master", test_death_master);
   ADD ("shutdown/plain", test_shutdown_plain);

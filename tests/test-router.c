@@ -215,6 +215,33 @@ test_killed_peer_wakes_waiter (Fixture *f, gconstpointer data)
   g_assert_error (error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_DEAD);
 }
 
+/* A request still queued when its stream goes never reaches the peer; its
+ * waiter, which names no respondent, is told so. */
+static void
+test_queued_request_answered (Fixture *f, gconstpointer data)
+{
+  gsize len = 16 * 1024 * 1024;
+  g_autofree guint8 *blob = g_malloc0 (len);
+  g_autoptr(MitogenReceiver) recv =
+    mitogen_receiver_new (f->router, 0, FALSE, MITOGEN_CONTEXT_ID_NONE, NULL);
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (
+    1, PEER_ECHO, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, len, 1));
+  g_autoptr(MitogenMessage) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* A round trip first, so that the peer is up and reading. */
+  g_free (request_string (f, 1, PEER_ECHO, g_variant_new_string ("sync")));
+  kill (f->peers[0].pid, SIGSTOP);
+  mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
+  mitogen_router_route (f->router, msg);
+  /* No socket buffer takes 16 MiB from a stopped reader. */
+  g_assert_cmpuint (mitogen_stream_get_pending_bytes (f->peers[0].stream), >, 0);
+
+  kill (f->peers[0].pid, SIGKILL);
+  reply = mitogen_receiver_get (recv, WAIT, NULL, &error);
+  assert_dead (reply, error, "peer1");
+}
+
 static void
 test_peer_exit_wakes_waiter (Fixture *f, gconstpointer data)
 {
@@ -238,6 +265,38 @@ test_no_route (Fixture *f, gconstpointer data)
   mitogen_router_route (f->router, msg);
   reply = mitogen_receiver_get (recv, WAIT, NULL, &error);
   assert_dead (reply, error, "No route");
+}
+
+/* A child's request for a context nobody knows is answered too. */
+static void
+test_no_route_from_child (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *answer =
+    request_string (f, 1, PEER_SEND_TO, g_variant_new ("(uu)", 77, PEER_ECHO));
+
+  g_assert_true (g_str_has_prefix (answer, "error: "));
+  g_assert_nonnull (strstr (answer, "No route"));
+}
+
+/* A message of our own that expects no reply and is too large to route
+ * reaches its recipient as a dead message, so a waiter there wakes. */
+static void
+test_oversize_wakes_recipient (Fixture *f, gconstpointer data)
+{
+  const gsize max_size = 64 * 1024;
+  g_autoptr(MitogenReceiver) recv =
+    mitogen_receiver_new (f->router, 0, FALSE, MITOGEN_CONTEXT_ID_NONE, NULL);
+  g_autofree guint8 *blob = g_malloc0 (2 * max_size);
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (
+    0, mitogen_receiver_get_handle (recv),
+    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, 2 * max_size, 1));
+  g_autoptr(MitogenMessage) got = NULL;
+  g_autoptr(GError) error = NULL;
+
+  mitogen_router_set_max_message_size (f->router, max_size);
+  mitogen_router_route (f->router, msg);
+  got = mitogen_receiver_get (recv, WAIT, NULL, &error);
+  assert_dead (got, error, "exceeds max_message_size 65536");
 }
 
 static void
@@ -319,6 +378,79 @@ test_policy_refuses (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (answer, "refused"));
   g_assert_cmpint (g_atomic_int_get (&delivered), ==, 0);
   g_test_assert_expected_messages ();
+  mitogen_router_del_handler (f->router, handle);
+}
+
+/* Lines the library logs in its own domain that hold needle. */
+typedef struct {
+  const gchar *needle;
+  gint lines;
+} LineCount;
+
+static void
+count_lines (const gchar *domain, GLogLevelFlags level, const gchar *message,
+             gpointer user_data)
+{
+  LineCount *count = user_data;
+
+  if (strstr (message, count->needle))
+    g_atomic_int_inc (&count->lines);
+}
+
+/* peer1 sends @n messages to @handle, forged or not, then one to a
+ * receiver here; returns how many lines holding @needle were logged. */
+static gint
+flood_lines (Fixture *f, guint32 n, guint32 handle, gboolean forged,
+             const gchar *needle)
+{
+  LineCount count = { needle, 0 };
+  guint log_handler = g_log_set_handler ("mitogen", G_LOG_LEVEL_MESSAGE,
+                                         count_lines, &count);
+  g_autoptr(MitogenReceiver) done =
+    mitogen_receiver_new (f->router, 0, FALSE, 1, NULL);
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (
+    1, PEER_FLOOD, g_variant_new ("(uubu)", n, handle, forged,
+                                  mitogen_receiver_get_handle (done)));
+  g_autoptr(MitogenMessage) got = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *still = NULL;
+
+  mitogen_router_route (f->router, msg);
+  /* It travels behind the flood on the same stream. */
+  got = mitogen_receiver_get (done, WAIT, NULL, &error);
+  g_assert_no_error (error);
+  g_log_remove_handler ("mitogen", log_handler);
+
+  /* Others are served all along. */
+  still = request_string (f, 2, PEER_ECHO, g_variant_new_string ("served"));
+  g_assert_cmpstr (still, ==, "served");
+  return g_atomic_int_get (&count.lines);
+}
+
+/* A flood the router drops (forged) or refuses (by @policy) logs one line
+ * of its kind, however long. */
+typedef struct {
+  MitogenPolicyFunc policy;
+  gboolean forged;
+  const gchar *needle;
+} FloodCase;
+
+static const FloodCase forged_flood = { NULL, TRUE, "not reachable" };
+static const FloodCase refused_flood = { refuse_all, FALSE, "refused" };
+
+static void
+test_flood_logs_bounded (Fixture *f, gconstpointer data)
+{
+  const FloodCase *c = data;
+  gint delivered = 0;
+  guint32 handle = mitogen_router_add_handler (f->router, 0,
+                                               MITOGEN_HANDLER_PERSIST,
+                                               MITOGEN_CONTEXT_ID_NONE,
+                                               c->policy, count_message,
+                                               &delivered, NULL);
+
+  g_assert_cmpint (flood_lines (f, 4096, handle, c->forged, c->needle), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&delivered), ==, 0);
   mitogen_router_del_handler (f->router, handle);
 }
 
@@ -544,12 +676,19 @@ main (int argc, char **argv)
   ADD ("threads", test_threads);
   ADD ("killed-peer-wakes-waiter", test_killed_peer_wakes_waiter);
   ADD ("peer-exit-wakes-waiter", test_peer_exit_wakes_waiter);
+  ADD ("queued-request-answered", test_queued_request_answered);
   ADD ("no-route", test_no_route);
+  ADD ("no-route-from-child", test_no_route_from_child);
+  ADD ("oversize-wakes-recipient", test_oversize_wakes_recipient);
   ADD ("no-handler", test_no_handler);
   ADD ("forged-src-dropped", test_forged_src_dropped);
   ADD ("unidirectional", test_unidirectional);
   ADD ("policy-refuses", test_policy_refuses);
   ADD ("parent-authority", test_parent_authority);
+  g_test_add ("/router/forged-flood-logs-bounded", Fixture, &forged_flood,
+              setup, test_flood_logs_bounded, teardown);
+  g_test_add ("/router/refused-flood-logs-bounded", Fixture, &refused_flood,
+              setup, test_flood_logs_bounded, teardown);
   ADD ("bad-magic-disconnects", test_bad_magic_disconnects);
   ADD ("oversize-disconnects", test_oversize_disconnects);
   ADD ("select", test_select);

@@ -167,7 +167,8 @@ log_field (const GLogField *fields,
 
 /* Runs on the broker thread for records forwarded by children. They are
  * what the user asked for less often than this process's own, so below
- * warning they are shown only with --verbose. */
+ * warning (the child's level, in MITOGEN_REMOTE_LEVEL: the library logs
+ * them all at MESSAGE or below) they are shown only with --verbose. */
 static GLogWriterOutput
 write_log (GLogLevelFlags level,
            const GLogField *fields,
@@ -177,12 +178,12 @@ write_log (GLogLevelFlags level,
   const gchar *domain = log_field (fields, n_fields, "GLIB_DOMAIN");
   const gchar *context = log_field (fields, n_fields, "MITOGEN_CONTEXT");
   const gchar *message = log_field (fields, n_fields, "MESSAGE");
-  const GLogLevelFlags shown =
-    G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING;
+  const gchar *remote_level = log_field (fields, n_fields, "MITOGEN_REMOTE_LEVEL");
+  const gchar *const shown[] = { "ERROR", "CRITICAL", "WARNING", NULL };
 
   if (!domain || !g_str_has_prefix (domain, CHILD_LOG_DOMAIN_PREFIX))
     return g_log_writer_default (level, fields, n_fields, user_data);
-  if (!opt_verbose && !(level & shown))
+  if (!opt_verbose && !(remote_level && g_strv_contains (shown, remote_level)))
     return G_LOG_WRITER_HANDLED;
 
   fprintf (stderr, "[%s] %s\n",

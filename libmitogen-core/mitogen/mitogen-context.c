@@ -11,6 +11,7 @@
 #include "mitogen-context-private.h"
 #include "mitogen-errors.h"
 #include "mitogen-latch.h"
+#include "mitogen-log-escape.h"
 #include "mitogen-module-responder.h"
 #include "mitogen-parent-stream.h"
 #include "mitogen-protocol.h"
@@ -26,6 +27,15 @@
  *
  * mitogen_context_connect() starts a child through a transport and
  * returns its context.
+ *
+ * A child's log records, and the lines its functions print, are logged
+ * here in the domain `mitogen.ctx.NAME` with the fields `MITOGEN_CONTEXT`,
+ * `MITOGEN_SOURCE_DOMAIN`, `MITOGEN_REMOTE_LEVEL` (the child's level:
+ * `ERROR`, `CRITICAL`, `WARNING`, `MESSAGE`, `INFO` or `DEBUG`) and, for
+ * printed lines, `MITOGEN_STREAM`. They are logged at %G_LOG_LEVEL_MESSAGE
+ * at most, so that no child can abort a master whose warnings or
+ * criticals are fatal, and with control characters escaped (`\n`, `\r`,
+ * `\t`, `\xNN`, and `\\` for a backslash), so that none can forge a line.
  */
 struct _MitogenContext {
   GObject parent_instance;
@@ -729,37 +739,72 @@ child_config (MitogenRouter *router,
   return g_variant_dict_end (&dict);
 }
 
+/* How a child's record is logged here, by its most severe level: never at
+ * a level that can abort the master. ERROR always does, CRITICAL and
+ * WARNING do under G_DEBUG=fatal-criticals or fatal-warnings and in every
+ * GTest program, so those are logged as MESSAGE; the child's own level
+ * travels in the field MITOGEN_REMOTE_LEVEL. */
+typedef struct {
+  GLogLevelFlags remote;
+  const gchar *name;
+  GLogLevelFlags local;
+} RemoteLevel;
+
+static const RemoteLevel remote_levels[] = {
+  { G_LOG_LEVEL_ERROR, "ERROR", G_LOG_LEVEL_MESSAGE },
+  { G_LOG_LEVEL_CRITICAL, "CRITICAL", G_LOG_LEVEL_MESSAGE },
+  { G_LOG_LEVEL_WARNING, "WARNING", G_LOG_LEVEL_MESSAGE },
+  { G_LOG_LEVEL_MESSAGE, "MESSAGE", G_LOG_LEVEL_MESSAGE },
+  { G_LOG_LEVEL_INFO, "INFO", G_LOG_LEVEL_INFO },
+  { G_LOG_LEVEL_DEBUG, "DEBUG", G_LOG_LEVEL_DEBUG },
+};
+
+/* A level with no known bit is taken as MESSAGE. */
+static const RemoteLevel *
+remote_level (gint level)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (remote_levels); i++)
+    if (level & remote_levels[i].remote)
+      return &remote_levels[i];
+  return &remote_levels[3];
+}
+
+/* A child's record is data, not the master's own: it is logged in the
+ * domain "mitogen.ctx.NAME" (never "mitogen", the library's own), at a
+ * level that cannot abort the master, and with every control character
+ * escaped, so that it can neither forge lines nor drive a terminal. */
 static void
 forward_log_record (MitogenMessage *msg,
                     gpointer user_data)
 {
   MitogenRouter *router = user_data;
   g_autoptr(GVariant) record = mitogen_message_get_data (msg, NULL);
-  g_autofree gchar *name = NULL;
-  g_autofree gchar *domain = NULL;
-  const gchar *child_domain, *text, *stream;
+  g_autofree gchar *raw_name = NULL, *name = NULL, *domain = NULL;
+  g_autofree gchar *source_domain = NULL, *text = NULL, *stream = NULL;
+  const gchar *child_domain, *child_text, *child_stream;
   gint level;
 
   if (!record || !g_variant_is_of_type (record, G_VARIANT_TYPE (MITOGEN_LOG_TYPE)))
     return;
-  g_variant_get (record, "(&si&s&s)", &child_domain, &level, &text, &stream);
-  name = mitogen_router_dup_context_name (router, mitogen_message_get_src_id (msg));
+  g_variant_get (record, "(&si&s&s)", &child_domain, &level, &child_text,
+                 &child_stream);
+  raw_name = mitogen_router_dup_context_name (router, mitogen_message_get_src_id (msg));
+  name = mitogen_log_escape (raw_name);
   domain = g_strconcat ("mitogen.ctx.", name, NULL);
-
-  /* A child's error must not abort the master. */
-  level &= G_LOG_LEVEL_MASK;
-  if (level & G_LOG_LEVEL_ERROR || level == 0)
-    level = G_LOG_LEVEL_CRITICAL;
+  source_domain = mitogen_log_escape (child_domain);
+  text = mitogen_log_escape (child_text);
+  stream = mitogen_log_escape (child_stream);
   {
     const GLogField fields[] = {
       { "GLIB_DOMAIN", domain, -1 },
       { "MESSAGE", text, -1 },
       { "MITOGEN_CONTEXT", name, -1 },
-      { "MITOGEN_SOURCE_DOMAIN", child_domain, -1 },
+      { "MITOGEN_SOURCE_DOMAIN", source_domain, -1 },
+      { "MITOGEN_REMOTE_LEVEL", remote_level (level)->name, -1 },
       /* Last: left out for records that are not a stream's output. */
       { "MITOGEN_STREAM", stream, -1 },
     };
-    g_log_structured_array ((GLogLevelFlags) level, fields,
+    g_log_structured_array (remote_level (level)->local, fields,
                             *stream ? G_N_ELEMENTS (fields) : G_N_ELEMENTS (fields) - 1);
   }
 }

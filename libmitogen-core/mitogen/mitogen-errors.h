@@ -52,6 +52,8 @@ typedef enum {
  *   function's signature
  * @MITOGEN_CALL_ERROR_REFUSED: the caller is not allowed to call here
  * @MITOGEN_CALL_ERROR_CHAIN_FAILED: an earlier call of the same chain failed
+ * @MITOGEN_CALL_ERROR_TOO_LARGE: the result is larger than the router's
+ *   max_message_size, so it cannot travel back to the caller
  *
  * Errors of remote function calls.
  */
@@ -61,6 +63,7 @@ typedef enum {
   MITOGEN_CALL_ERROR_BAD_ARGUMENTS,
   MITOGEN_CALL_ERROR_REFUSED,
   MITOGEN_CALL_ERROR_CHAIN_FAILED,
+  MITOGEN_CALL_ERROR_TOO_LARGE,
 } MitogenCallError;
 
 /**

@@ -187,8 +187,9 @@ forward_log (GLogLevelFlags level,
 
   for (gsize i = 0; i < n_fields; i++)
     if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
-      text = fields[i].length < 0 ? g_strdup (fields[i].value)
-                                  : g_strndup (fields[i].value, (gsize) fields[i].length);
+      /* A line a subprocess printed need not be UTF-8; a GVariant string
+       * must. */
+      text = g_utf8_make_valid (fields[i].value, fields[i].length);
 
   /* Logging from inside the forwarding path would recurse. */
   if (g_private_get (&in_log_writer) || !g_atomic_int_get (&self->forwarding_logs))
@@ -645,6 +646,36 @@ reply (MitogenExternalContext *self,
   mitogen_router_route (self->router, r);
 }
 
+/* A result too large to travel is answered with an error saying so: the
+ * router would drop it, and the caller would wait for ever. */
+static void
+reply_result (MitogenExternalContext *self,
+              MitogenMessage *msg,
+              const gchar *module,
+              const gchar *function,
+              GVariant *result)
+{
+  gsize max_size = mitogen_router_get_max_message_size (self->router);
+  g_autoptr(MitogenMessage) r = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (mitogen_message_get_reply_to (msg) == 0)
+    return;
+  r = mitogen_message_new (mitogen_message_get_src_id (msg),
+                           mitogen_message_get_reply_to (msg),
+                           mitogen_protocol_reply_ok (result));
+  if (mitogen_message_get_size (r) <= max_size)
+    {
+      mitogen_router_route (self->router, r);
+      return;
+    }
+  g_set_error (&error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_TOO_LARGE,
+               "The result of %s.%s is %" G_GSIZE_FORMAT " bytes, over "
+               "max_message_size %" G_GSIZE_FORMAT,
+               module, function, mitogen_message_get_size (r), max_size);
+  reply (self, msg, mitogen_protocol_reply_error (self->name, error));
+}
+
 static void
 dispatch_call (MitogenExternalContext *self,
                MitogenMessage *msg)
@@ -691,7 +722,7 @@ dispatch_call (MitogenExternalContext *self,
   g_mutex_unlock (&self->lock);
 
   if (result)
-    reply (self, msg, mitogen_protocol_reply_ok (result));
+    reply_result (self, msg, module, function, result);
   else
     {
       if (*chain)

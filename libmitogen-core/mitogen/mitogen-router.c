@@ -10,6 +10,7 @@
 
 #include "mitogen-errors.h"
 #include "mitogen-id-allocator.h"
+#include "mitogen-log-limiter.h"
 
 /* The longest context name kept from ADD_ROUTE: names are for logs and
  * errors, and a child's name must not cost the master more than that. */
@@ -32,6 +33,13 @@
  * respondent). If the stream leading there disconnects, the handler
  * receives a dead message naming the context, so that nothing waits for a
  * reply that cannot come. Handlers run on the broker thread.
+ *
+ * A message that cannot be delivered (no route, no handler, refused, too
+ * large, its stream gone) is answered with a dead message to its sender's
+ * `reply_to`; one of this context's own that expects no reply, such as a
+ * reply too large to send, goes to its recipient as a dead message
+ * instead. Dropped forgeries and refusals are logged once, then as a count
+ * every 10 s at most, however many a child sends.
  */
 
 typedef struct {
@@ -65,6 +73,10 @@ struct _MitogenRouter {
   GHashTable *refusing;      /* streams whose route refusals were logged */
   guint n_refused_routes;
   gboolean shut_down;
+
+  /* A child can make us drop or refuse a message per message it sends. */
+  MitogenLogLimiter drop_log;    /* forged auth_id or src_id */
+  MitogenLogLimiter refusal_log; /* a handler's policy said no */
 };
 
 G_DEFINE_FINAL_TYPE (MitogenRouter, mitogen_router, G_TYPE_OBJECT)
@@ -233,7 +245,8 @@ local_deliver (MitogenRouter *self,
         g_strdup_printf ("Context %u refused a message to handle %u from %u",
                          self->context_id, handle,
                          mitogen_message_get_src_id (msg));
-      g_message ("%s", reason);
+      mitogen_log_limiter_log (&self->refusal_log, G_LOG_LEVEL_MESSAGE, "%s",
+                               reason);
       handler_unref (h);
       mitogen_router_send_dead (self, msg, reason);
       return;
@@ -306,6 +319,24 @@ forward (MitogenRouter *self,
     }
 }
 
+/* A message of our own that expects no reply, such as a reply, cannot
+ * travel: its recipient may be waiting for it, so it gets a dead message
+ * in its place. Only for our own messages, so that no child can make this
+ * context send dead messages to another. */
+static void
+send_dead_to_recipient (MitogenRouter *self,
+                        MitogenMessage *msg,
+                        const gchar *reason)
+{
+  g_autoptr(MitogenMessage) dead = NULL;
+
+  if (mitogen_message_get_reply_to (msg) != 0 || mitogen_message_is_dead (msg))
+    return;
+  dead = mitogen_message_new_dead (mitogen_message_get_dst_id (msg),
+                                   mitogen_message_get_handle (msg), reason);
+  mitogen_router_route (self, dead);
+}
+
 static gboolean
 dispatch (MitogenRouter *self,
           MitogenMessage *msg,
@@ -313,7 +344,16 @@ dispatch (MitogenRouter *self,
 {
   if (mitogen_message_get_size (msg) > self->max_message_size)
     {
-      mitogen_router_send_dead (self, msg, "Message exceeds max_message_size");
+      g_autofree gchar *reason = g_strdup_printf (
+        "A message of %" G_GSIZE_FORMAT " bytes from context %u to context %u "
+        "exceeds max_message_size %" G_GSIZE_FORMAT " of context %u",
+        mitogen_message_get_size (msg), mitogen_message_get_src_id (msg),
+        mitogen_message_get_dst_id (msg), self->max_message_size,
+        self->context_id);
+
+      if (!in_stream)
+        send_dead_to_recipient (self, msg, reason);
+      mitogen_router_send_dead (self, msg, reason);
       return FALSE;
     }
   if (mitogen_message_get_dst_id (msg) == self->context_id)
@@ -350,16 +390,22 @@ mitogen_router_route_from_stream (MitogenRouter *self,
   guint32 auth_id = mitogen_message_get_auth_id (msg);
   guint32 src_id = mitogen_message_get_src_id (msg);
 
+  /* A forgery gets no dead message: it would go to the context the
+   * forger claims to be. */
   if (!arrives_via (self, auth_id, in_stream))
     {
-      g_message ("Stream %s: dropping message claiming auth_id %u, which is "
-                 "not reachable through it", stream_name (in_stream), auth_id);
+      mitogen_log_limiter_log (&self->drop_log, G_LOG_LEVEL_MESSAGE,
+                               "Stream %s: dropping message claiming auth_id "
+                               "%u, which is not reachable through it",
+                               stream_name (in_stream), auth_id);
       return;
     }
   if (src_id != auth_id && !arrives_via (self, src_id, in_stream))
     {
-      g_message ("Stream %s: dropping message claiming src_id %u, which is "
-                 "not reachable through it", stream_name (in_stream), src_id);
+      mitogen_log_limiter_log (&self->drop_log, G_LOG_LEVEL_MESSAGE,
+                               "Stream %s: dropping message claiming src_id "
+                               "%u, which is not reachable through it",
+                               stream_name (in_stream), src_id);
       return;
     }
   if (mitogen_message_get_dst_id (msg) != self->context_id)
@@ -1202,6 +1248,8 @@ mitogen_router_finalize (GObject *object)
   g_object_unref (self->ids);
   g_array_unref (self->parent_ids);
   g_mutex_clear (&self->lock);
+  mitogen_log_limiter_clear (&self->drop_log);
+  mitogen_log_limiter_clear (&self->refusal_log);
 
   G_OBJECT_CLASS (mitogen_router_parent_class)->finalize (object);
 }
@@ -1240,6 +1288,8 @@ mitogen_router_init (MitogenRouter *self)
   self->parent_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->max_message_size = MITOGEN_MAX_MESSAGE_SIZE;
   self->next_handle = MITOGEN_HANDLE_FIRST_DYNAMIC;
+  mitogen_log_limiter_init (&self->drop_log, MITOGEN_LOG_LIMITER_INTERVAL);
+  mitogen_log_limiter_init (&self->refusal_log, MITOGEN_LOG_LIMITER_INTERVAL);
 }
 
 /**

@@ -43,7 +43,8 @@
 typedef struct {
   guint8 header[MITOGEN_MESSAGE_HEADER_SIZE];
   GBytes *body;
-  gsize offset; /* over header and body together */
+  gsize offset;        /* over header and body together */
+  MitogenMessage *msg; /* answered if it never leaves */
 } OutFrame;
 
 typedef struct {
@@ -89,6 +90,7 @@ out_frame_free (gpointer data)
 {
   OutFrame *frame = data;
   g_bytes_unref (frame->body);
+  mitogen_message_unref (frame->msg);
   g_free (frame);
 }
 
@@ -246,6 +248,7 @@ mitogen_stream_send (MitogenStream *self,
   mitogen_message_encode_header (msg, frame->header);
   frame->body = g_bytes_ref (mitogen_message_get_bytes (msg));
   frame->offset = 0;
+  frame->msg = mitogen_message_ref (msg);
 
   g_mutex_lock (&priv->lock);
   if (priv->disconnected)
@@ -391,17 +394,47 @@ mitogen_stream_on_shutdown (MitogenBasicStream *stream,
     mitogen_basic_stream_on_disconnect (stream, broker);
 }
 
+/* Messages still queued, even those half written, never reach the peer:
+ * whoever waits on a reply to one is told so, as if the stream had been
+ * gone when it was sent. Called once the stream counts as disconnected,
+ * so that no answer is queued here again. */
+static void
+answer_unsent (MitogenStream *self,
+               GQueue *unsent)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  g_autofree gchar *reason = NULL;
+  OutFrame *frame;
+
+  while ((frame = g_queue_pop_head (unsent)))
+    {
+      if (priv->router && mitogen_message_get_reply_to (frame->msg) != 0)
+        {
+          if (!reason)
+            reason = g_strdup_printf (
+              "Context %s (id %u) disconnected: %s",
+              mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (self)) ?: "(unnamed)",
+              priv->remote_id, priv->disconnect_reason ?: "the stream closed");
+          mitogen_router_send_dead (priv->router, frame->msg, reason);
+        }
+      out_frame_free (frame);
+    }
+}
+
 static void
 mitogen_stream_on_disconnect (MitogenBasicStream *stream,
                               MitogenBroker *broker)
 {
   MitogenStreamPrivate *priv = PRIV (MITOGEN_STREAM (stream));
+  GQueue unsent = G_QUEUE_INIT;
 
   g_mutex_lock (&priv->lock);
   priv->disconnected = TRUE;
-  g_queue_clear_full (&priv->outq, out_frame_free);
+  unsent = priv->outq;
+  g_queue_init (&priv->outq);
   priv->pending_bytes = 0;
   g_mutex_unlock (&priv->lock);
+  answer_unsent (MITOGEN_STREAM (stream), &unsent);
 
   MITOGEN_BASIC_STREAM_CLASS (mitogen_stream_parent_class)
     ->on_disconnect (stream, broker);

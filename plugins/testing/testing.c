@@ -2,7 +2,8 @@
  *
  * Functions a real agent runs so that tests can provoke what core offers
  * no way to: a call that ignores cancellation, output racing with calls,
- * log records at a chosen level, and an abrupt exit. Never installed.
+ * log records at a chosen level (or any level bits, as a hostile child
+ * would send them), and an abrupt exit. Never installed.
  *
  * SPDX-License-Identifier: BSD-3-Clause
  */
@@ -40,6 +41,20 @@ testing_print_lines (MitogenCall *call,
 }
 
 static GVariant *
+testing_print_bytes (MitogenCall *call,
+                     GVariant *args,
+                     GError **error)
+{
+  g_autoptr(GVariant) bytes = g_variant_get_child_value (args, 0);
+  gsize len;
+  const guint8 *data = g_variant_get_fixed_array (bytes, &len, 1);
+
+  fwrite (data, 1, len, stdout);
+  fflush (stdout);
+  return g_variant_new ("()");
+}
+
+static GVariant *
 testing_log (MitogenCall *call,
              GVariant *args,
              GError **error)
@@ -61,6 +76,24 @@ testing_log (MitogenCall *call,
   return g_variant_new ("()");
 }
 
+/* What a hostile child can send that g_log() would not: any level bits,
+ * ERROR included, without the agent aborting. */
+static GVariant *
+testing_send_log (MitogenCall *call,
+                  GVariant *args,
+                  GError **error)
+{
+  g_autoptr(MitogenMessage) msg = NULL;
+  const gchar *message;
+  gint level;
+
+  g_variant_get (args, "(i&s)", &level, &message);
+  msg = mitogen_message_new (0, MITOGEN_HANDLE_FORWARD_LOG,
+                             g_variant_new ("(siss)", "testing", level, message, ""));
+  mitogen_router_route (mitogen_call_get_router (call), msg);
+  return g_variant_new ("()");
+}
+
 static GVariant *
 testing_exit (MitogenCall *call,
               GVariant *args,
@@ -78,9 +111,14 @@ static const MitogenFunctionInfo testing_functions[] = {
     "(for tests)" },
   { "print_lines", "(u)", "()", testing_print_lines,
     "Print N lines “line %06u” to stdout with printf (for tests)" },
+  { "print_bytes", "(ay)", "()", testing_print_bytes,
+    "Write the bytes given, whatever they are, to stdout (for tests)" },
   { "log", "(is)", "()", testing_log,
     "Log a message at the given GLogLevelFlags level in domain “testing” "
     "(for tests)" },
+  { "send_log", "(is)", "()", testing_send_log,
+    "Send the master a FORWARD_LOG record in domain “testing” with the "
+    "given level bits, whatever they are, bypassing g_log() (for tests)" },
   { "exit", "(i)", "()", testing_exit,
     "Exit the context's process at once with the given status (for tests)" },
   { NULL }
