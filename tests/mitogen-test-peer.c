@@ -6,6 +6,11 @@
  * (plain ping-pong and bulk copy, the benchmarks' baselines), then becomes
  * a context: a broker and router of its own, with the handles of
  * mitogen-test-peer.h, until its parent goes away.
+ *
+ * With --flood=MODULE it is instead a hostile child: it writes requests to
+ * its parent (GET_MODULE for MODULE, and CALL_FUNCTION, each with a
+ * reply_to) as fast as it can, never reads, and exits when its parent
+ * goes away.
  */
 #include <mitogen/mitogen.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@ static gint64 raw_rounds;
 static gint64 raw_size;
 static gint64 raw_bulk;
 static gint context_id = 1;
+static gchar *flood_module;
 
 static GOptionEntry entries[] = {
   { "id", 0, 0, G_OPTION_ARG_INT, &context_id, "This context's id", "ID" },
@@ -30,6 +36,9 @@ static GOptionEntry entries[] = {
     "Size of each raw message", "BYTES" },
   { "raw-bulk", 0, 0, G_OPTION_ARG_INT64, &raw_bulk,
     "Then read this many raw bytes and answer one byte", "BYTES" },
+  { "flood", 0, 0, G_OPTION_ARG_STRING, &flood_module,
+    "Send GET_MODULE for MODULE and CALL_FUNCTION for ever, never reading",
+    "MODULE" },
   { NULL }
 };
 
@@ -72,6 +81,41 @@ run_raw_phases (void)
         }
       if (!mitogen_write_all (1, (const guint8 *) "!", 1, -1, NULL))
         exit (1);
+    }
+}
+
+static void
+write_frame (MitogenMessage *msg)
+{
+  guint8 header[MITOGEN_MESSAGE_HEADER_SIZE];
+  gsize len;
+  const guint8 *body = g_bytes_get_data (mitogen_message_get_bytes (msg), &len);
+
+  mitogen_message_set_src_id (msg, (guint32) context_id);
+  mitogen_message_set_auth_id (msg, (guint32) context_id);
+  mitogen_message_set_reply_to (msg, 1000);
+  mitogen_message_encode_header (msg, header);
+  if (!mitogen_write_all (1, header, sizeof header, -1, NULL) ||
+      !mitogen_write_all (1, body, len, -1, NULL))
+    exit (0);
+}
+
+/* Never returns: a write fails once the parent is gone. */
+static void
+flood (void)
+{
+  g_autoptr(MitogenMessage) get_module =
+    mitogen_message_new (0, MITOGEN_HANDLE_GET_MODULE,
+                         g_variant_new ("(s)", flood_module));
+  g_autoptr(MitogenMessage) call =
+    mitogen_message_new (0, MITOGEN_HANDLE_CALL_FUNCTION,
+                         g_variant_new ("(sssvu)", "", "core", "getpid",
+                                        g_variant_new ("()"), 0));
+
+  for (;;)
+    {
+      write_frame (get_module);
+      write_frame (call);
     }
 }
 
@@ -289,6 +333,8 @@ main (int argc, char **argv)
       return 2;
     }
 
+  if (flood_module)
+    flood ();
   run_raw_phases ();
 
   broker = mitogen_broker_new ();

@@ -579,7 +579,10 @@ test_channel_local (Fixture *f, gconstpointer data)
   g_autoptr(MitogenMessage) end = NULL;
 
   for (guint i = 0; i < 10; i++)
-    mitogen_channel_send (chan, g_variant_new_uint32 (i));
+    {
+      g_assert_true (mitogen_channel_send (chan, g_variant_new_uint32 (i), NULL, &error));
+      g_assert_no_error (error);
+    }
   mitogen_sender_close (mitogen_channel_get_sender (chan));
   for (guint i = 0; i < 10; i++)
     {

@@ -22,9 +22,16 @@
  * to the shutdown timeout for every keep-alive side to disconnect, then
  * disconnects whatever remains and lets the thread exit.
  */
+typedef void (*StreamMethod) (MitogenBasicStream *stream,
+                              MitogenBroker *broker);
+
 typedef struct {
   MitogenBasicStream *stream;
+  MitogenSide *side;
+  GIOCondition condition;
+  StreamMethod method;
   GSource *source;
+  gboolean paused; /* watching for hang-up only */
 } Registration;
 
 struct _MitogenBroker {
@@ -57,12 +64,10 @@ registration_free (gpointer data)
 
   g_source_destroy (reg->source);
   g_source_unref (reg->source);
+  g_object_unref (reg->side);
   g_object_unref (reg->stream);
   g_free (reg);
 }
-
-typedef void (*StreamMethod) (MitogenBasicStream *stream,
-                              MitogenBroker *broker);
 
 typedef struct {
   MitogenBroker *broker;
@@ -85,6 +90,32 @@ on_fd_ready (gint fd,
   return G_SOURCE_CONTINUE;
 }
 
+/* (Re)creates @reg's source: watching @reg->condition, or only hang-up
+ * and errors while paused. */
+static void
+attach_source (MitogenBroker *self,
+               Registration *reg)
+{
+  Dispatch *dispatch = g_new (Dispatch, 1);
+  GIOCondition condition = reg->paused ? 0 : reg->condition;
+
+  dispatch->broker = self;
+  dispatch->stream = reg->stream;
+  dispatch->method = reg->method;
+
+  if (reg->source)
+    {
+      g_source_destroy (reg->source);
+      g_source_unref (reg->source);
+    }
+  reg->source = g_unix_fd_source_new (mitogen_side_get_fd (reg->side),
+                                      condition | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (reg->source, G_SOURCE_FUNC (on_fd_ready), dispatch,
+                         g_free);
+  g_source_set_static_name (reg->source, "mitogen-side");
+  g_source_attach (reg->source, self->context);
+}
+
 static void
 add_registration (MitogenBroker *self,
                   GHashTable *table,
@@ -94,7 +125,6 @@ add_registration (MitogenBroker *self,
                   StreamMethod method)
 {
   Registration *reg;
-  Dispatch *dispatch;
 
   g_assert (mitogen_broker_is_broker_thread (self));
 
@@ -102,19 +132,12 @@ add_registration (MitogenBroker *self,
       g_hash_table_contains (table, side))
     return;
 
-  dispatch = g_new (Dispatch, 1);
-  dispatch->broker = self;
-  dispatch->stream = stream;
-  dispatch->method = method;
-
-  reg = g_new (Registration, 1);
+  reg = g_new0 (Registration, 1);
   reg->stream = g_object_ref (stream);
-  reg->source = g_unix_fd_source_new (mitogen_side_get_fd (side),
-                                      condition | G_IO_HUP | G_IO_ERR);
-  g_source_set_callback (reg->source, G_SOURCE_FUNC (on_fd_ready), dispatch,
-                         g_free);
-  g_source_set_static_name (reg->source, "mitogen-side");
-  g_source_attach (reg->source, self->context);
+  reg->side = g_object_ref (side);
+  reg->condition = condition;
+  reg->method = method;
+  attach_source (self, reg);
   g_hash_table_insert (table, side, reg);
 }
 
@@ -431,6 +454,69 @@ mitogen_broker_stop_receive (MitogenBroker *self,
 
   if (on_broker_thread (self, stream, mitogen_broker_stop_receive) && side)
     g_hash_table_remove (self->readers, side);
+}
+
+static void
+set_receive_paused (MitogenBroker *self,
+                    MitogenBasicStream *stream,
+                    gboolean paused)
+{
+  MitogenSide *side = mitogen_basic_stream_get_receive_side (stream);
+  Registration *reg = side ? g_hash_table_lookup (self->readers, side) : NULL;
+
+  if (!reg || reg->paused == paused || mitogen_side_is_closed (side))
+    return;
+  reg->paused = paused;
+  attach_source (self, reg);
+}
+
+static void
+pause_receive_on_broker (MitogenBroker *self,
+                         MitogenBasicStream *stream)
+{
+  set_receive_paused (self, stream, TRUE);
+}
+
+static void
+resume_receive_on_broker (MitogenBroker *self,
+                          MitogenBasicStream *stream)
+{
+  set_receive_paused (self, stream, FALSE);
+}
+
+/**
+ * mitogen_broker_pause_receive:
+ * @self: a broker
+ * @stream: a stream registered with mitogen_broker_start_receive()
+ *
+ * Stops reading from @stream until mitogen_broker_resume_receive(), for
+ * flow control: unlike mitogen_broker_stop_receive() the stream stays
+ * registered, so shutdown still waits for it and disconnects it, and the
+ * broker still calls its `on_receive` when the descriptor hangs up or
+ * fails, so that a peer that dies meanwhile is noticed. May be called
+ * from any thread.
+ */
+void
+mitogen_broker_pause_receive (MitogenBroker *self,
+                              MitogenBasicStream *stream)
+{
+  if (on_broker_thread (self, stream, pause_receive_on_broker))
+    pause_receive_on_broker (self, stream);
+}
+
+/**
+ * mitogen_broker_resume_receive:
+ * @self: a broker
+ * @stream: a stream
+ *
+ * Undoes mitogen_broker_pause_receive(). May be called from any thread.
+ */
+void
+mitogen_broker_resume_receive (MitogenBroker *self,
+                               MitogenBasicStream *stream)
+{
+  if (on_broker_thread (self, stream, resume_receive_on_broker))
+    resume_receive_on_broker (self, stream);
 }
 
 /**

@@ -51,6 +51,12 @@ MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_broker_stop_receive         (MitogenBroker *self,
                                                     MitogenBasicStream *stream);
 MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_broker_pause_receive        (MitogenBroker *self,
+                                                    MitogenBasicStream *stream);
+MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_broker_resume_receive       (MitogenBroker *self,
+                                                    MitogenBasicStream *stream);
+MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_broker_start_transmit       (MitogenBroker *self,
                                                     MitogenBasicStream *stream);
 MITOGEN_AVAILABLE_IN_ALL

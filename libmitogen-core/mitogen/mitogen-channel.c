@@ -92,15 +92,21 @@ mitogen_channel_get_receiver (MitogenChannel *self)
 /**
  * mitogen_channel_send:
  * @self: a channel
- * @data: (nullable): the value
+ * @data: (nullable): the value; a floating reference is sunk
+ * @cancellable: (nullable): ends the wait for room
+ * @error: return location for an error
  *
- * Sends @data to the other end.
+ * Sends @data to the other end, waiting for room as mitogen_sender_send().
+ *
+ * Returns: %TRUE once sent
  */
-void
+gboolean
 mitogen_channel_send (MitogenChannel *self,
-                      GVariant *data)
+                      GVariant *data,
+                      GCancellable *cancellable,
+                      GError **error)
 {
-  mitogen_sender_send (self->sender, data);
+  return mitogen_sender_send (self->sender, data, cancellable, error);
 }
 
 /**

@@ -24,8 +24,10 @@ MitogenSender   *mitogen_channel_get_sender   (MitogenChannel *self);
 MITOGEN_AVAILABLE_IN_ALL
 MitogenReceiver *mitogen_channel_get_receiver (MitogenChannel *self);
 MITOGEN_AVAILABLE_IN_ALL
-void             mitogen_channel_send         (MitogenChannel *self,
-                                               GVariant *data);
+gboolean         mitogen_channel_send         (MitogenChannel *self,
+                                               GVariant *data,
+                                               GCancellable *cancellable,
+                                               GError **error);
 MITOGEN_AVAILABLE_IN_ALL
 MitogenMessage  *mitogen_channel_get          (MitogenChannel *self,
                                                gint64 timeout_usec,

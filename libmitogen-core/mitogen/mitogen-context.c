@@ -15,6 +15,7 @@
 #include "mitogen-module-responder.h"
 #include "mitogen-parent-stream.h"
 #include "mitogen-protocol.h"
+#include "mitogen-sender-private.h"
 #include "mitogen-transport-registry.h"
 
 /**
@@ -193,19 +194,42 @@ mitogen_context_is_connected (MitogenContext *self)
   return !self->disconnected;
 }
 
+/* Sends @msg at once, whatever the queue: for control messages such as
+ * SHUTDOWN, which must not wait behind a peer that does not read. */
+static void
+queue_message (MitogenContext *self,
+               MitogenMessage *msg)
+{
+  mitogen_message_set_dst_id (msg, self->context_id);
+  mitogen_router_route (self->router, msg);
+}
+
 /**
  * mitogen_context_send:
  * @self: a context
  * @msg: a message; its destination is set to this context
+ * @cancellable: (nullable): ends the wait for room
+ * @error: return location for an error
  *
- * Sends @msg without waiting for anything.
+ * Sends @msg, first waiting while the stream it leaves by is not
+ * #MitogenStream:writable: a context that does not read slows its sender
+ * down instead of growing this process's memory. On the broker thread it
+ * never waits.
+ *
+ * Returns: %TRUE once sent; %FALSE with %MITOGEN_STREAM_ERROR_DISCONNECTED
+ *   if that stream disconnected first, or %G_IO_ERROR_CANCELLED
  */
-void
+gboolean
 mitogen_context_send (MitogenContext *self,
-                      MitogenMessage *msg)
+                      MitogenMessage *msg,
+                      GCancellable *cancellable,
+                      GError **error)
 {
-  mitogen_message_set_dst_id (msg, self->context_id);
-  mitogen_router_route (self->router, msg);
+  if (!mitogen_sender_wait_room (self->router, self->context_id, cancellable,
+                                 error))
+    return FALSE;
+  queue_message (self, msg);
+  return TRUE;
 }
 
 /**
@@ -214,7 +238,9 @@ mitogen_context_send (MitogenContext *self,
  * @msg: a message; its destination and `reply_to` are set
  *
  * Sends @msg and returns a receiver for its one reply, which fails with
- * %MITOGEN_CHANNEL_ERROR_DEAD if the context dies first.
+ * %MITOGEN_CHANNEL_ERROR_DEAD if the context dies first. It queues @msg
+ * without waiting for room; callers that produce much check
+ * mitogen_stream_wait_writable() first, as the call functions do.
  *
  * Returns: (transfer full): the receiver of the reply
  */
@@ -226,7 +252,7 @@ mitogen_context_send_async (MitogenContext *self,
     mitogen_receiver_new (self->router, 0, FALSE, self->context_id, NULL);
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
-  mitogen_context_send (self, msg);
+  queue_message (self, msg);
   return recv;
 }
 
@@ -275,7 +301,7 @@ mitogen_context_start_call (MitogenContext *self,
                                             name, owned_args, progress_handle));
   if (!want_reply)
     {
-      mitogen_context_send (self, msg);
+      queue_message (self, msg);
       return NULL;
     }
   return mitogen_context_send_async (self, msg);
@@ -311,10 +337,12 @@ wait_reply (MitogenContext *self,
  * @function: `MODULE.FUNCTION`, such as `core.getpid`
  * @args: (nullable): the arguments, a tuple matching the function's
  *   signature; %NULL for none; a floating reference is sunk
- * @cancellable: (nullable): stops the wait; the call itself still runs
+ * @cancellable: (nullable): stops the wait, for room to send or for the
+ *   result; once sent the call itself still runs
  * @error: return location for an error
  *
- * Calls @function in the context and waits for its result.
+ * Calls @function in the context and waits for its result. The request
+ * first waits for room, as mitogen_context_send().
  *
  * Returns: (transfer full) (nullable): the result; %NULL with
  *   %MITOGEN_CALL_ERROR when the function failed (carrying the remote
@@ -341,11 +369,24 @@ mitogen_context_call_chained (MitogenContext *self,
                               GCancellable *cancellable,
                               GError **error)
 {
-  g_autoptr(MitogenReceiver) recv =
-    mitogen_context_start_call (self, chain_id, function, args, 0, TRUE, error);
+  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  g_autoptr(MitogenReceiver) recv = NULL;
 
+  if (!mitogen_sender_wait_room (self->router, self->context_id, cancellable,
+                                 error))
+    return NULL;
+  recv = mitogen_context_start_call (self, chain_id, function, owned_args, 0,
+                                     TRUE, error);
   return recv ? wait_reply (self, recv, cancellable, error) : NULL;
 }
+
+/* A call of mitogen_context_call_chained_async(), until it is sent. */
+typedef struct {
+  MitogenContext *context;
+  gchar *chain_id;
+  gchar *function;
+  GVariant *args;
+} PendingCall;
 
 static void
 on_call_reply (GObject *source,
@@ -354,7 +395,7 @@ on_call_reply (GObject *source,
 {
   g_autoptr(GTask) task = user_data;
   MitogenReceiver *recv = MITOGEN_RECEIVER (source);
-  MitogenContext *self = g_task_get_task_data (task);
+  MitogenContext *self = ((PendingCall *) g_task_get_task_data (task))->context;
   g_autoptr(GError) error = NULL;
   g_autoptr(MitogenMessage) reply =
     mitogen_receiver_get_finish (recv, result, &error);
@@ -394,6 +435,42 @@ mitogen_context_call_async (MitogenContext *self,
                                       cancellable, callback, user_data);
 }
 
+static void
+pending_call_free (gpointer data)
+{
+  PendingCall *c = data;
+
+  g_object_unref (c->context);
+  g_free (c->chain_id);
+  g_free (c->function);
+  g_clear_pointer (&c->args, g_variant_unref);
+  g_free (c);
+}
+
+static void
+start_call_when_room (GObject *source,
+                      GAsyncResult *result,
+                      gpointer user_data)
+{
+  GTask *task = user_data;
+  PendingCall *c = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenReceiver) recv = NULL;
+
+  if (mitogen_sender_wait_room_finish (result, &error))
+    recv = mitogen_context_start_call (c->context, c->chain_id, c->function,
+                                       c->args, 0, TRUE,
+                                       &error);
+  if (!recv)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  mitogen_receiver_get_async (recv, g_task_get_cancellable (task),
+                              on_call_reply, task);
+}
+
 void
 mitogen_context_call_chained_async (MitogenContext *self,
                                     gpointer source_object,
@@ -405,20 +482,18 @@ mitogen_context_call_chained_async (MitogenContext *self,
                                     gpointer user_data)
 {
   GTask *task = g_task_new (source_object, cancellable, callback, user_data);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenReceiver) recv = NULL;
+  PendingCall *c = g_new0 (PendingCall, 1);
 
+  c->context = g_object_ref (self);
+  c->chain_id = g_strdup (chain_id);
+  c->function = g_strdup (function);
+  c->args = args ? g_variant_ref_sink (args) : NULL;
   g_task_set_source_tag (task, mitogen_context_call_chained_async);
-  g_task_set_task_data (task, g_object_ref (self), g_object_unref);
-  recv = mitogen_context_start_call (self, chain_id, function, args, 0, TRUE,
-                                     &error);
-  if (!recv)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      g_object_unref (task);
-      return;
-    }
-  mitogen_receiver_get_async (recv, cancellable, on_call_reply, task);
+  g_task_set_task_data (task, c, pending_call_free);
+  /* The request is queued once the stream has room; until then nothing
+   * blocks. */
+  mitogen_sender_wait_room_async (self->router, self->context_id, cancellable,
+                                  start_call_when_room, task);
 }
 
 /**
@@ -444,15 +519,36 @@ mitogen_context_call_finish (MitogenContext *self,
  * @self: a context
  * @function: `MODULE.FUNCTION`
  * @args: (nullable): the arguments; a floating reference is sunk
+ * @cancellable: (nullable): ends the wait for room
+ * @error: return location for an error
  *
- * Calls @function and forgets it: no result, no error comes back.
+ * Calls @function and forgets it: no result, no error comes back. The
+ * request first waits for room, as mitogen_context_send().
+ *
+ * Returns: %TRUE once sent; %FALSE with %MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION
+ *   for a malformed @function, or an error as mitogen_context_send()
  */
-void
+gboolean
 mitogen_context_call_no_reply (MitogenContext *self,
                                const gchar *function,
-                               GVariant *args)
+                               GVariant *args,
+                               GCancellable *cancellable,
+                               GError **error)
 {
-  mitogen_context_call_chained_no_reply (self, NULL, function, args);
+  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  GError *local_error = NULL;
+
+  if (!mitogen_sender_wait_room (self->router, self->context_id, cancellable,
+                                 error))
+    return FALSE;
+  mitogen_context_start_call (self, NULL, function, owned_args, 0, FALSE,
+                              &local_error);
+  if (local_error)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 void
@@ -461,9 +557,14 @@ mitogen_context_call_chained_no_reply (MitogenContext *self,
                                        const gchar *function,
                                        GVariant *args)
 {
+  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
   g_autoptr(GError) error = NULL;
 
-  mitogen_context_start_call (self, chain_id, function, args, 0, FALSE, &error);
+  /* A stream that disconnects meanwhile fails the chain's next call. */
+  if (!mitogen_sender_wait_room (self->router, self->context_id, NULL, NULL))
+    return;
+  mitogen_context_start_call (self, chain_id, function, owned_args, 0, FALSE,
+                              &error);
   if (error)
     g_warning ("call_no_reply: %s", error->message);
 }
@@ -532,6 +633,7 @@ mitogen_context_call_with_progress (MitogenContext *self,
                                     GCancellable *cancellable,
                                     GError **error)
 {
+  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
   Progress *p = g_atomic_rc_box_new0 (Progress);
   g_autoptr(MitogenReceiver) recv = NULL;
   GVariant *result;
@@ -545,8 +647,10 @@ mitogen_context_call_with_progress (MitogenContext *self,
                                        self->context_id, NULL, on_progress,
                                        g_atomic_rc_box_acquire (p),
                                        progress_release);
-  recv = mitogen_context_start_call (self, NULL, function, args, handle, TRUE,
-                                     error);
+  if (mitogen_sender_wait_room (self->router, self->context_id, cancellable,
+                                error))
+    recv = mitogen_context_start_call (self, NULL, function, owned_args, handle,
+                                       TRUE, error);
   result = recv ? wait_reply (self, recv, cancellable, error) : NULL;
 
   /* After a result all progress has been handled, as it travels ahead on
@@ -609,7 +713,7 @@ mitogen_context_shutdown (MitogenContext *self,
     mitogen_message_new (self->context_id, MITOGEN_HANDLE_SHUTDOWN, NULL);
   gpointer gone;
 
-  mitogen_context_send (self, msg);
+  queue_message (self, msg);
   if (!wait || !self->route_removed_id)
     return TRUE;
 

@@ -59,8 +59,10 @@ MITOGEN_AVAILABLE_IN_ALL
 gboolean        mitogen_context_is_connected   (MitogenContext *self);
 
 MITOGEN_AVAILABLE_IN_ALL
-void             mitogen_context_send          (MitogenContext *self,
-                                                MitogenMessage *msg);
+gboolean         mitogen_context_send          (MitogenContext *self,
+                                                MitogenMessage *msg,
+                                                GCancellable *cancellable,
+                                                GError **error);
 MITOGEN_AVAILABLE_IN_ALL
 MitogenReceiver *mitogen_context_send_async    (MitogenContext *self,
                                                 MitogenMessage *msg);
@@ -83,9 +85,11 @@ GVariant *mitogen_context_call_finish   (MitogenContext *self,
                                          GAsyncResult *result,
                                          GError **error);
 MITOGEN_AVAILABLE_IN_ALL
-void      mitogen_context_call_no_reply (MitogenContext *self,
+gboolean  mitogen_context_call_no_reply (MitogenContext *self,
                                          const gchar *function,
-                                         GVariant *args);
+                                         GVariant *args,
+                                         GCancellable *cancellable,
+                                         GError **error);
 MITOGEN_AVAILABLE_IN_ALL
 GVariant *mitogen_context_call_with_progress (MitogenContext *self,
                                               const gchar *function,

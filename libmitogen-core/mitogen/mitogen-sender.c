@@ -6,12 +6,19 @@
 
 #include "mitogen-sender.h"
 
+#include "mitogen-sender-private.h"
+#include "mitogen-stream.h"
+
 /**
  * MitogenSender:
  *
  * Sends values to one handle of one context, typically a
  * [class@Receiver] there. Closing it sends a dead message, which ends the
  * receiver's iteration with %MITOGEN_CHANNEL_ERROR_DEAD.
+ *
+ * Sending waits for room on the stream the values leave by (see
+ * #MitogenStream:transmit-window), with a cancellable, or completes
+ * asynchronously once there is room.
  */
 struct _MitogenSender {
   GObject parent_instance;
@@ -86,21 +93,170 @@ mitogen_sender_get_dst_handle (MitogenSender *self)
   return self->dst_handle;
 }
 
+/* The stream a message to @dst_id leaves by, or %NULL when it stays here
+ * or has no route: no queue to wait for then. */
+static MitogenStream *
+stream_towards (MitogenRouter *router,
+                guint32 dst_id)
+{
+  if (dst_id == mitogen_router_get_context_id (router))
+    return NULL;
+  return mitogen_router_stream_by_id (router, dst_id);
+}
+
+gboolean
+mitogen_sender_wait_room (MitogenRouter *router,
+                          guint32 dst_id,
+                          GCancellable *cancellable,
+                          GError **error)
+{
+  g_autoptr(MitogenStream) stream = stream_towards (router, dst_id);
+
+  if (!stream)
+    return !g_cancellable_set_error_if_cancelled (cancellable, error);
+  return mitogen_stream_wait_writable (stream, cancellable, error);
+}
+
+static void
+on_room (GObject *source,
+         GAsyncResult *result,
+         gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (mitogen_stream_wait_writable_finish (MITOGEN_STREAM (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+void
+mitogen_sender_wait_room_async (MitogenRouter *router,
+                                guint32 dst_id,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(MitogenStream) stream = stream_towards (router, dst_id);
+  GTask *task = g_task_new (router, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, mitogen_sender_wait_room_async);
+  if (stream)
+    {
+      mitogen_stream_wait_writable_async (stream, cancellable, on_room, task);
+      return;
+    }
+  if (!g_task_return_error_if_cancelled (task))
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+gboolean
+mitogen_sender_wait_room_finish (GAsyncResult *result,
+                                 GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /**
  * mitogen_sender_send:
  * @self: a sender
  * @data: (nullable): the value; a floating reference is sunk
+ * @cancellable: (nullable): ends the wait for room
+ * @error: return location for an error
  *
- * Sends @data. Never blocks.
+ * Sends @data, first waiting while the stream it leaves by is not
+ * #MitogenStream:writable, so that a receiver that does not keep up slows
+ * the sender down instead of growing this process's memory. On the
+ * broker thread it never waits.
+ *
+ * Returns: %TRUE once sent; %FALSE with %MITOGEN_STREAM_ERROR_DISCONNECTED
+ *   if that stream disconnected first, or %G_IO_ERROR_CANCELLED
+ */
+gboolean
+mitogen_sender_send (MitogenSender *self,
+                     GVariant *data,
+                     GCancellable *cancellable,
+                     GError **error)
+{
+  g_autoptr(GVariant) owned = data ? g_variant_ref_sink (data) : NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+
+  g_return_val_if_fail (MITOGEN_IS_SENDER (self), FALSE);
+
+  if (!mitogen_sender_wait_room (self->router, self->dst_id, cancellable, error))
+    return FALSE;
+  msg = mitogen_message_new (self->dst_id, self->dst_handle, owned);
+  mitogen_router_route (self->router, msg);
+  return TRUE;
+}
+
+static void
+send_when_room (GObject *source,
+                GAsyncResult *result,
+                gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MitogenSender *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
+
+  if (!mitogen_sender_wait_room_finish (result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  msg = mitogen_message_new (self->dst_id, self->dst_handle,
+                             g_task_get_task_data (task));
+  mitogen_router_route (self->router, msg);
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * mitogen_sender_send_async:
+ * @self: a sender
+ * @data: (nullable): the value; a floating reference is sunk
+ * @cancellable: (nullable): ends the wait for room; @data is then not sent
+ * @callback: (scope async): called, in the thread-default main context of
+ *   the caller, once @data is sent
+ * @user_data: (closure): data for @callback
+ *
+ * Like mitogen_sender_send(), without blocking: @data is sent once the
+ * stream it leaves by has room.
  */
 void
-mitogen_sender_send (MitogenSender *self,
-                     GVariant *data)
+mitogen_sender_send_async (MitogenSender *self,
+                           GVariant *data,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data)
 {
-  g_autoptr(MitogenMessage) msg =
-    mitogen_message_new (self->dst_id, self->dst_handle, data);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
 
-  mitogen_router_route (self->router, msg);
+  g_task_set_source_tag (task, mitogen_sender_send_async);
+  if (data)
+    g_task_set_task_data (task, g_variant_ref_sink (data),
+                          (GDestroyNotify) g_variant_unref);
+  mitogen_sender_wait_room_async (self->router, self->dst_id, cancellable,
+                                  send_when_room, task);
+}
+
+/**
+ * mitogen_sender_send_finish:
+ * @self: a sender
+ * @result: the result given to the callback
+ * @error: return location for an error
+ *
+ * Returns: %TRUE once sent; %FALSE with an error as mitogen_sender_send()
+ */
+gboolean
+mitogen_sender_send_finish (MitogenSender *self,
+                            GAsyncResult *result,
+                            GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /**

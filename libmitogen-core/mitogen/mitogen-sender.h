@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <gio/gio.h>
 #include <mitogen/mitogen-router.h>
 
 G_BEGIN_DECLS
@@ -21,8 +22,20 @@ guint32        mitogen_sender_get_dst_id     (MitogenSender *self);
 MITOGEN_AVAILABLE_IN_ALL
 guint32        mitogen_sender_get_dst_handle (MitogenSender *self);
 MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_sender_send           (MitogenSender *self,
-                                              GVariant *data);
+gboolean       mitogen_sender_send           (MitogenSender *self,
+                                              GVariant *data,
+                                              GCancellable *cancellable,
+                                              GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_sender_send_async     (MitogenSender *self,
+                                              GVariant *data,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean       mitogen_sender_send_finish    (MitogenSender *self,
+                                              GAsyncResult *result,
+                                              GError **error);
 MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_sender_close          (MitogenSender *self);
 

@@ -28,6 +28,16 @@
  * the descriptor does not take is queued and written by the broker as the
  * descriptor drains, so a slow peer never blocks the broker or the sender.
  *
+ * The queue is bounded by #MitogenStream:transmit-window. Once that many
+ * bytes wait, the stream stops being #MitogenStream:writable until half of
+ * them have left. mitogen_stream_send() still queues, so the broker never
+ * waits, but a stream whose messages the broker is handling when that
+ * happens (forwarded here, or answered from a handler) stops being read
+ * until this one is writable again: a peer that never reads slows down its
+ * feeders instead of growing memory. Producers on other threads wait for
+ * room first, with mitogen_stream_wait_writable() or its `_async` form,
+ * which [class@Sender] and [class@Context] do for them.
+ *
  * Received frames are decoded, checked and handed to the router. A frame
  * with a bad magic, a body over #MitogenStream:max-message-size, or an
  * unreadable descriptor disconnects the stream, with the reason logged and
@@ -47,6 +57,10 @@ typedef struct {
   MitogenMessage *msg; /* answered if it never leaves */
 } OutFrame;
 
+/* The stream whose messages the broker thread is handling, if any: what
+ * it sends meanwhile is that stream's doing. */
+static GPrivate receiving_stream;
+
 typedef struct {
   MitogenRouter *router; /* unowned: routers outlive their streams */
   guint32 remote_id;
@@ -62,6 +76,15 @@ typedef struct {
   gboolean disconnected;
   gboolean disconnect_when_flushed;
   gchar *disconnect_reason;
+  gsize transmit_window;
+  gboolean writable;
+  GCond writable_cond;  /* signalled when writable or disconnected */
+  GQueue writable_tasks; /* GTask* of mitogen_stream_wait_writable_async() */
+
+  /* Broker thread only. */
+  gboolean notified_writable;  /* as last announced by notify::writable */
+  GPtrArray *paused_readers;   /* streams not read until this one drains */
+  guint pauses;                /* how many streams this one's reading waits for */
 
   guint64 bytes_received;
   guint64 bytes_sent;
@@ -77,6 +100,8 @@ enum {
   PROP_IS_PRIVILEGED,
   PROP_MAX_MESSAGE_SIZE,
   PROP_DISCONNECT_REASON,
+  PROP_TRANSMIT_WINDOW,
+  PROP_WRITABLE,
   N_PROPS
 };
 
@@ -146,6 +171,149 @@ fail_protocol (MitogenStream *self,
 
   g_message ("%s; disconnecting", reason);
   mitogen_stream_disconnect (self, reason);
+}
+
+/* Below this the queue has room again; half the window, so that a
+ * producer woken by room sends a good batch and the descriptor never
+ * runs dry while it does. */
+static gsize
+low_water (MitogenStreamPrivate *priv)
+{
+  return priv->transmit_window / 2;
+}
+
+/* Updates priv->writable after the queue changed. Called with the lock
+ * held. Returns TRUE when it changed: the caller then calls
+ * writable_changed() once the lock is released. */
+static gboolean
+update_writable_locked (MitogenStreamPrivate *priv)
+{
+  gboolean writable = priv->writable;
+
+  if (priv->disconnected)
+    writable = FALSE;
+  else if (priv->writable && priv->pending_bytes >= priv->transmit_window)
+    writable = FALSE;
+  else if (!priv->writable && priv->pending_bytes <= low_water (priv))
+    writable = TRUE;
+
+  if (writable == priv->writable)
+    return FALSE;
+  priv->writable = writable;
+  g_cond_broadcast (&priv->writable_cond);
+  return TRUE;
+}
+
+static gboolean mitogen_stream_check_writable (MitogenStream *self,
+                                               GError **error);
+
+static void
+finish_writable_tasks (MitogenStream *self)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  GQueue done = G_QUEUE_INIT;
+  GTask *task;
+
+  g_mutex_lock (&priv->lock);
+  if (priv->writable || priv->disconnected)
+    {
+      done = priv->writable_tasks;
+      g_queue_init (&priv->writable_tasks);
+    }
+  g_mutex_unlock (&priv->lock);
+
+  while ((task = g_queue_pop_head (&done)))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (g_task_get_task_data (task))
+        g_source_destroy (g_task_get_task_data (task));
+      if (mitogen_stream_check_writable (self, &error))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+    }
+}
+
+static void route_decoded (MitogenStream *self);
+
+/* One fewer stream holds up @self's reading; the last one lets it go on,
+ * first with the frames it had decoded when it was paused. */
+static void
+unpause (MitogenStream *self)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+
+  g_return_if_fail (priv->pauses > 0);
+  if (--priv->pauses > 0 || priv->disconnected)
+    return;
+  route_decoded (self);
+  if (priv->pauses == 0 && !priv->disconnected)
+    mitogen_broker_resume_receive (stream_broker (self),
+                                   MITOGEN_BASIC_STREAM (self));
+}
+
+static void
+release_paused_readers (MitogenStream *self)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  g_autoptr(GPtrArray) readers = g_steal_pointer (&priv->paused_readers);
+
+  priv->paused_readers = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; readers && i < readers->len; i++)
+    unpause (readers->pdata[i]);
+}
+
+/* On the broker thread: tells watchers, resumes the streams that fed
+ * this one, and completes async waits. */
+static void
+writable_changed_on_broker (gpointer data)
+{
+  MitogenStream *self = data;
+  MitogenStreamPrivate *priv = PRIV (self);
+  gboolean writable = mitogen_stream_is_writable (self);
+
+  if (writable != priv->notified_writable)
+    {
+      priv->notified_writable = writable;
+      g_object_notify_by_pspec (G_OBJECT (self), props[PROP_WRITABLE]);
+    }
+  if (writable || priv->disconnected)
+    release_paused_readers (self);
+  finish_writable_tasks (self);
+}
+
+static void
+writable_changed (MitogenStream *self)
+{
+  MitogenBroker *broker = stream_broker (self);
+
+  if (!broker || !mitogen_broker_is_alive (broker))
+    writable_changed_on_broker (self);
+  else
+    mitogen_broker_defer (broker, writable_changed_on_broker,
+                          g_object_ref (self), g_object_unref);
+}
+
+/* @self went over its window while the broker handled a message from
+ * the stream being read, if any: stop reading that one until @self
+ * drains. */
+static void
+pause_feeder (MitogenStream *self)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  MitogenStream *feeder = g_private_get (&receiving_stream);
+  MitogenBroker *broker = stream_broker (self);
+
+  if (!feeder || !broker || !mitogen_broker_is_broker_thread (broker) ||
+      PRIV (feeder)->disconnected ||
+      g_ptr_array_find (priv->paused_readers, feeder, NULL))
+    return;
+  g_ptr_array_add (priv->paused_readers, g_object_ref (feeder));
+  if (PRIV (feeder)->pauses++ == 0)
+    mitogen_broker_pause_receive (stream_broker (feeder),
+                                  MITOGEN_BASIC_STREAM (feeder));
 }
 
 /* Fills the frame's iovecs from @frame->offset on. */
@@ -228,7 +396,11 @@ flush_locked (MitogenStream *self,
  * @msg: the message; its header must be complete
  *
  * Queues @msg for the peer, writing at once what the descriptor takes.
- * Callable from any thread; never blocks.
+ * Callable from any thread; never blocks, even past
+ * #MitogenStream:transmit-window: producers that can wait call
+ * mitogen_stream_wait_writable() first. When the broker sends here over
+ * the window while handling a message from another stream (or from this
+ * one), it stops reading that stream until this one is writable again.
  *
  * Returns: %FALSE if the stream is disconnected and @msg was dropped
  */
@@ -241,6 +413,7 @@ mitogen_stream_send (MitogenStream *self,
   OutFrame *frame;
   gboolean start_transmit = FALSE;
   gboolean ok = TRUE;
+  gboolean changed, full;
 
   g_return_val_if_fail (MITOGEN_IS_STREAM (self), FALSE);
 
@@ -265,6 +438,8 @@ mitogen_stream_send (MitogenStream *self,
       if (ok && !g_queue_is_empty (&priv->outq))
         start_transmit = priv->transmitting = TRUE;
     }
+  changed = update_writable_locked (priv);
+  full = !priv->writable;
   g_mutex_unlock (&priv->lock);
 
   if (!ok)
@@ -272,6 +447,10 @@ mitogen_stream_send (MitogenStream *self,
   else if (start_transmit)
     mitogen_broker_start_transmit (stream_broker (self),
                                    MITOGEN_BASIC_STREAM (self));
+  if (changed)
+    writable_changed (self);
+  if (ok && full)
+    pause_feeder (self);
   return ok;
 }
 
@@ -282,7 +461,7 @@ mitogen_stream_on_transmit (MitogenBasicStream *stream,
   MitogenStream *self = MITOGEN_STREAM (stream);
   MitogenStreamPrivate *priv = PRIV (self);
   g_autoptr(GError) error = NULL;
-  gboolean ok, drained, then_disconnect;
+  gboolean ok, drained, then_disconnect, changed;
 
   g_mutex_lock (&priv->lock);
   ok = flush_locked (self, &error);
@@ -290,6 +469,7 @@ mitogen_stream_on_transmit (MitogenBasicStream *stream,
   if (drained)
     priv->transmitting = FALSE;
   then_disconnect = drained && priv->disconnect_when_flushed;
+  changed = update_writable_locked (priv);
   g_mutex_unlock (&priv->lock);
 
   if (!ok)
@@ -301,21 +481,29 @@ mitogen_stream_on_transmit (MitogenBasicStream *stream,
     mitogen_broker_stop_transmit (broker, stream);
   if (then_disconnect)
     mitogen_basic_stream_on_disconnect (stream, broker);
+  /* Last: resumed feeders may queue here again at once. */
+  else if (changed)
+    writable_changed_on_broker (self);
 }
 
 static void
 route_decoded (MitogenStream *self)
 {
   MitogenStreamPrivate *priv = PRIV (self);
+  gpointer outer = g_private_get (&receiving_stream);
   MitogenMessage *msg;
 
-  while ((msg = mitogen_message_decoder_pop (priv->decoder)))
+  /* Stops as soon as a stream this one feeds is full; the rest of the
+   * batch waits in the decoder. */
+  g_private_set (&receiving_stream, self);
+  while (priv->pauses == 0 && (msg = mitogen_message_decoder_pop (priv->decoder)))
     {
       priv->messages_received++;
       if (priv->router && !priv->disconnected)
         mitogen_router_route_from_stream (priv->router, msg, self);
       mitogen_message_unref (msg);
     }
+  g_private_set (&receiving_stream, outer);
 }
 
 static void
@@ -330,6 +518,14 @@ mitogen_stream_on_receive (MitogenBasicStream *stream,
   guint8 *body = mitogen_message_decoder_get_body_buffer (priv->decoder,
                                                           &body_space);
   gssize n;
+
+  /* While paused the broker watches only for hang-up: the peer is gone,
+   * and what it left unread by us can no longer be answered. */
+  if (priv->pauses > 0)
+    {
+      mitogen_stream_disconnect (self, "The peer closed the connection");
+      return;
+    }
 
   /* Large bodies are read straight into place, sparing a copy; after a
    * large frame the next header is read alone so that its body can be too.
@@ -433,11 +629,16 @@ mitogen_stream_on_disconnect (MitogenBasicStream *stream,
   unsent = priv->outq;
   g_queue_init (&priv->outq);
   priv->pending_bytes = 0;
+  update_writable_locked (priv);
+  g_cond_broadcast (&priv->writable_cond);
   g_mutex_unlock (&priv->lock);
   answer_unsent (MITOGEN_STREAM (stream), &unsent);
 
   MITOGEN_BASIC_STREAM_CLASS (mitogen_stream_parent_class)
     ->on_disconnect (stream, broker);
+  /* Waiters wake with an error; the streams that fed this one go on,
+   * their messages here now answered as undeliverable. */
+  writable_changed_on_broker (MITOGEN_STREAM (stream));
 }
 
 static void
@@ -461,6 +662,12 @@ mitogen_stream_get_property (GObject *object,
       break;
     case PROP_DISCONNECT_REASON:
       g_value_set_string (value, mitogen_stream_get_disconnect_reason (self));
+      break;
+    case PROP_TRANSMIT_WINDOW:
+      g_value_set_uint64 (value, mitogen_stream_get_transmit_window (self));
+      break;
+    case PROP_WRITABLE:
+      g_value_set_boolean (value, mitogen_stream_is_writable (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -486,6 +693,9 @@ mitogen_stream_set_property (GObject *object,
     case PROP_MAX_MESSAGE_SIZE:
       mitogen_stream_set_max_message_size (self, g_value_get_uint64 (value));
       break;
+    case PROP_TRANSMIT_WINDOW:
+      mitogen_stream_set_transmit_window (self, g_value_get_uint64 (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -497,6 +707,8 @@ mitogen_stream_finalize (GObject *object)
   MitogenStreamPrivate *priv = PRIV (MITOGEN_STREAM (object));
 
   g_queue_clear_full (&priv->outq, out_frame_free);
+  g_clear_pointer (&priv->paused_readers, g_ptr_array_unref);
+  g_cond_clear (&priv->writable_cond);
   g_clear_object (&priv->decoder);
   g_free (priv->inbuf);
   g_free (priv->disconnect_reason);
@@ -554,6 +766,31 @@ mitogen_stream_class_init (MitogenStreamClass *klass)
   props[PROP_DISCONNECT_REASON] =
     g_param_spec_string ("disconnect-reason", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenStream:transmit-window:
+   *
+   * How many bytes may wait to be written before the stream stops being
+   * #MitogenStream:writable. A message is never split: the queue may
+   * exceed the window by the last message let in.
+   */
+  props[PROP_TRANSMIT_WINDOW] =
+    g_param_spec_uint64 ("transmit-window", NULL, NULL, 1, G_MAXSIZE,
+                         MITOGEN_TRANSMIT_WINDOW,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenStream:writable:
+   *
+   * Whether the transmit queue has room: %FALSE once
+   * #MitogenStream:transmit-window bytes wait, %TRUE again once half of
+   * them have been written; %FALSE once disconnected. Its notification is
+   * emitted on the broker thread; event-driven producers wait for it, or
+   * use mitogen_stream_wait_writable_async() to be called back in their
+   * own main context.
+   */
+  props[PROP_WRITABLE] =
+    g_param_spec_boolean ("writable", NULL, NULL, TRUE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                            G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -563,6 +800,10 @@ mitogen_stream_init (MitogenStream *self)
   MitogenStreamPrivate *priv = PRIV (self);
 
   g_mutex_init (&priv->lock);
+  g_cond_init (&priv->writable_cond);
+  priv->transmit_window = MITOGEN_TRANSMIT_WINDOW;
+  priv->writable = priv->notified_writable = TRUE;
+  priv->paused_readers = g_ptr_array_new_with_free_func (g_object_unref);
   priv->decoder = mitogen_message_decoder_new (MITOGEN_MAX_MESSAGE_SIZE);
   priv->inbuf = g_malloc (MITOGEN_CHUNK_SIZE);
 }
@@ -789,4 +1030,274 @@ mitogen_stream_get_pending_bytes (MitogenStream *self)
   n = priv->pending_bytes;
   g_mutex_unlock (&priv->lock);
   return n;
+}
+
+/**
+ * mitogen_stream_get_transmit_window:
+ * @self: a stream
+ *
+ * Returns: the bytes that may wait to be written before the stream stops
+ *   being writable
+ */
+gsize
+mitogen_stream_get_transmit_window (MitogenStream *self)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  gsize n;
+
+  g_mutex_lock (&priv->lock);
+  n = priv->transmit_window;
+  g_mutex_unlock (&priv->lock);
+  return n;
+}
+
+/**
+ * mitogen_stream_set_transmit_window:
+ * @self: a stream
+ * @window: the bytes that may wait to be written before the stream stops
+ *   being writable; at least 1
+ *
+ * Sets #MitogenStream:transmit-window. Callable from any thread.
+ */
+void
+mitogen_stream_set_transmit_window (MitogenStream *self,
+                                    gsize window)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  gboolean changed;
+
+  g_return_if_fail (MITOGEN_IS_STREAM (self));
+  g_return_if_fail (window > 0);
+
+  g_mutex_lock (&priv->lock);
+  if (priv->transmit_window == window)
+    {
+      g_mutex_unlock (&priv->lock);
+      return;
+    }
+  priv->transmit_window = window;
+  changed = update_writable_locked (priv);
+  g_mutex_unlock (&priv->lock);
+
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_TRANSMIT_WINDOW]);
+  if (changed)
+    writable_changed (self);
+}
+
+/**
+ * mitogen_stream_is_writable:
+ * @self: a stream
+ *
+ * Returns: the value of #MitogenStream:writable: whether a producer that
+ *   can wait should send now
+ */
+gboolean
+mitogen_stream_is_writable (MitogenStream *self)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  gboolean writable;
+
+  g_mutex_lock (&priv->lock);
+  writable = priv->writable;
+  g_mutex_unlock (&priv->lock);
+  return writable;
+}
+
+static void
+set_disconnected_error_locked (MitogenStream *self,
+                               GError **error)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+
+  g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_DISCONNECTED,
+               "Stream %s disconnected: %s",
+               mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (self)) ?: "(unnamed)",
+               priv->disconnect_reason ?: "gone");
+}
+
+/* TRUE when writable; FALSE with an error once disconnected; FALSE and no
+ * error otherwise. */
+static gboolean
+check_writable_locked (MitogenStream *self,
+                       GError **error)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+
+  if (priv->disconnected)
+    set_disconnected_error_locked (self, error);
+  return priv->writable && !priv->disconnected;
+}
+
+static gboolean
+mitogen_stream_check_writable (MitogenStream *self,
+                               GError **error)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  gboolean ok;
+
+  g_mutex_lock (&priv->lock);
+  ok = check_writable_locked (self, error);
+  g_mutex_unlock (&priv->lock);
+  return ok;
+}
+
+static void
+wake_waiters (GCancellable *cancellable,
+              gpointer data)
+{
+  MitogenStreamPrivate *priv = PRIV (MITOGEN_STREAM (data));
+
+  g_mutex_lock (&priv->lock);
+  g_cond_broadcast (&priv->writable_cond);
+  g_mutex_unlock (&priv->lock);
+}
+
+static gboolean
+on_broker_thread (MitogenStream *self)
+{
+  MitogenBroker *broker = stream_broker (self);
+  return broker && mitogen_broker_is_broker_thread (broker);
+}
+
+/**
+ * mitogen_stream_wait_writable:
+ * @self: a stream
+ * @cancellable: (nullable): ends the wait
+ * @error: return location for an error
+ *
+ * Waits until the stream is #MitogenStream:writable, blocking the calling
+ * thread: what a producer that may block calls before
+ * mitogen_stream_send(). On the broker thread it never waits, and
+ * returns at once: the broker's own sends are bounded by pausing the
+ * streams that feed them instead.
+ *
+ * Returns: %TRUE when the producer may send; %FALSE with
+ *   %MITOGEN_STREAM_ERROR_DISCONNECTED once the stream is disconnected, or
+ *   %G_IO_ERROR_CANCELLED
+ */
+gboolean
+mitogen_stream_wait_writable (MitogenStream *self,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  gulong cancel_id = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (MITOGEN_IS_STREAM (self), FALSE);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (on_broker_thread (self))
+    {
+      g_mutex_lock (&priv->lock);
+      ok = !priv->disconnected;
+      if (!ok)
+        set_disconnected_error_locked (self, error);
+      g_mutex_unlock (&priv->lock);
+      return ok;
+    }
+  if (cancellable)
+    cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (wake_waiters),
+                                       self, NULL);
+
+  g_mutex_lock (&priv->lock);
+  while (!(ok = check_writable_locked (self, error)) && !priv->disconnected &&
+         !g_cancellable_is_cancelled (cancellable))
+    g_cond_wait (&priv->writable_cond, &priv->lock);
+  g_mutex_unlock (&priv->lock);
+
+  if (cancellable)
+    g_cancellable_disconnect (cancellable, cancel_id);
+  if (!ok && !priv->disconnected)
+    g_cancellable_set_error_if_cancelled (cancellable, error);
+  return ok;
+}
+
+static gboolean
+on_wait_cancelled (GCancellable *cancellable,
+                   gpointer data)
+{
+  GTask *task = data;
+  MitogenStream *self = g_task_get_source_object (task);
+  MitogenStreamPrivate *priv = PRIV (self);
+  gboolean removed;
+
+  g_mutex_lock (&priv->lock);
+  removed = g_queue_remove (&priv->writable_tasks, task);
+  g_mutex_unlock (&priv->lock);
+
+  if (removed)
+    {
+      g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * mitogen_stream_wait_writable_async:
+ * @self: a stream
+ * @cancellable: (nullable): ends the wait with %G_IO_ERROR_CANCELLED
+ * @callback: (scope async): called, in the thread-default main context of
+ *   the caller, once the stream is writable or disconnected
+ * @user_data: (closure): data for @callback
+ *
+ * Like mitogen_stream_wait_writable(), without blocking; callable from
+ * any thread, the broker's included.
+ */
+void
+mitogen_stream_wait_writable_async (MitogenStream *self,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
+  gboolean ready;
+
+  g_return_if_fail (MITOGEN_IS_STREAM (self));
+  g_task_set_source_tag (task, mitogen_stream_wait_writable_async);
+
+  g_mutex_lock (&priv->lock);
+  ready = check_writable_locked (self, &error) || priv->disconnected;
+  if (!ready)
+    {
+      if (cancellable)
+        {
+          GSource *source = g_cancellable_source_new (cancellable);
+
+          g_source_set_callback (source, G_SOURCE_FUNC (on_wait_cancelled),
+                                 g_object_ref (task), g_object_unref);
+          g_source_set_static_name (source, "mitogen-stream-wait-writable");
+          g_task_set_task_data (task, source, (GDestroyNotify) g_source_unref);
+          g_source_attach (source, g_task_get_context (task));
+        }
+      g_queue_push_tail (&priv->writable_tasks, g_object_ref (task));
+    }
+  g_mutex_unlock (&priv->lock);
+
+  if (error)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else if (ready)
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * mitogen_stream_wait_writable_finish:
+ * @self: a stream
+ * @result: the result given to the callback
+ * @error: return location for an error
+ *
+ * Returns: %TRUE when the producer may send; %FALSE with
+ *   %MITOGEN_STREAM_ERROR_DISCONNECTED or %G_IO_ERROR_CANCELLED
+ */
+gboolean
+mitogen_stream_wait_writable_finish (MitogenStream *self,
+                                     GAsyncResult *result,
+                                     GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -4,10 +4,19 @@
  */
 #pragma once
 
+#include <gio/gio.h>
 #include <mitogen/mitogen-basic-stream.h>
 #include <mitogen/mitogen-message.h>
 
 G_BEGIN_DECLS
+
+/**
+ * MITOGEN_TRANSMIT_WINDOW:
+ *
+ * The default #MitogenStream:transmit-window: 2 MiB, as Cockpit's bridge
+ * uses, enough to keep a fast link busy.
+ */
+#define MITOGEN_TRANSMIT_WINDOW (2 * 1024 * 1024)
 
 #define MITOGEN_TYPE_STREAM (mitogen_stream_get_type ())
 MITOGEN_AVAILABLE_IN_ALL
@@ -71,5 +80,25 @@ MITOGEN_AVAILABLE_IN_ALL
 guint64        mitogen_stream_get_messages_received (MitogenStream *self);
 MITOGEN_AVAILABLE_IN_ALL
 gsize          mitogen_stream_get_pending_bytes  (MitogenStream *self);
+MITOGEN_AVAILABLE_IN_ALL
+gsize          mitogen_stream_get_transmit_window (MitogenStream *self);
+MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_stream_set_transmit_window (MitogenStream *self,
+                                                   gsize window);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean       mitogen_stream_is_writable        (MitogenStream *self);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean       mitogen_stream_wait_writable      (MitogenStream *self,
+                                                  GCancellable *cancellable,
+                                                  GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_stream_wait_writable_async (MitogenStream *self,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback,
+                                                   gpointer user_data);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean       mitogen_stream_wait_writable_finish (MitogenStream *self,
+                                                    GAsyncResult *result,
+                                                    GError **error);
 
 G_END_DECLS
