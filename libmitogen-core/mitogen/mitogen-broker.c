@@ -43,6 +43,7 @@ struct _MitogenBroker {
   GHashTable *readers; /* MitogenSide* -> Registration* */
   GHashTable *writers; /* MitogenSide* -> Registration* */
   gint64 shutdown_timeout;
+  gint holds;    /* atomic: children to be reaped before the thread ends */
   gint alive;    /* atomic */
   gint exited;   /* atomic */
   gboolean joined;
@@ -69,6 +70,20 @@ registration_free (gpointer data)
   g_free (reg);
 }
 
+/* Drops every registration of @stream's sides. */
+static void
+forget_stream (MitogenBroker *self,
+               MitogenBasicStream *stream)
+{
+  MitogenSide *rside = mitogen_basic_stream_get_receive_side (stream);
+  MitogenSide *wside = mitogen_basic_stream_get_transmit_side (stream);
+
+  if (rside)
+    g_hash_table_remove (self->readers, rside);
+  if (wside)
+    g_hash_table_remove (self->writers, wside);
+}
+
 typedef struct {
   MitogenBroker *broker;
   MitogenBasicStream *stream;
@@ -86,6 +101,11 @@ on_fd_ready (gint fd,
   /* The method may disconnect the stream, dropping the broker's last
    * reference to it, while still running on it. */
   dispatch->method (stream, dispatch->broker);
+  /* A stream that disconnected without reaching this broker (its router
+   * went first) left its closed sides registered: polled, a closed
+   * descriptor is ready for ever, so drop them here, once. */
+  if (mitogen_basic_stream_is_disconnected (stream))
+    forget_stream (dispatch->broker, stream);
   g_object_unref (stream);
   return G_SOURCE_CONTINUE;
 }
@@ -217,6 +237,31 @@ on_grace_period_over (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Disconnected children are sent SIGTERM, then SIGKILL (see
+ * #MitogenParentStream), and reaped from this thread's main context: it
+ * runs until they are, this long at most. */
+#define HOLD_BOUND (MITOGEN_BROKER_KILL_BOUND + G_USEC_PER_SEC)
+
+static void
+wait_for_holds (MitogenBroker *self)
+{
+  g_autoptr(GSource) timer = NULL;
+  gboolean over = FALSE;
+
+  if (g_atomic_int_get (&self->holds) == 0)
+    return;
+  timer = g_timeout_source_new ((guint) (HOLD_BOUND / 1000));
+  g_source_set_callback (timer, on_grace_period_over, &over, NULL);
+  g_source_attach (timer, self->context);
+  while (!over && g_atomic_int_get (&self->holds) > 0)
+    g_main_context_iteration (self->context, TRUE);
+  g_source_destroy (timer);
+  if (over)
+    g_message ("Broker shutdown: %d child processes not reaped after %"
+               G_GINT64_FORMAT " ms; leaving them", g_atomic_int_get (&self->holds),
+               (gint64) (HOLD_BOUND / 1000));
+}
+
 static void
 run_shutdown (MitogenBroker *self)
 {
@@ -243,6 +288,7 @@ run_shutdown (MitogenBroker *self)
   for (guint i = 0; i < streams->len; i++)
     mitogen_basic_stream_on_disconnect (streams->pdata[i], self);
 
+  wait_for_holds (self);
   mitogen_waker_close (self->waker);
   g_hash_table_remove_all (self->readers);
   g_signal_emit (self, signals[SIGNAL_SHUTDOWN], 0);
@@ -571,7 +617,7 @@ mitogen_broker_keep_alive (MitogenBroker *self)
 
   g_hash_table_iter_init (&iter, self->readers);
   while (g_hash_table_iter_next (&iter, (gpointer *) &side, NULL))
-    if (mitogen_side_get_keep_alive (side))
+    if (mitogen_side_get_keep_alive (side) && !mitogen_side_is_closed (side))
       return TRUE;
   return FALSE;
 }
@@ -598,6 +644,35 @@ gint64
 mitogen_broker_get_shutdown_timeout (MitogenBroker *self)
 {
   return self->shutdown_timeout;
+}
+
+/**
+ * mitogen_broker_hold:
+ * @self: a broker
+ *
+ * Says that something on the broker's main context must still run after
+ * every stream is disconnected at shutdown, such as the reaping of a child
+ * process: the thread then goes on running its main context until
+ * mitogen_broker_release() balances this, or a bound passes. Callable from
+ * any thread.
+ */
+void
+mitogen_broker_hold (MitogenBroker *self)
+{
+  g_atomic_int_inc (&self->holds);
+}
+
+/**
+ * mitogen_broker_release:
+ * @self: a broker
+ *
+ * Undoes one mitogen_broker_hold(). Callable from any thread.
+ */
+void
+mitogen_broker_release (MitogenBroker *self)
+{
+  if (g_atomic_int_dec_and_test (&self->holds))
+    g_main_context_wakeup (self->context);
 }
 
 static void

@@ -20,6 +20,30 @@ G_BEGIN_DECLS
 #define MITOGEN_BROKER_SHUTDOWN_TIMEOUT (3 * G_USEC_PER_SEC)
 
 /**
+ * MITOGEN_BROKER_EXIT_DELAY:
+ *
+ * Microseconds a child process that was asked to exit, and closed its
+ * link, gets to finish exiting before it is sent `SIGTERM`.
+ */
+#define MITOGEN_BROKER_EXIT_DELAY (G_USEC_PER_SEC / 2)
+
+/**
+ * MITOGEN_BROKER_KILL_DELAY:
+ *
+ * Microseconds between the `SIGTERM` and the `SIGKILL` sent to a child
+ * process whose link is gone.
+ */
+#define MITOGEN_BROKER_KILL_DELAY G_USEC_PER_SEC
+
+/**
+ * MITOGEN_BROKER_KILL_BOUND:
+ *
+ * The most time, in microseconds, from a child's link ending to its
+ * `SIGKILL`.
+ */
+#define MITOGEN_BROKER_KILL_BOUND (MITOGEN_BROKER_EXIT_DELAY + MITOGEN_BROKER_KILL_DELAY)
+
+/**
  * MitogenDeferFunc:
  * @user_data: the data given to mitogen_broker_defer()
  *
@@ -69,6 +93,10 @@ void           mitogen_broker_set_shutdown_timeout (MitogenBroker *self,
                                                     gint64 timeout_usec);
 MITOGEN_AVAILABLE_IN_ALL
 gint64         mitogen_broker_get_shutdown_timeout (MitogenBroker *self);
+MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_broker_hold                 (MitogenBroker *self);
+MITOGEN_AVAILABLE_IN_ALL
+void           mitogen_broker_release              (MitogenBroker *self);
 MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_broker_shutdown             (MitogenBroker *self);
 MITOGEN_AVAILABLE_IN_ALL

@@ -689,17 +689,68 @@ watch_route (MitogenContext *self)
                                              G_CALLBACK (on_route_removed), self);
 }
 
+/* Past the link's end, a child process of this one is killed within
+ * MITOGEN_BROKER_KILL_BOUND; a second more covers its reaping. */
+#define REAP_BOUND (MITOGEN_BROKER_KILL_BOUND + G_USEC_PER_SEC)
+
+/* Asks the context to exit: its own process's stream does that under a
+ * grace period (mitogen_parent_stream_shutdown()); one behind another
+ * context is its parent's to stop. */
+static void
+request_shutdown (MitogenContext *self)
+{
+  g_autoptr(MitogenMessage) msg = NULL;
+
+  if (self->stream && MITOGEN_IS_PARENT_STREAM (self->stream))
+    {
+      mitogen_parent_stream_shutdown (MITOGEN_PARENT_STREAM (self->stream));
+      return;
+    }
+  /* Never waits for room: a child that does not read must still be asked. */
+  msg = mitogen_message_new (self->context_id, MITOGEN_HANDLE_SHUTDOWN, NULL);
+  queue_message (self, msg);
+}
+
+/* A child process is reaped within REAP_BOUND of its link going; one that
+ * somehow is not (not ours to signal) is left, with the wait bounded. */
+static gboolean
+wait_reaped (MitogenContext *self,
+             GCancellable *cancellable,
+             GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (!self->stream || !MITOGEN_IS_PARENT_STREAM (self->stream) ||
+      mitogen_parent_stream_wait_exited (MITOGEN_PARENT_STREAM (self->stream),
+                                         REAP_BOUND, cancellable, &local_error))
+    return TRUE;
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  g_message ("Context %s: its process was not reaped within %" G_GINT64_FORMAT
+             " ms of its link closing", self->name, (gint64) (REAP_BOUND / 1000));
+  return TRUE;
+}
+
 /**
  * mitogen_context_shutdown:
  * @self: a context
- * @wait: for a context started from here, wait until it has exited and
- *   become unreachable
+ * @wait: wait until it has become unreachable, and for a context started
+ *   from here, until its process has exited and been reaped
  * @cancellable: (nullable): stops the wait
  * @error: return location for an error
  *
  * Asks the context to exit: it stops taking calls, shuts down its own
  * children, flushes its output, and exits; a function still running is
  * abandoned after the broker's grace period.
+ *
+ * A context started from this process that has not closed its link within
+ * the broker's grace period (mitogen_broker_set_shutdown_timeout()) is
+ * disconnected, and its process sent `SIGTERM`, then `SIGKILL`
+ * (%MITOGEN_BROKER_KILL_BOUND), and reaped: with @wait this returns
+ * within the grace period and that bound, whatever the child does.
  *
  * Returns: %TRUE once asked, or once gone when @wait is set
  */
@@ -709,11 +760,9 @@ mitogen_context_shutdown (MitogenContext *self,
                           GCancellable *cancellable,
                           GError **error)
 {
-  g_autoptr(MitogenMessage) msg =
-    mitogen_message_new (self->context_id, MITOGEN_HANDLE_SHUTDOWN, NULL);
   gpointer gone;
 
-  queue_message (self, msg);
+  request_shutdown (self);
   if (!wait || !self->route_removed_id)
     return TRUE;
 
@@ -722,7 +771,7 @@ mitogen_context_shutdown (MitogenContext *self,
     return FALSE;
   /* Leave the item for any other waiter. */
   mitogen_latch_put (self->gone, gone, NULL);
-  return TRUE;
+  return wait_reaped (self, cancellable, error);
 }
 
 static void

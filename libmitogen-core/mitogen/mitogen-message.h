@@ -45,6 +45,8 @@ G_BEGIN_DECLS
  * @MITOGEN_HANDLE_FORWARD_MODULE: a module an intermediate should pass on
  * @MITOGEN_HANDLE_DETACHING: a child leaves its parent's supervision
  * @MITOGEN_HANDLE_CALL_SERVICE: a call to a long-lived service
+ * @MITOGEN_HANDLE_PING: a keepalive probe; a message with a `reply_to` is
+ *   answered with an empty reply by every router (see [class@Keepalive])
  * @MITOGEN_HANDLE_IS_DEAD: in `reply_to`, marks a message reporting that the
  *   destination is dead or unreachable
  * @MITOGEN_HANDLE_FIRST_DYNAMIC: the first handle mitogen_router_add_handler()
@@ -65,6 +67,7 @@ typedef enum {
   MITOGEN_HANDLE_FORWARD_MODULE = 108,
   MITOGEN_HANDLE_DETACHING = 109,
   MITOGEN_HANDLE_CALL_SERVICE = 110,
+  MITOGEN_HANDLE_PING = 111,
   MITOGEN_HANDLE_IS_DEAD = 999,
   MITOGEN_HANDLE_FIRST_DYNAMIC = 1000,
 } MitogenHandle;

@@ -16,6 +16,8 @@
 #include "mitogen-broker.h"
 #include "mitogen-errors.h"
 #include "mitogen-io.h"
+#include "mitogen-keepalive.h"
+#include "mitogen-latch.h"
 #include "mitogen-router.h"
 
 /**
@@ -37,9 +39,16 @@
  * asks for it to be uploaded; see #MitogenAgentBundle.
  *
  * At shutdown the stream asks the child to exit (`SHUTDOWN`) and waits,
- * within the broker's grace period, for it to close the connection. A
- * child whose stream disconnects any other way is sent `SIGTERM`, and
- * every child is reaped.
+ * within a grace period, for it to close the connection. Once the link is
+ * gone, a child process that has not exited is sent `SIGTERM` (at once if
+ * it was not asked to exit or did not within the grace period, after
+ * %MITOGEN_BROKER_EXIT_DELAY if it closed the link itself), then `SIGKILL`
+ * after %MITOGEN_BROKER_KILL_DELAY, and it is reaped: nothing the child
+ * does keeps it, or a shutdown waiting for it, alive longer.
+ *
+ * A #MitogenKeepalive watches the link (#MitogenParentStream:keepalive-interval,
+ * #MitogenParentStream:keepalive-count): a child that stays silent, even to
+ * its probes, is disconnected as dead.
  */
 typedef struct {
   GPid pid;
@@ -55,6 +64,20 @@ typedef struct {
   gboolean upload_agent;
   gboolean upload_agent_set;
   MitogenAgentBundle *bundle;
+
+  gdouble keepalive_interval;
+  guint keepalive_count;
+  MitogenKeepalive *keepalive;
+
+  /* Set at connect; the broker's thread outlives the child's reaping
+   * (mitogen_broker_hold()), and every timer below runs there. */
+  MitogenBroker *broker;
+  GMainContext *context;
+  GSource *grace_timer;     /* holds a reference to the stream */
+  GSource *terminate_timer; /* holds a reference to the stream */
+  gboolean grace_over;
+  gboolean term_sent;
+  MitogenLatch *exit_latch; /* gets one item once the child is reaped */
 } MitogenParentStreamPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (MitogenParentStream, mitogen_parent_stream,
@@ -69,6 +92,8 @@ enum {
   PROP_PID,
   PROP_PASSWORD,
   PROP_UPLOAD_AGENT,
+  PROP_KEEPALIVE_INTERVAL,
+  PROP_KEEPALIVE_COUNT,
   N_PROPS
 };
 
@@ -556,12 +581,101 @@ fail:
 }
 
 /* The child watch outlives the stream if need be (see finalize), so it
- * holds the stream weakly. */
+ * holds the stream weakly; it releases the broker's hold when the child
+ * is reaped. */
+typedef struct {
+  GWeakRef stream;
+  MitogenBroker *broker;
+} ChildWatch;
+
 static void
 child_watch_data_free (gpointer data)
 {
-  g_weak_ref_clear (data);
-  g_free (data);
+  ChildWatch *watch = data;
+
+  g_weak_ref_clear (&watch->stream);
+  g_free (watch);
+}
+
+static void
+clear_source (GSource **source)
+{
+  GSource *s = g_steal_pointer (source);
+
+  if (s)
+    {
+      g_source_destroy (s);
+      g_source_unref (s);
+    }
+}
+
+/* Runs @func on the stream in @self's broker context after @delay_usec,
+ * holding a reference until then; replaces what @slot held. */
+static void
+arm_timer (MitogenParentStream *self,
+           GSource **slot,
+           gint64 delay_usec,
+           GSourceFunc func)
+{
+  clear_source (slot);
+  *slot = g_timeout_source_new ((guint) MAX (delay_usec / 1000, 0));
+  g_source_set_callback (*slot, func, g_object_ref (self), g_object_unref);
+  g_source_set_static_name (*slot, "mitogen-parent-stream");
+  g_source_attach (*slot, PRIV (self)->context);
+}
+
+static gboolean on_terminate_timer (gpointer data);
+
+/* SIGCONT too: a stopped child acts on SIGTERM only once it runs. */
+static void
+send_sigterm (MitogenParentStream *self)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+
+  g_debug ("Stream %s: sending SIGTERM to child %d", priv->context_name, priv->pid);
+  kill (priv->pid, SIGTERM);
+  kill (priv->pid, SIGCONT);
+  priv->term_sent = TRUE;
+  arm_timer (self, &priv->terminate_timer, MITOGEN_BROKER_KILL_DELAY,
+             on_terminate_timer);
+}
+
+static gboolean
+on_terminate_timer (gpointer data)
+{
+  MitogenParentStream *self = data;
+  MitogenParentStreamPrivate *priv = PRIV (self);
+
+  /* GLib holds the source while it dispatches. */
+  g_source_unref (g_steal_pointer (&priv->terminate_timer));
+  if (priv->exited)
+    ;
+  else if (!priv->term_sent)
+    send_sigterm (self);
+  else
+    {
+      g_debug ("Stream %s: sending SIGKILL to child %d", priv->context_name,
+               priv->pid);
+      kill (priv->pid, SIGKILL);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* The link is gone and the child still runs. A child that was asked to
+ * exit, and closed the link itself, is exiting: it gets a moment. */
+static void
+terminate_child (MitogenParentStream *self)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+
+  if (!MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child || priv->pid <= 0 ||
+      priv->exited || !priv->context)
+    return;
+  if (priv->shutdown_sent && !priv->grace_over)
+    arm_timer (self, &priv->terminate_timer, MITOGEN_BROKER_EXIT_DELAY,
+               on_terminate_timer);
+  else
+    send_sigterm (self);
 }
 
 static void
@@ -569,7 +683,8 @@ on_child_exit (GPid pid,
                gint wait_status,
                gpointer user_data)
 {
-  g_autoptr(MitogenParentStream) self = g_weak_ref_get (user_data);
+  ChildWatch *watch = user_data;
+  g_autoptr(MitogenParentStream) self = g_weak_ref_get (&watch->stream);
   int status;
   pid_t got;
 
@@ -593,29 +708,42 @@ on_child_exit (GPid pid,
 
   if (self)
     {
-      PRIV (self)->exited = TRUE;
-      PRIV (self)->wait_status = wait_status;
+      MitogenParentStreamPrivate *priv = PRIV (self);
+
+      priv->exited = TRUE;
+      priv->wait_status = wait_status;
+      clear_source (&priv->terminate_timer);
+      mitogen_latch_put (priv->exit_latch, GINT_TO_POINTER (pid), NULL);
     }
   g_spawn_close_pid (pid);
+  mitogen_broker_release (watch->broker);
 }
 
-static void
-mitogen_parent_stream_on_shutdown (MitogenBasicStream *stream,
-                                   MitogenBroker *broker)
+/* Sends SHUTDOWN once. Returns FALSE if the link is gone. */
+static gboolean
+send_shutdown (MitogenParentStream *self)
 {
-  MitogenParentStream *self = MITOGEN_PARENT_STREAM (stream);
   g_autoptr(MitogenMessage) msg =
     mitogen_message_new (mitogen_stream_get_remote_id (MITOGEN_STREAM (self)),
                          MITOGEN_HANDLE_SHUTDOWN, NULL);
   MitogenRouter *router = mitogen_stream_get_router (MITOGEN_STREAM (self));
 
+  if (PRIV (self)->shutdown_sent)
+    return TRUE;
   /* The child closes the connection when it has exited; until then the
    * keep-alive receive side holds the broker's shutdown. */
   PRIV (self)->shutdown_sent = TRUE;
   if (router)
     mitogen_message_set_src_id (msg, mitogen_router_get_context_id (router));
   mitogen_message_set_auth_id (msg, mitogen_message_get_src_id (msg));
-  if (!mitogen_stream_send (MITOGEN_STREAM (self), msg))
+  return mitogen_stream_send (MITOGEN_STREAM (self), msg);
+}
+
+static void
+mitogen_parent_stream_on_shutdown (MitogenBasicStream *stream,
+                                   MitogenBroker *broker)
+{
+  if (!send_shutdown (MITOGEN_PARENT_STREAM (stream)))
     mitogen_basic_stream_on_disconnect (stream, broker);
 }
 
@@ -626,14 +754,106 @@ mitogen_parent_stream_on_disconnect (MitogenBasicStream *stream,
   MitogenParentStream *self = MITOGEN_PARENT_STREAM (stream);
   MitogenParentStreamPrivate *priv = PRIV (self);
 
+  if (priv->keepalive)
+    mitogen_keepalive_stop (priv->keepalive);
+  clear_source (&priv->grace_timer);
   MITOGEN_BASIC_STREAM_CLASS (mitogen_parent_stream_parent_class)
     ->on_disconnect (stream, broker);
+  terminate_child (self);
+}
 
-  /* A child that was not asked to exit but lost its parent exits on its
-   * own when it reads end of file; SIGTERM covers one that is stuck. */
-  if (MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child &&
-      priv->pid > 0 && !priv->exited && !priv->shutdown_sent)
-    kill (priv->pid, SIGTERM);
+static gboolean
+on_grace_over (gpointer data)
+{
+  MitogenParentStream *self = data;
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  g_autofree gchar *reason = NULL;
+
+  /* GLib holds the source while it dispatches. */
+  g_source_unref (g_steal_pointer (&priv->grace_timer));
+  if (mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (self)))
+    return G_SOURCE_REMOVE;
+  reason = g_strdup_printf ("did not exit within the %g s grace period",
+                            (gdouble) mitogen_broker_get_shutdown_timeout (priv->broker) /
+                            G_USEC_PER_SEC);
+  g_message ("Stream %s: %s; disconnecting", priv->context_name, reason);
+  priv->grace_over = TRUE;
+  mitogen_stream_disconnect (MITOGEN_STREAM (self), reason);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+shutdown_on_broker (gpointer data)
+{
+  MitogenParentStream *self = data;
+  MitogenParentStreamPrivate *priv = PRIV (self);
+
+  if (mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (self)))
+    return;
+  if (!send_shutdown (self))
+    {
+      mitogen_stream_disconnect (MITOGEN_STREAM (self), NULL);
+      return;
+    }
+  if (!priv->grace_timer)
+    arm_timer (self, &priv->grace_timer,
+               mitogen_broker_get_shutdown_timeout (priv->broker), on_grace_over);
+}
+
+/**
+ * mitogen_parent_stream_shutdown:
+ * @self: a connected stream
+ *
+ * Asks the child to exit (`SHUTDOWN`). If it has not closed its link
+ * within the broker's grace period (mitogen_broker_set_shutdown_timeout())
+ * the stream disconnects; a child process still running is then sent
+ * `SIGTERM`, then `SIGKILL`, and reaped. Callable from any thread; returns
+ * at once.
+ */
+void
+mitogen_parent_stream_shutdown (MitogenParentStream *self)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+
+  g_return_if_fail (MITOGEN_IS_PARENT_STREAM (self));
+
+  if (!priv->broker)
+    return;
+  mitogen_broker_defer (priv->broker, shutdown_on_broker, g_object_ref (self),
+                        g_object_unref);
+}
+
+/**
+ * mitogen_parent_stream_wait_exited:
+ * @self: a stream
+ * @timeout_usec: the longest wait, or -1
+ * @cancellable: (nullable): stops the wait
+ * @error: return location for an error
+ *
+ * Waits until the child process has been reaped. A child this stream does
+ * not reap (a fork server's) counts as reaped.
+ *
+ * Returns: %TRUE once reaped; %FALSE with %MITOGEN_TIMEOUT_ERROR_TIMED_OUT or
+ *   %G_IO_ERROR_CANCELLED
+ */
+gboolean
+mitogen_parent_stream_wait_exited (MitogenParentStream *self,
+                                   gint64 timeout_usec,
+                                   GCancellable *cancellable,
+                                   GError **error)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  gpointer item;
+
+  if (!MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child || !priv->broker)
+    return TRUE;
+  item = mitogen_latch_get (priv->exit_latch, timeout_usec, TRUE, cancellable,
+                            error);
+  if (!item)
+    return FALSE;
+  /* Left for any other waiter. */
+  mitogen_latch_put (priv->exit_latch, item, NULL);
+  return TRUE;
 }
 
 static void
@@ -667,6 +887,12 @@ mitogen_parent_stream_get_property (GObject *object,
     case PROP_UPLOAD_AGENT:
       g_value_set_boolean (value,
                            mitogen_parent_stream_get_upload_agent (MITOGEN_PARENT_STREAM (object)));
+      break;
+    case PROP_KEEPALIVE_INTERVAL:
+      g_value_set_double (value, priv->keepalive_interval);
+      break;
+    case PROP_KEEPALIVE_COUNT:
+      g_value_set_uint (value, priv->keepalive_count);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -712,6 +938,12 @@ mitogen_parent_stream_set_property (GObject *object,
       priv->upload_agent = g_value_get_boolean (value);
       priv->upload_agent_set = TRUE;
       break;
+    case PROP_KEEPALIVE_INTERVAL:
+      priv->keepalive_interval = g_value_get_double (value);
+      break;
+    case PROP_KEEPALIVE_COUNT:
+      priv->keepalive_count = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -726,6 +958,13 @@ mitogen_parent_stream_finalize (GObject *object)
    * before it does) is still reaped, not left a zombie. */
   if (priv->child_watch)
     g_source_unref (priv->child_watch);
+  if (priv->keepalive)
+    mitogen_keepalive_stop (priv->keepalive);
+  g_clear_object (&priv->keepalive);
+  clear_source (&priv->grace_timer);
+  clear_source (&priv->terminate_timer);
+  g_clear_object (&priv->exit_latch);
+  g_clear_pointer (&priv->context, g_main_context_unref);
   g_free (priv->context_name);
   clear_password (priv);
   g_clear_object (&priv->bundle);
@@ -815,13 +1054,39 @@ mitogen_parent_stream_class_init (MitogenParentStreamClass *klass)
   props[PROP_UPLOAD_AGENT] =
     g_param_spec_boolean ("upload-agent", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenParentStream:keepalive-interval:
+   *
+   * Seconds of silence from the child after which it is probed; 0 turns
+   * the keepalive off. See #MitogenKeepalive.
+   */
+  props[PROP_KEEPALIVE_INTERVAL] =
+    g_param_spec_double ("keepalive-interval", NULL, NULL, 0.0, G_MAXINT / 1000,
+                         MITOGEN_KEEPALIVE_INTERVAL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenParentStream:keepalive-count:
+   *
+   * Probes left unanswered before the child is declared dead, which takes
+   * #MitogenParentStream:keepalive-interval times one more than this of
+   * silence.
+   */
+  props[PROP_KEEPALIVE_COUNT] =
+    g_param_spec_uint ("keepalive-count", NULL, NULL, 1, 1000,
+                       MITOGEN_KEEPALIVE_COUNT,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
 static void
 mitogen_parent_stream_init (MitogenParentStream *self)
 {
-  PRIV (self)->connect_timeout = MITOGEN_CONNECT_TIMEOUT;
+  MitogenParentStreamPrivate *priv = PRIV (self);
+
+  priv->connect_timeout = MITOGEN_CONNECT_TIMEOUT;
+  priv->keepalive_interval = MITOGEN_KEEPALIVE_INTERVAL;
+  priv->keepalive_count = MITOGEN_KEEPALIVE_COUNT;
+  priv->exit_latch = mitogen_latch_new ();
 }
 
 static void
@@ -923,19 +1188,26 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
 
   mitogen_stream_set_remote_id (MITOGEN_STREAM (self), context_id);
   mitogen_stream_accept (MITOGEN_STREAM (self), fd, fd);
+  priv->broker = mitogen_router_get_broker (router);
+  priv->context = g_main_context_ref (mitogen_broker_get_context (priv->broker));
   /* GLib's child watch waits for the pid, which fails (with a warning on
    * every SIGCHLD) for a child that is not ours. */
   if (klass->reaps_child)
     {
-      GWeakRef *ref = g_new0 (GWeakRef, 1);
+      ChildWatch *watch = g_new0 (ChildWatch, 1);
 
-      g_weak_ref_init (ref, self);
+      g_weak_ref_init (&watch->stream, self);
+      watch->broker = priv->broker;
+      mitogen_broker_hold (priv->broker);
       priv->child_watch = g_child_watch_source_new (priv->pid);
       g_source_set_callback (priv->child_watch, G_SOURCE_FUNC (on_child_exit),
-                             ref, child_watch_data_free);
-      g_source_attach (priv->child_watch,
-                       mitogen_broker_get_context (mitogen_router_get_broker (router)));
+                             watch, child_watch_data_free);
+      g_source_attach (priv->child_watch, priv->context);
     }
+  if (priv->keepalive_interval > 0)
+    priv->keepalive = mitogen_keepalive_new (MITOGEN_STREAM (self), priv->context,
+                                             priv->keepalive_interval,
+                                             priv->keepalive_count);
   mitogen_router_register (router, MITOGEN_STREAM (self));
   return TRUE;
 }

@@ -91,6 +91,13 @@ gboolean     mitogen_parent_stream_connect       (MitogenParentStream *self,
 MITOGEN_AVAILABLE_IN_ALL
 GPid         mitogen_parent_stream_get_pid       (MitogenParentStream *self);
 MITOGEN_AVAILABLE_IN_ALL
+void         mitogen_parent_stream_shutdown      (MitogenParentStream *self);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean     mitogen_parent_stream_wait_exited   (MitogenParentStream *self,
+                                                  gint64 timeout_usec,
+                                                  GCancellable *cancellable,
+                                                  GError **error);
+MITOGEN_AVAILABLE_IN_ALL
 gdouble      mitogen_parent_stream_get_connect_timeout (MitogenParentStream *self);
 MITOGEN_AVAILABLE_IN_ALL
 const gchar *mitogen_parent_stream_get_context_name (MitogenParentStream *self);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "mitogen-router.h"
+#include "mitogen-keepalive.h"
 
 #include "mitogen-router-private.h"
 
@@ -1325,6 +1326,7 @@ mitogen_router_new (MitogenBroker *broker)
                               MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
                               policy_may_allocate_ids, on_allocate_id, self,
                               NULL);
+  mitogen_keepalive_install_responder (self);
   return self;
 }
 

@@ -32,6 +32,7 @@
 #include <mitogen/mitogen-importer.h>
 #include <mitogen/mitogen-transport-module.h>
 #include <mitogen/mitogen-transport-registry.h>
+#include <mitogen/mitogen-keepalive.h>
 #include <mitogen/mitogen-parent-stream.h>
 #include <mitogen/mitogen-agent-bundle.h>
 #include <mitogen/mitogen-context.h>

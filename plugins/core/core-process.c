@@ -4,7 +4,10 @@
  */
 #include "core-private.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 /* The most a single read takes from a pipe, and so the largest progress
  * chunk. */
@@ -31,6 +34,20 @@ kill_and_reap (GSubprocess *proc)
 {
   g_subprocess_force_exit (proc);
   g_subprocess_wait (proc, NULL, NULL);
+}
+
+/* In the child, before exec: it dies with the thread that started it,
+ * which waits for it for as long as the call runs, so with the agent even
+ * when the agent is killed outright. A parent already gone by now is
+ * caught by the check that follows. */
+static void
+die_with_parent (gpointer user_data)
+{
+  pid_t parent = (pid_t) GPOINTER_TO_INT (user_data);
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (127);
 }
 
 static GVariant *
@@ -305,6 +322,8 @@ core_run (MitogenCall *call,
       stdin_bytes = g_variant_get_data_as_bytes (stdin_data);
     }
   launcher = g_subprocess_launcher_new (flags);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent,
+                                         GINT_TO_POINTER (getpid ()), NULL);
   if (cwd != NULL)
     g_subprocess_launcher_set_cwd (launcher, cwd);
 

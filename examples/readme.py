@@ -1,0 +1,18 @@
+#!/usr/bin/python3
+# readme.py: the README's Python example, as a whole program: a child
+# context on this host and one started from it, called, then left alive
+# when the program ends.
+#
+# SPDX-License-Identifier: BSD-3-Clause
+
+import gi
+
+gi.require_version('Mitogen', '1.0')
+from gi.repository import Mitogen  # noqa: E402
+
+broker = Mitogen.Broker.new()
+router = Mitogen.Router.new(broker)
+child = Mitogen.Context.connect(router, 'local', None, None, None)
+grandchild = Mitogen.Context.connect(router, 'local', None, child, None)
+print(child.call('core.getpid', None, None).unpack(),
+      grandchild.call('core.getpid', None, None).unpack())
