@@ -746,10 +746,13 @@ forward_log_record (MitogenMessage *msg,
   name = mitogen_router_dup_context_name (router, mitogen_message_get_src_id (msg));
   domain = g_strconcat ("mitogen.ctx.", name, NULL);
 
-  /* A child's error must not abort the master. */
+  /* A child's record must not abort the master: one level, its most
+   * severe, and at worst a warning (criticals are fatal in GTest programs
+   * and under G_DEBUG=fatal-criticals). */
   level &= G_LOG_LEVEL_MASK;
-  if (level & G_LOG_LEVEL_ERROR || level == 0)
-    level = G_LOG_LEVEL_CRITICAL;
+  level &= -level;
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL) || level == 0)
+    level = G_LOG_LEVEL_WARNING;
   {
     const GLogField fields[] = {
       { "GLIB_DOMAIN", domain, -1 },
@@ -771,6 +774,13 @@ ensure_log_forwarding (MitogenRouter *router)
   mitogen_router_add_handler (router, MITOGEN_HANDLE_FORWARD_LOG,
                               MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
                               NULL, forward_log_record, router, NULL);
+}
+
+/* For the fuzzer, which feeds the handler without starting a child. */
+void
+mitogen_context_ensure_log_forwarding (MitogenRouter *router)
+{
+  ensure_log_forwarding (router);
 }
 
 MitogenContext *
