@@ -141,27 +141,45 @@ get_be16 (const guint8 *p)
   return (guint32) p[0] << 8 | p[1];
 }
 
+static gboolean
+is_normal_form (GBytes *body)
+{
+  g_autoptr (GVariant) value = NULL;
+
+  if (g_bytes_get_size (body) == 0)
+    return TRUE;
+  value = g_variant_ref_sink (
+      g_variant_new_from_bytes (G_VARIANT_TYPE_VARIANT, body, FALSE));
+  return g_variant_is_normal_form (value);
+}
+
 static void
 route_records (FuzzWorld *world, const guint8 *data, gsize size)
 {
   for (guint n = 0; n < MAX_RECORDS && size >= RECORD_HEADER; n++)
     {
-      gsize len = MIN (get_be16 (data + 6), size - RECORD_HEADER);
-      g_autoptr (GBytes) body = g_bytes_new (data + RECORD_HEADER, len);
-      g_autoptr (MitogenMessage) msg = mitogen_message_new_from_bytes (
-          fuzz_world_id (data[1]), fuzz_world_handle (world, data[4]), body);
-      MitogenStream *in = (data[0] & FUZZ_RECORD_FROM_PARENT) && world->parent
+      const guint8 *h = data;
+      gsize len = MIN (get_be16 (h + 6), size - RECORD_HEADER);
+      g_autoptr (GBytes) body = g_bytes_new (h + RECORD_HEADER, len);
+      g_autoptr (MitogenMessage) msg = NULL;
+      MitogenStream *in = (h[0] & FUZZ_RECORD_FROM_PARENT) && world->parent
                               ? world->parent
                               : world->child;
 
-      mitogen_message_set_src_id (msg, fuzz_world_id (data[2]));
-      mitogen_message_set_auth_id (msg, fuzz_world_id (data[3]));
-      mitogen_message_set_reply_to (msg, fuzz_world_handle (world, data[5]));
-      /* As a stream does with each frame it decodes. */
-      mitogen_router_route_from_stream (world->router, msg, in);
-
       data += RECORD_HEADER + len;
       size -= RECORD_HEADER + len;
+      /* The parent is trusted to send bodies in normal form, and spared
+       * the check (mitogen_message_get_data_from_parent()); it gets no
+       * others here, so that only a child's input is fuzzed as such. */
+      if (in == world->parent && !is_normal_form (body))
+        continue;
+      msg = mitogen_message_new_from_bytes (
+          fuzz_world_id (h[1]), fuzz_world_handle (world, h[4]), body);
+      mitogen_message_set_src_id (msg, fuzz_world_id (h[2]));
+      mitogen_message_set_auth_id (msg, fuzz_world_id (h[3]));
+      mitogen_message_set_reply_to (msg, fuzz_world_handle (world, h[5]));
+      /* As a stream does with each frame it decodes. */
+      mitogen_router_route_from_stream (world->router, msg, in);
     }
 }
 
