@@ -51,4 +51,7 @@ void      mitogen_context_call_chained_no_reply (MitogenContext *self,
                                                  const gchar *function,
                                                  GVariant *args);
 
+G_GNUC_INTERNAL
+void      mitogen_context_ensure_log_forwarding (MitogenRouter *router);
+
 G_END_DECLS

@@ -971,6 +971,13 @@ ensure_log_forwarding (MitogenRouter *router)
                               NULL, forward_log_record, router, NULL);
 }
 
+/* For the fuzzer, which feeds the handler without starting a child. */
+void
+mitogen_context_ensure_log_forwarding (MitogenRouter *router)
+{
+  ensure_log_forwarding (router);
+}
+
 MitogenContext *
 mitogen_context_connect_with_id (MitogenRouter *router,
                                  const gchar *transport,

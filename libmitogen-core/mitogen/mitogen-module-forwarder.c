@@ -70,10 +70,12 @@ on_fetched (MitogenImporter *importer,
             MitogenModuleForwarder *self)
 {
   g_autoptr(GArray) children = NULL;
+  g_autofree gchar *waited_name = NULL;
   gboolean found = FALSE;
 
   g_mutex_lock (&self->lock);
-  g_hash_table_steal_extended (self->waiting, name, NULL, (gpointer *) &children);
+  g_hash_table_steal_extended (self->waiting, name, (gpointer *) &waited_name,
+                               (gpointer *) &children);
   for (guint i = 0; children && i < children->len; i++)
     send_to_child_locked (self, g_array_index (children, guint32, i), name, 0);
   g_mutex_unlock (&self->lock);

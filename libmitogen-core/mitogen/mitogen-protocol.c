@@ -44,13 +44,21 @@ mitogen_protocol_parse_reply (MitogenMessage *reply,
 {
   g_autoptr(GVariant) body = NULL;
   g_autoptr(GVariant) inner = NULL;
+  g_autoptr(GError) local_error = NULL;
   gboolean ok;
 
-  body = mitogen_message_get_data (reply, error);
+  body = mitogen_message_get_data (reply, &local_error);
+  if (local_error)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "%s: ", context_name);
+      return NULL;
+    }
+  /* An empty body is no reply: the caller must still get an error. */
   if (!body)
     {
-      if (error && *error)
-        g_prefix_error (error, "%s: ", context_name);
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
+                   "%s sent an empty reply", context_name);
       return NULL;
     }
   if (!g_variant_is_of_type (body, G_VARIANT_TYPE (MITOGEN_REPLY_TYPE)))
