@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #include "mitogen-test-sshd.h"
+#include "mitogen-test-util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,10 +48,10 @@ struct _MitogenTestSshd {
 
 #define SSHD "/usr/sbin/sshd"
 /* How long a test waits for its sshd to accept; it takes milliseconds. */
-#define READY_USEC (10 * G_USEC_PER_SEC)
+#define READY_USEC (mitogen_test_scaled (10 * G_USEC_PER_SEC))
 /* Enough for a hop that runs ssh itself; failures the tests expect come
  * at once. */
-#define CONNECT_TIMEOUT 20.0
+#define CONNECT_TIMEOUT (mitogen_test_scaled_seconds (20.0))
 
 /**
  * mitogen_test_sshd_can_run:
@@ -585,7 +586,7 @@ is_sshd (GPid pid)
 }
 
 /* How long what ran in the sessions gets to end on its own. */
-#define LINGER_USEC (5 * G_USEC_PER_SEC)
+#define LINGER_USEC (mitogen_test_scaled (5 * G_USEC_PER_SEC))
 
 /**
  * mitogen_test_sshd_stop:

@@ -4,6 +4,72 @@
  */
 #include "mitogen-test-util.h"
 
+#include <math.h>
+
+/* The multiplier. */
+
+static gdouble
+read_multiplier (void)
+{
+  const gchar *text = g_getenv ("MITOGEN_TEST_TIMEOUT_MULTIPLIER");
+  gchar *end = NULL;
+  gdouble m;
+
+  if (!text || !*text)
+    return 1.0;
+  m = g_ascii_strtod (text, &end);
+  /* A typo must not shrink every deadline, nor make one infinite. */
+  if (*end || !isfinite (m) || m < 1.0)
+    return 1.0;
+  return m;
+}
+
+gdouble
+mitogen_test_timeout_multiplier (void)
+{
+  static gsize once;
+  static gdouble multiplier;
+
+  if (g_once_init_enter (&once))
+    {
+      multiplier = read_multiplier ();
+      g_once_init_leave (&once, 1);
+    }
+  return multiplier;
+}
+
+gint64
+mitogen_test_scaled (gint64 usec)
+{
+  return (gint64) ((gdouble) usec * mitogen_test_timeout_multiplier ());
+}
+
+gdouble
+mitogen_test_scaled_seconds (gdouble seconds)
+{
+  return seconds * mitogen_test_timeout_multiplier ();
+}
+
+gint64
+mitogen_test_deadline_at (gint64 usec)
+{
+  return g_get_monotonic_time () + mitogen_test_scaled (usec);
+}
+
+GVariant *
+mitogen_test_connect_options (GVariant *options)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, options);
+  if (!g_variant_dict_contains (&dict, "connect-timeout"))
+    g_variant_dict_insert (&dict, "connect-timeout", "d",
+                           MITOGEN_TEST_CONNECT_TIMEOUT);
+  if (options)
+    g_variant_unref (g_variant_ref_sink (options));
+  return g_variant_dict_end (&dict);
+}
+
 void
 mitogen_test_master_new (MitogenBroker **broker,
                          MitogenRouter **router)
@@ -37,8 +103,9 @@ mitogen_test_connect (MitogenRouter *router,
                       MitogenContext *via)
 {
   g_autoptr(GError) error = NULL;
-  MitogenContext *ctx =
-    mitogen_context_connect (router, transport, options, via, NULL, &error);
+  MitogenContext *ctx = mitogen_context_connect (
+      router, transport, mitogen_test_connect_options (options), via, NULL,
+      &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (ctx);

@@ -10,9 +10,34 @@
 
 G_BEGIN_DECLS
 
+/* The suite's one multiplier for every deadline and timeout a test sets:
+ * the number in the environment variable MITOGEN_TEST_TIMEOUT_MULTIPLIER
+ * (scripts/test sets it for the sanitizer and valgrind runs and under its
+ * CPU hog), 1 when unset or not a number >= 1. Figures written in a test
+ * are for an idle machine; the multiplier stretches them for a busy or an
+ * instrumented one, so that no test depends on the machine being idle. */
+gdouble mitogen_test_timeout_multiplier (void);
+/* @usec times the multiplier. */
+gint64 mitogen_test_scaled (gint64 usec);
+/* @seconds times the multiplier: for options such as `connect-timeout`. */
+gdouble mitogen_test_scaled_seconds (gdouble seconds);
+/* The monotonic time mitogen_test_scaled (@usec) from now. */
+gint64 mitogen_test_deadline_at (gint64 usec);
+
 /* Long enough never to be hit by a working implementation, short enough
- * that a broken one fails instead of hanging the suite. */
-#define MITOGEN_TEST_WAIT (20 * G_USEC_PER_SEC)
+ * that a broken one fails instead of hanging the suite: 20 s on an idle
+ * machine, scaled by the multiplier. */
+#define MITOGEN_TEST_WAIT (mitogen_test_scaled (20 * G_USEC_PER_SEC))
+
+/* The connect timeout the tests give every connection that does not set
+ * its own: the library's default (MITOGEN_CONNECT_TIMEOUT), scaled. */
+#define MITOGEN_TEST_CONNECT_TIMEOUT                                           \
+  (mitogen_test_scaled_seconds (MITOGEN_CONNECT_TIMEOUT))
+
+/* @options (an `a{sv}`, or %NULL for none) with `connect-timeout` set to
+ * MITOGEN_TEST_CONNECT_TIMEOUT when it has none. Consumes a floating
+ * @options; returns a floating `a{sv}`, for mitogen_context_connect(). */
+GVariant *mitogen_test_connect_options (GVariant *options);
 
 /* A master: a new broker and a router on it. */
 void            mitogen_test_master_new     (MitogenBroker **broker,
@@ -26,7 +51,8 @@ void            mitogen_test_master_clear   (MitogenBroker **broker,
                                              MitogenRouter **router);
 
 /* Connects through @transport (via @via when not %NULL), asserting that
- * it succeeded and the context is connected. */
+ * it succeeded and the context is connected. @options go through
+ * mitogen_test_connect_options(), so the connect timeout is scaled. */
 MitogenContext *mitogen_test_connect        (MitogenRouter *router,
                                              const gchar *transport,
                                              GVariant *options,
@@ -45,6 +71,8 @@ typedef struct {
   GSource *source;
 } MitogenTestDeadline;
 
+/* @usec is how long, already scaled: MITOGEN_TEST_WAIT, or
+ * mitogen_test_scaled (figure). */
 MitogenTestDeadline *mitogen_test_deadline_new  (gint64 usec);
 void                 mitogen_test_deadline_free (MitogenTestDeadline *deadline);
 

@@ -11,7 +11,7 @@
 
 /* Long enough never to be hit by a working implementation, short enough
  * that a broken one fails instead of hanging the suite. */
-#define WAIT (20 * G_USEC_PER_SEC)
+#define WAIT MITOGEN_TEST_WAIT
 
 typedef struct {
   MitogenBroker *broker;

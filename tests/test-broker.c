@@ -4,6 +4,7 @@
  * Nothing here sleeps and hopes: every wait is on a condition, bounded by a
  * safety deadline that fails the test instead of hanging it. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -16,7 +17,7 @@
 /* Long enough never to be hit by a working implementation, even under
  * valgrind; short enough that a broken one fails instead of hanging the
  * suite. */
-#define WAIT (60 * G_USEC_PER_SEC)
+#define WAIT (mitogen_test_scaled (60 * G_USEC_PER_SEC))
 
 /* A grace period no test may sit through: reaching the safety deadline
  * instead proves the broker waited for it. */

@@ -28,10 +28,22 @@ fail () {
   failures=$((failures + 1))
 }
 
+# $1 seconds stretched by the suite's one multiplier for deadlines
+# (MITOGEN_TEST_TIMEOUT_MULTIPLIER, see mitogen-test-util.h), rounded up.
+scaled () {
+  awk -v s="$1" -v m="${MITOGEN_TEST_TIMEOUT_MULTIPLIER:-1}" \
+    'BEGIN { if (m !~ /^[0-9.]+$/ || m < 1) m = 1; t = s * m;
+             printf "%d\n", t == int (t) ? t : int (t) + 1 }'
+}
+
+# Every connection gets the library's default connect timeout, scaled, so
+# that a busy machine does not fail it.
+connect_timeout=$(scaled 30)
+
 # Runs the CLI with stdout and stderr kept apart in $tmp/out and $tmp/err;
 # sets $rc.
 cli () {
-  "$cli" "$@" >"$tmp/out" 2>"$tmp/err"
+  "$cli" --connect-timeout="$connect_timeout" "$@" >"$tmp/out" 2>"$tmp/err"
   rc=$?
 }
 
@@ -200,7 +212,8 @@ expect_rc 0 "$t"
 
 if command -v setsid >/dev/null; then
   t='--ask-password without a terminal'
-  setsid -w "$cli" --ask-password call sudo:mitogen-test core.getpid \
+  setsid -w "$cli" --connect-timeout="$connect_timeout" --ask-password \
+    call sudo:mitogen-test core.getpid \
     </dev/null >"$tmp/out" 2>"$tmp/err"
   rc=$?
   expect_rc 1 "$t"
@@ -230,7 +243,8 @@ sudo_unavailable () {
 # Like cli, as $admin; the environment, and descriptors the caller
 # redirects, are kept.
 cli_as_admin () {
-  runuser -u "$admin" -- "$cli" "$@" >"$tmp/out" 2>"$tmp/err"
+  runuser -u "$admin" -- "$cli" --connect-timeout="$connect_timeout" "$@" \
+    >"$tmp/out" 2>"$tmp/err"
   rc=$?
 }
 
@@ -254,7 +268,7 @@ else
   expect_rc 1 "$t"
   expect_text err "incorrect password for $target" "$t"
   expect_no_secret "$t" not-the-password
-  [ "$took" -lt 15 ] || fail "$t: took ${took}s, not refused at once"
+  [ "$took" -lt "$(scaled 15)" ] || fail "$t: took ${took}s, not refused at once"
 
   t='sudo asking for a password none was given for'
   cli_as_admin run "sudo:$target" -- id -un
@@ -264,14 +278,15 @@ else
   # At a terminal: the prompt is answered, and what is typed not echoed.
   if command -v python3 >/dev/null; then
     t='sudo with --ask-password at a terminal'
-    python3 - "$admin" "$cli" "sudo:$target" "$password" \
+    python3 - "$admin" "$cli" "sudo:$target" "$password" "$connect_timeout" \
         >"$tmp/out" 2>"$tmp/err" <<'PYTHON'
 import os, pty, select, sys, time
 
-admin, cli, spec, password = sys.argv[1:]
+admin, cli, spec, password, timeout = sys.argv[1:]
 pid, fd = pty.fork()
 if pid == 0:
-    os.execvp('runuser', ['runuser', '-u', admin, '--', cli, '--ask-password',
+    os.execvp('runuser', ['runuser', '-u', admin, '--', cli,
+                          '--connect-timeout=' + timeout, '--ask-password',
                           'run', spec, '--', 'id', '-un'])
 
 transcript = b''
@@ -294,10 +309,10 @@ def read_until(done, seconds):
     return True
 
 prompt = ('Password for %s: ' % spec).encode()
-if not read_until(lambda t: prompt in t, 30):
+if not read_until(lambda t: prompt in t, float(timeout)):
     sys.exit('no prompt; got %r' % transcript)
 os.write(fd, password.encode() + b'\n')
-read_until(lambda t: False, 30)
+read_until(lambda t: False, float(timeout))
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(transcript.decode(errors='replace').replace('\r', ''))
 sys.exit(os.waitstatus_to_exitcode(status))

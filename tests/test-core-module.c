@@ -8,6 +8,7 @@
 #endif
 
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -19,8 +20,8 @@
 
 /* Long enough never to be hit by a working implementation under valgrind,
  * short enough that a broken one fails instead of hanging the suite. */
-#define DEADLINE_USEC (10 * G_USEC_PER_SEC)
-#define WAIT_USEC (20 * G_USEC_PER_SEC)
+#define DEADLINE_USEC (mitogen_test_scaled (10 * G_USEC_PER_SEC))
+#define WAIT_USEC (mitogen_test_scaled (20 * G_USEC_PER_SEC))
 
 /* How long a helper thread waits before it cancels a call: long enough
  * that the call is usually asleep by then. Either way the call must end

@@ -132,22 +132,18 @@ count_fds (void)
   return n;
 }
 
-/* The count once it stops changing: a stream the router is still letting
- * go of on the broker thread holds its descriptors for a moment after the
- * shutdown that waited for it returned. */
+/* The count once it is down to @most, or once WAIT has passed: a stream
+ * the router is still letting go of on the broker thread, and GLib's child
+ * watch, hold their descriptors for a moment after the shutdown that
+ * waited for them returned. */
 static guint
-count_fds_settled (void)
+count_fds_down_to (guint most)
 {
   gint64 deadline = g_get_monotonic_time () + WAIT;
-  guint n = count_fds (), last;
+  guint n;
 
-  do
-    {
-      last = n;
-      g_usleep (50000);
-      n = count_fds ();
-    }
-  while (n != last && g_get_monotonic_time () < deadline);
+  while ((n = count_fds ()) > most && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
   return n;
 }
 
@@ -277,11 +273,11 @@ static void
 test_options (Fixture *f,
               gconstpointer data)
 {
-  g_autoptr(MitogenContext) ctx =
-    connect_transport (f->router, "fork",
-                       g_variant_new_parsed ("{'name': <'forky'>, "
-                                             "'debug': <true>, "
-                                             "'connect-timeout': <5.0>}"));
+  g_autoptr(MitogenContext) ctx = connect_transport (
+    f->router, "fork",
+    g_variant_new_parsed ("{'name': <'forky'>, 'debug': <true>, "
+                          "'connect-timeout': <%d>}",
+                          mitogen_test_scaled_seconds (5.0)));
 
   g_assert_cmpstr (mitogen_context_get_name (ctx), ==, "forky");
   g_assert_cmpint (mitogen_test_remote_pid (ctx), ==, child_pid (ctx));
@@ -375,7 +371,8 @@ test_kill9 (Fixture *f,
                   (s.returned - killed) / 1000.0);
   g_assert_error (s.error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_DEAD);
   g_clear_error (&s.error);
-  g_assert_cmpint (s.returned - killed, <, G_USEC_PER_SEC);
+  g_assert_cmpint (s.returned - killed, <,
+                   mitogen_test_scaled (G_USEC_PER_SEC));
   g_assert_true (wait_gone (pid));
 
   /* The other one does not mind. */
@@ -437,7 +434,7 @@ test_hook_hangs (Fixture *f,
                   took / 1e6);
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT);
-  g_assert_cmpint (took, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpint (took, <, mitogen_test_scaled (5 * G_USEC_PER_SEC));
   /* The stuck child was killed, not left waiting for the file to go. */
   g_assert_true (wait_no_fork_children ());
   untouch ("hang");
@@ -693,7 +690,9 @@ test_stress (Fixture *f,
   noise.local = connect_transport (f->router, "local", NULL);
   g_free (echo_string (noise.local, "warm-up"));
   fork_call_shutdown (f->router);
-  before = count_fds_settled ();
+  /* What the warm-up is still letting go of may be counted here: it is
+   * a few descriptors, and a leak grows with n. */
+  before = count_fds ();
 
   for (guint i = 0; i < G_N_ELEMENTS (funcs); i++)
     threads[i] = g_thread_new ("noise", funcs[i], &noise);
@@ -709,8 +708,8 @@ test_stress (Fixture *f,
     g_thread_join (threads[i]);
   g_assert_cmpint (g_atomic_int_get (&noise.calls), >, 0);
 
-  after = count_fds_settled ();
-  g_assert_cmpuint (after, ==, before);
+  after = count_fds_down_to (before);
+  g_assert_cmpuint (after, <=, before);
   mitogen_test_shutdown_ok (noise.local);
   g_object_unref (noise.local);
 }

@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,14 +24,14 @@
 #include <unistd.h>
 
 /* How long any wait for a child may take before the test fails. */
-#define SAFETY_TIMEOUT_S 10
+#define SAFETY_TIMEOUT_S ((guint) mitogen_test_scaled_seconds (10))
 
 /* Calls that could block for ever if the code under test is wrong (a
  * deadline ignored, a child that never exits) run under alarm(): SIGALRM's
  * default action kills the test, which then fails in bounded time instead
  * of hanging until the harness's timeout. Generous, as it is only there to
  * catch hangs, and valgrind is slow. */
-#define WATCHDOG_S 60
+#define WATCHDOG_S ((guint) mitogen_test_scaled_seconds (60))
 
 static void
 watchdog_arm (void)
@@ -552,7 +553,7 @@ test_iter_read_timeout (void)
   g_assert_cmpuint (c.n_calls, ==, 0);
   g_assert_cmpint (end, >=, deadline);
   /* Generous, but catches a deadline taken in the wrong unit. */
-  g_assert_cmpint (end - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpint (end - start, <, mitogen_test_scaled (5 * G_USEC_PER_SEC));
 
   close_fd (&fds[0]);
   close_fd (&fds[1]);
@@ -643,7 +644,7 @@ test_write_all_timeout (void)
   g_assert_error (error, MITOGEN_TIMEOUT_ERROR,
                   MITOGEN_TIMEOUT_ERROR_TIMED_OUT);
   g_assert_cmpint (end, >=, deadline);
-  g_assert_cmpint (end - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpint (end - start, <, mitogen_test_scaled (5 * G_USEC_PER_SEC));
 
   /* It wrote what fitted before giving up. */
   g_assert_cmpint (ioctl (fds[0], FIONREAD, &queued), ==, 0);

@@ -3,11 +3,12 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 
 /* Bounds for waits that must end: long enough never to trip on a loaded
  * machine under a sanitizer or valgrind, short enough that a hang fails. */
-#define SANITY_BOUND_USEC (5 * G_USEC_PER_SEC)
-#define WAIT_BOUND_USEC (30 * G_USEC_PER_SEC)
+#define SANITY_BOUND_USEC (mitogen_test_scaled (5 * G_USEC_PER_SEC))
+#define WAIT_BOUND_USEC (mitogen_test_scaled (30 * G_USEC_PER_SEC))
 
 #define N_SLEEPERS 8
 #define N_PRODUCERS 8

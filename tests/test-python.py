@@ -17,8 +17,22 @@ import gi
 gi.require_version('Mitogen', '1.0')
 from gi.repository import GLib, Mitogen  # noqa: E402
 
+
+
+def timeout_multiplier():
+    """The suite's one multiplier for deadlines (see mitogen-test-util.h)."""
+    try:
+        m = float(os.environ.get('MITOGEN_TEST_TIMEOUT_MULTIPLIER', '1'))
+    except ValueError:
+        return 1.0
+    return m if 1.0 <= m < float('inf') else 1.0
+
+
 # Long enough for a loaded CI machine; a hang fails rather than blocks.
-ASYNC_TIMEOUT_SECONDS = 30
+ASYNC_TIMEOUT_SECONDS = int(30 * timeout_multiplier() + 0.999)
+# The library's default connect timeout, scaled.
+CONNECT_OPTIONS = GLib.Variant(
+    'a{sv}', {'connect-timeout': GLib.Variant('d', 30.0 * timeout_multiplier())})
 
 
 class ContextTest(unittest.TestCase):
@@ -28,8 +42,8 @@ class ContextTest(unittest.TestCase):
     def setUpClass(cls):
         cls.broker = Mitogen.Broker.new()
         cls.router = Mitogen.Router.new(cls.broker)
-        cls.context = Mitogen.Context.connect(cls.router, 'local', None,
-                                              None, None)
+        cls.context = Mitogen.Context.connect(cls.router, 'local',
+                                              CONNECT_OPTIONS, None, None)
 
     @classmethod
     def tearDownClass(cls):

@@ -11,6 +11,7 @@
  * environment, so each agent is uploaded (zero install) and fetches the
  * transports it needs for the next hop from its parent. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,7 +19,7 @@
 #include "mitogen-test-sshd.h"
 
 /* How long anything expected to happen is given before the test fails. */
-#define WAIT_USEC (60 * G_USEC_PER_SEC)
+#define WAIT_USEC (mitogen_test_scaled (60 * G_USEC_PER_SEC))
 /* The unprivileged user root may sudo to without a password
  * (scripts/setup-test-env). */
 #define SUDO_USER "mitogen-test"
@@ -424,7 +425,8 @@ test_ssh_ssh (Fixture *f,
   base = g_variant_ref_sink (mitogen_test_sshd_options (f->sshd_b, "root",
                                                         "accept-new"));
   g_variant_dict_init (&direct, base);
-  g_variant_dict_insert (&direct, "connect-timeout", "d", 5.0);
+  g_variant_dict_insert (&direct, "connect-timeout", "d",
+                         mitogen_test_scaled_seconds (5.0));
   g_assert_null (try_connect (f, "ssh", g_variant_dict_end (&direct), NULL,
                               &error));
   g_test_message ("direct: %s", error->message);

@@ -2,6 +2,7 @@
  * each peer is a mitogen-test-peer child with a broker and router of its
  * own. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -9,7 +10,7 @@
 
 /* Long enough never to be hit by a working implementation, short enough
  * that a broken one fails instead of hanging the suite. */
-#define WAIT (20 * G_USEC_PER_SEC)
+#define WAIT MITOGEN_TEST_WAIT
 
 typedef struct {
   GPid pid;

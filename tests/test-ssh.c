@@ -14,10 +14,10 @@
 #include "mitogen-test-sshd.h"
 
 /* Failures are to come at once, well inside the connect timeout. */
-#define QUICK_USEC (10 * G_USEC_PER_SEC)
+#define QUICK_USEC (mitogen_test_scaled (10 * G_USEC_PER_SEC))
 /* What the hanging server test allows ssh, and what it allows beyond. */
 #define SHORT_TIMEOUT 2.0
-#define TIMEOUT_SLACK_USEC (8 * G_USEC_PER_SEC)
+#define TIMEOUT_SLACK_USEC (mitogen_test_scaled (8 * G_USEC_PER_SEC))
 
 /* The user with a password that scripts/setup-test-env makes. */
 #define PASSWORD_USER "mitogen-test-admin"

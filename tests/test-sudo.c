@@ -16,7 +16,7 @@
 #define ADMIN_PASSWORD "s3cret-pass"
 /* Given where sudo never asks, to check it goes nowhere. */
 #define UNUSED_PASSWORD "unused-pass-8d2f6c"
-#define CONNECT_TIMEOUT 20.0
+#define CONNECT_TIMEOUT (mitogen_test_scaled_seconds (20.0))
 
 typedef struct {
   MitogenBroker *broker;
@@ -53,9 +53,9 @@ agent_accepts_tty (const gchar *agent)
   if (!mitogen_tty_create_child ((const gchar * const []) { agent, NULL }, NULL,
                                  &pid, &fd, &error))
     return FALSE;
-  ok = mitogen_parent_stream_expect_marker (fd, MITOGEN_BOOT_MARKER_STARTED,
-                                            g_get_monotonic_time () + 10 * G_USEC_PER_SEC,
-                                            NULL, NULL);
+  ok = mitogen_parent_stream_expect_marker (
+    fd, MITOGEN_BOOT_MARKER_STARTED,
+    mitogen_test_deadline_at (10 * G_USEC_PER_SEC), NULL, NULL);
   close (fd);
   kill (pid, SIGKILL);
   waitpid (pid, &status, 0);
@@ -218,7 +218,8 @@ test_unknown_user (Fixture *f,
   g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
   g_assert_nonnull (strstr (error->message, "unknown user"));
   g_assert_null (f->ctx);
-  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_get_monotonic_time () - start, <,
+                   mitogen_test_scaled (10 * G_USEC_PER_SEC));
 }
 
 /* In a subprocess, becomes ADMIN_USER for good, who may sudo to
@@ -252,7 +253,8 @@ test_right_password (Fixture *f,
     }
   if (!can_run ())
     return;
-  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_subprocess (NULL, mitogen_test_scaled (60 * G_USEC_PER_SEC),
+                          G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
 }
 
@@ -282,7 +284,8 @@ test_wrong_password (Fixture *f,
     }
   if (!can_run ())
     return;
-  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_subprocess (NULL, mitogen_test_scaled (60 * G_USEC_PER_SEC),
+                          G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
 }
 
@@ -310,7 +313,8 @@ test_no_password (Fixture *f,
     }
   if (!can_run ())
     return;
-  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_subprocess (NULL, mitogen_test_scaled (60 * G_USEC_PER_SEC),
+                          G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
 }
 

@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#define WAIT (30 * G_USEC_PER_SEC)
+#define WAIT (mitogen_test_scaled (30 * G_USEC_PER_SEC))
 #define N_LEAVES 10
 
 typedef struct {

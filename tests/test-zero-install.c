@@ -8,6 +8,7 @@
  * skips otherwise. Mounts happen in a mount namespace of the test's own, so
  * none outlives it. */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <link.h>
@@ -23,7 +24,7 @@
 #define USER "mitogen-test"
 #define BUSYBOX "/bin/busybox"
 /* Failures are to come at once, well inside the connect timeout. */
-#define QUICK_USEC (10 * G_USEC_PER_SEC)
+#define QUICK_USEC (mitogen_test_scaled (10 * G_USEC_PER_SEC))
 
 typedef enum {
   ROOT_WRITABLE_HOME = 1 << 0,

@@ -5,9 +5,10 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #include <mitogen/mitogen.h>
+#include "../mitogen-test-util.h"
 
 /* Long enough never to be hit by a working master. */
-#define WAIT (20 * G_USEC_PER_SEC)
+#define WAIT MITOGEN_TEST_WAIT
 
 /* The children started here live as long as the context: it shuts them
  * down as it exits. */
