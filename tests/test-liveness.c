@@ -243,7 +243,7 @@ test_shutdown_deaf_child (void)
 
   /* No keepalive: the shutdown itself must end it. */
   connect_child (&f, 0.0);
-  mitogen_context_call_no_reply (f.ctx, "stubborn.become_sleep", NULL);
+  g_assert_true (mitogen_context_call_no_reply (f.ctx, "stubborn.become_sleep", NULL, NULL, NULL));
   wait_until (became_sleep, f.pid, "the child to become sleep");
   g_assert_true (mitogen_context_is_connected (f.ctx));
 
