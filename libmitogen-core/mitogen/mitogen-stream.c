@@ -599,6 +599,7 @@ answer_unsent (MitogenStream *self,
                GQueue *unsent)
 {
   MitogenStreamPrivate *priv = PRIV (self);
+  const gchar *name = mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (self));
   g_autofree gchar *reason = NULL;
   OutFrame *frame;
 
@@ -607,10 +608,9 @@ answer_unsent (MitogenStream *self,
       if (priv->router && mitogen_message_get_reply_to (frame->msg) != 0)
         {
           if (!reason)
-            reason = g_strdup_printf (
-              "Context %s (id %u) disconnected: %s",
-              mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (self)) ?: "(unnamed)",
-              priv->remote_id, priv->disconnect_reason ?: "the stream closed");
+            reason = g_strdup_printf ("Context %s (id %u) disconnected: %s",
+                                      name ? name : "(unnamed)", priv->remote_id,
+                                      priv->disconnect_reason ?: "the stream closed");
           mitogen_router_send_dead (priv->router, frame->msg, reason);
         }
       out_frame_free (frame);
