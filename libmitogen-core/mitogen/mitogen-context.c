@@ -187,8 +187,7 @@ mitogen_context_is_connected (MitogenContext *self)
 /* Sends @msg at once, whatever the queue: for control messages such as
  * SHUTDOWN, which must not wait behind a peer that does not read. */
 static void
-queue_message (MitogenContext *self,
-               MitogenMessage *msg)
+queue_message (MitogenContext *self, MitogenMessage *msg)
 {
   mitogen_message_set_dst_id (msg, self->context_id);
   mitogen_router_route (self->router, msg);
@@ -359,8 +358,8 @@ mitogen_context_call_chained (MitogenContext *self,
                               GCancellable *cancellable,
                               GError **error)
 {
-  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
-  g_autoptr(MitogenReceiver) recv = NULL;
+  g_autoptr (GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  g_autoptr (MitogenReceiver) recv = NULL;
 
   if (!mitogen_sender_wait_room (self->router, self->context_id, cancellable,
                                  error))
@@ -371,7 +370,8 @@ mitogen_context_call_chained (MitogenContext *self,
 }
 
 /* A call of mitogen_context_call_chained_async(), until it is sent. */
-typedef struct {
+typedef struct
+{
   MitogenContext *context;
   gchar *chain_id;
   gchar *function;
@@ -438,19 +438,16 @@ pending_call_free (gpointer data)
 }
 
 static void
-start_call_when_room (GObject *source,
-                      GAsyncResult *result,
-                      gpointer user_data)
+start_call_when_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   PendingCall *c = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenReceiver) recv = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenReceiver) recv = NULL;
 
   if (mitogen_sender_wait_room_finish (result, &error))
     recv = mitogen_context_start_call (c->context, c->chain_id, c->function,
-                                       c->args, 0, TRUE,
-                                       &error);
+                                       c->args, 0, TRUE, &error);
   if (!recv)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -525,7 +522,7 @@ mitogen_context_call_no_reply (MitogenContext *self,
                                GCancellable *cancellable,
                                GError **error)
 {
-  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  g_autoptr (GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
   GError *local_error = NULL;
 
   if (!mitogen_sender_wait_room (self->router, self->context_id, cancellable,
@@ -547,7 +544,7 @@ mitogen_context_call_chained_no_reply (MitogenContext *self,
                                        const gchar *function,
                                        GVariant *args)
 {
-  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  g_autoptr (GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
   g_autoptr(GError) error = NULL;
 
   /* A stream that disconnects meanwhile fails the chain's next call. */
@@ -623,7 +620,7 @@ mitogen_context_call_with_progress (MitogenContext *self,
                                     GCancellable *cancellable,
                                     GError **error)
 {
-  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  g_autoptr (GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
   Progress *p = g_atomic_rc_box_new0 (Progress);
   g_autoptr(MitogenReceiver) recv = NULL;
   GVariant *result;

@@ -96,8 +96,7 @@ mitogen_sender_get_dst_handle (MitogenSender *self)
 /* The stream a message to @dst_id leaves by, or %NULL when it stays here
  * or has no route: no queue to wait for then. */
 static MitogenStream *
-stream_towards (MitogenRouter *router,
-                guint32 dst_id)
+stream_towards (MitogenRouter *router, guint32 dst_id)
 {
   if (dst_id == mitogen_router_get_context_id (router))
     return NULL;
@@ -110,7 +109,7 @@ mitogen_sender_wait_room (MitogenRouter *router,
                           GCancellable *cancellable,
                           GError **error)
 {
-  g_autoptr(MitogenStream) stream = stream_towards (router, dst_id);
+  g_autoptr (MitogenStream) stream = stream_towards (router, dst_id);
 
   if (!stream)
     return !g_cancellable_set_error_if_cancelled (cancellable, error);
@@ -118,14 +117,13 @@ mitogen_sender_wait_room (MitogenRouter *router,
 }
 
 static void
-on_room (GObject *source,
-         GAsyncResult *result,
-         gpointer user_data)
+on_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   GError *error = NULL;
 
-  if (mitogen_stream_wait_writable_finish (MITOGEN_STREAM (source), result, &error))
+  if (mitogen_stream_wait_writable_finish (MITOGEN_STREAM (source), result,
+                                           &error))
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
@@ -138,7 +136,7 @@ mitogen_sender_wait_room_async (MitogenRouter *router,
                                 GAsyncReadyCallback callback,
                                 gpointer user_data)
 {
-  g_autoptr(MitogenStream) stream = stream_towards (router, dst_id);
+  g_autoptr (MitogenStream) stream = stream_towards (router, dst_id);
   GTask *task = g_task_new (router, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, mitogen_sender_wait_room_async);
@@ -153,8 +151,7 @@ mitogen_sender_wait_room_async (MitogenRouter *router,
 }
 
 gboolean
-mitogen_sender_wait_room_finish (GAsyncResult *result,
-                                 GError **error)
+mitogen_sender_wait_room_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -180,12 +177,13 @@ mitogen_sender_send (MitogenSender *self,
                      GCancellable *cancellable,
                      GError **error)
 {
-  g_autoptr(GVariant) owned = data ? g_variant_ref_sink (data) : NULL;
-  g_autoptr(MitogenMessage) msg = NULL;
+  g_autoptr (GVariant) owned = data ? g_variant_ref_sink (data) : NULL;
+  g_autoptr (MitogenMessage) msg = NULL;
 
   g_return_val_if_fail (MITOGEN_IS_SENDER (self), FALSE);
 
-  if (!mitogen_sender_wait_room (self->router, self->dst_id, cancellable, error))
+  if (!mitogen_sender_wait_room (self->router, self->dst_id, cancellable,
+                                 error))
     return FALSE;
   msg = mitogen_message_new (self->dst_id, self->dst_handle, owned);
   mitogen_router_route (self->router, msg);
@@ -193,14 +191,12 @@ mitogen_sender_send (MitogenSender *self,
 }
 
 static void
-send_when_room (GObject *source,
-                GAsyncResult *result,
-                gpointer user_data)
+send_when_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   MitogenSender *self = g_task_get_source_object (task);
   GError *error = NULL;
-  g_autoptr(MitogenMessage) msg = NULL;
+  g_autoptr (MitogenMessage) msg = NULL;
 
   if (!mitogen_sender_wait_room_finish (result, &error))
     {

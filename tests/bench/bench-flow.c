@@ -27,10 +27,9 @@
 
 static gint bulk_mib = 1024;
 
-static GOptionEntry entries[] = {
-  { "bulk-mib", 'b', 0, G_OPTION_ARG_INT, &bulk_mib, "MiB per bulk figure", "MIB" },
-  { NULL }
-};
+static GOptionEntry entries[] = { { "bulk-mib", 'b', 0, G_OPTION_ARG_INT,
+                                    &bulk_mib, "MiB per bulk figure", "MIB" },
+                                  { NULL } };
 
 /* This process's resident set, in KiB. */
 static glong
@@ -39,19 +38,17 @@ vm_rss (void)
   g_autofree gchar *status = NULL;
   const gchar *line;
 
-  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL) ||
-      !(line = strstr (status, "\nVmRSS:")))
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL)
+      || !(line = strstr (status, "\nVmRSS:")))
     g_error ("no VmRSS in /proc/self/status");
   return (glong) g_ascii_strtoll (line + strlen ("\nVmRSS:"), NULL, 10);
 }
 
 static MitogenStream *
-start_peer (MitogenRouter *router,
-            const gchar *const *args,
-            GPid *pid)
+start_peer (MitogenRouter *router, const gchar *const *args, GPid *pid)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
   MitogenStream *stream;
   int fd;
 
@@ -71,8 +68,7 @@ start_peer (MitogenRouter *router,
 }
 
 static void
-stop_master (MitogenBroker *broker,
-             GPid pid)
+stop_master (MitogenBroker *broker, GPid pid)
 {
   int status;
 
@@ -92,7 +88,8 @@ wait_flood_stopped (MitogenStream *stream)
     {
       guint64 now = mitogen_stream_get_bytes_received (stream);
 
-      still = (now == last && !mitogen_stream_is_writable (stream)) ? still + 1 : 0;
+      still = (now == last && !mitogen_stream_is_writable (stream)) ? still + 1
+                                                                    : 0;
       last = now;
       g_usleep (25000);
     }
@@ -101,10 +98,10 @@ wait_flood_stopped (MitogenStream *stream)
 static void
 bench_flood (void)
 {
-  g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
-  g_autoptr(MitogenRouter) router = mitogen_router_new (broker);
+  g_autoptr (MitogenBroker) broker = mitogen_broker_new ();
+  g_autoptr (MitogenRouter) router = mitogen_router_new (broker);
   const gchar *args[] = { "--flood=core", NULL };
-  g_autoptr(MitogenStream) stream = NULL;
+  g_autoptr (MitogenStream) stream = NULL;
   glong before;
   GPid pid;
 
@@ -121,14 +118,16 @@ bench_flood (void)
   printf ("  queued for it              %8.1f KiB\n",
           (double) mitogen_stream_get_pending_bytes (stream) / 1024.0);
   printf ("  master RSS growth          %8ld KiB   (goal <= 2x window; "
-          "before flow control: 206 KB in, 222 MB queued)\n", vm_rss () - before);
+          "before flow control: 206 KB in, 222 MB queued)\n",
+          vm_rss () - before);
 
   /* The child never reads: it goes when its socket does. */
   kill (pid, SIGKILL);
   stop_master (broker, pid);
 }
 
-typedef struct {
+typedef struct
+{
   MitogenSender *sender;
   gint done; /* atomic */
 } Stalled;
@@ -138,12 +137,12 @@ send_stalled (gpointer data)
 {
   Stalled *s = data;
   g_autofree guint8 *zeros = g_malloc0 (STALLED_SIZE);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   for (gint i = 0; i < STALLED_MESSAGES; i++)
     if (!mitogen_sender_send (s->sender,
-                              g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, zeros,
-                                                         STALLED_SIZE, 1),
+                              g_variant_new_fixed_array (
+                                  G_VARIANT_TYPE_BYTE, zeros, STALLED_SIZE, 1),
                               NULL, &error))
       g_error ("send failed: %s", error->message);
   g_atomic_int_set (&s->done, TRUE);
@@ -153,10 +152,10 @@ send_stalled (gpointer data)
 static void
 bench_stalled (void)
 {
-  g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
-  g_autoptr(MitogenRouter) router = mitogen_router_new (broker);
-  g_autoptr(MitogenStream) stream = NULL;
-  g_autoptr(MitogenSender) sender = mitogen_sender_new (router, 1, PEER_SINK);
+  g_autoptr (MitogenBroker) broker = mitogen_broker_new ();
+  g_autoptr (MitogenRouter) router = mitogen_router_new (broker);
+  g_autoptr (MitogenStream) stream = NULL;
+  g_autoptr (MitogenSender) sender = mitogen_sender_new (router, 1, PEER_SINK);
   Stalled s = { sender, FALSE };
   gsize most = 0;
   glong before, grown;
@@ -170,8 +169,8 @@ bench_stalled (void)
   before = vm_rss ();
   thread = g_thread_new ("stalled-sender", send_stalled, &s);
   /* The sender waits once the window is full; the queue holds still. */
-  while (mitogen_stream_is_writable (stream) ||
-         mitogen_stream_get_pending_bytes (stream) != most)
+  while (mitogen_stream_is_writable (stream)
+         || mitogen_stream_get_pending_bytes (stream) != most)
     {
       most = mitogen_stream_get_pending_bytes (stream);
       g_usleep (50000);
@@ -184,7 +183,8 @@ bench_stalled (void)
   printf ("%d x %d KiB sent to a child that does not read (SIGSTOP):\n",
           STALLED_MESSAGES, STALLED_SIZE / 1024);
   printf ("  queued while the sender waits %5.1f MiB   (window %zu KiB; "
-          "before flow control: %d MiB)\n", (double) most / (1024 * 1024),
+          "before flow control: %d MiB)\n",
+          (double) most / (1024 * 1024),
           mitogen_stream_get_transmit_window (stream) / 1024,
           STALLED_MESSAGES * STALLED_SIZE / (1024 * 1024));
   printf ("  master RSS growth             %5ld KiB\n", grown);
@@ -203,17 +203,18 @@ raw_bulk (int fd)
     mitogen_write_all (fd, chunk, BULK_CHUNK, -1, NULL);
   if (!bench_read_exactly (fd, &ack, 1))
     g_error ("raw read failed");
-  return (double) total / (1024.0 * 1024.0) /
-         ((double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+  return (double) total / (1024.0 * 1024.0)
+         / ((double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
 }
 
 static guint64
 sink_total (MitogenRouter *router)
 {
-  g_autoptr(MitogenReceiver) recv = mitogen_receiver_new (router, 0, FALSE, 1, NULL);
-  g_autoptr(MitogenMessage) msg = mitogen_message_new (1, PEER_SINK, NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) total = NULL;
+  g_autoptr (MitogenReceiver) recv
+      = mitogen_receiver_new (router, 0, FALSE, 1, NULL);
+  g_autoptr (MitogenMessage) msg = mitogen_message_new (1, PEER_SINK, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) total = NULL;
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg);
@@ -228,11 +229,11 @@ static double
 sender_bulk (MitogenRouter *router)
 {
   g_autofree guint8 *chunk = g_malloc0 (BULK_CHUNK);
-  g_autoptr(GVariant) data = g_variant_ref_sink (
-    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, chunk, BULK_CHUNK, 1));
-  g_autoptr(MitogenSender) sender = mitogen_sender_new (router, 1, PEER_SINK);
-  g_autoptr(MitogenMessage) one = mitogen_message_new (1, PEER_SINK, data);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GVariant) data = g_variant_ref_sink (
+      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, chunk, BULK_CHUNK, 1));
+  g_autoptr (MitogenSender) sender = mitogen_sender_new (router, 1, PEER_SINK);
+  g_autoptr (MitogenMessage) one = mitogen_message_new (1, PEER_SINK, data);
+  g_autoptr (GError) error = NULL;
   gint64 n = (gint64) bulk_mib * 1024 * 1024 / BULK_CHUNK;
   gint64 start = g_get_monotonic_time ();
 
@@ -241,20 +242,20 @@ sender_bulk (MitogenRouter *router)
       g_error ("send failed: %s", error->message);
   if (sink_total (router) != (guint64) n * mitogen_message_get_size (one))
     g_error ("the sink lost bytes");
-  return (double) n * BULK_CHUNK / (1024.0 * 1024.0) /
-         ((double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+  return (double) n * BULK_CHUNK / (1024.0 * 1024.0)
+         / ((double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
 }
 
 /* One message sent again and again, each time the stream has room: flow
  * control on, without the copy of a value into a new message. */
 static double
-stream_bulk (MitogenRouter *router,
-             MitogenStream *stream)
+stream_bulk (MitogenRouter *router, MitogenStream *stream)
 {
   g_autofree guint8 *chunk = g_malloc0 (BULK_CHUNK);
-  g_autoptr(MitogenMessage) msg = mitogen_message_new (
-    1, PEER_SINK, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, chunk, BULK_CHUNK, 1));
-  g_autoptr(GError) error = NULL;
+  g_autoptr (MitogenMessage) msg = mitogen_message_new (
+      1, PEER_SINK,
+      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, chunk, BULK_CHUNK, 1));
+  g_autoptr (GError) error = NULL;
   gint64 n = (gint64) bulk_mib * 1024 * 1024 / BULK_CHUNK;
   gint64 start = g_get_monotonic_time ();
 
@@ -266,19 +267,19 @@ stream_bulk (MitogenRouter *router,
     }
   if (sink_total (router) != (guint64) n * mitogen_message_get_size (msg))
     g_error ("the sink lost bytes");
-  return (double) n * BULK_CHUNK / (1024.0 * 1024.0) /
-         ((double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+  return (double) n * BULK_CHUNK / (1024.0 * 1024.0)
+         / ((double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
 }
 
 static void
 bench_bulk (void)
 {
-  g_autofree gchar *bulk_arg =
-    g_strdup_printf ("--raw-bulk=%" G_GINT64_FORMAT, (gint64) bulk_mib * 1024 * 1024);
+  g_autofree gchar *bulk_arg = g_strdup_printf (
+      "--raw-bulk=%" G_GINT64_FORMAT, (gint64) bulk_mib * 1024 * 1024);
   const gchar *args[] = { bulk_arg, NULL };
-  g_autoptr(MitogenBroker) broker = NULL;
-  g_autoptr(MitogenRouter) router = NULL;
-  g_autoptr(MitogenStream) stream = NULL;
+  g_autoptr (MitogenBroker) broker = NULL;
+  g_autoptr (MitogenRouter) router = NULL;
+  g_autoptr (MitogenStream) stream = NULL;
   double raw_rate, flow_rate, sender_rate;
   GPid pid;
   int fd = GPOINTER_TO_INT (start_peer (NULL, args, &pid));
@@ -293,7 +294,8 @@ bench_bulk (void)
 
   printf ("bulk, %d KiB messages, %d MiB:\n", BULK_CHUNK / 1024, bulk_mib);
   printf ("  raw socketpair copy        %8.0f MiB/s\n", raw_rate);
-  printf ("  wait_writable + route      %8.0f MiB/s   (%.0f%% of raw; goal >= 70%%)\n",
+  printf ("  wait_writable + route      %8.0f MiB/s   (%.0f%% of raw; goal >= "
+          "70%%)\n",
           flow_rate, 100.0 * flow_rate / raw_rate);
   printf ("  Sender (copies each value) %8.0f MiB/s   (%.0f%% of raw)\n",
           sender_rate, 100.0 * sender_rate / raw_rate);
