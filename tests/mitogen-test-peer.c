@@ -104,9 +104,9 @@ write_frame (MitogenMessage *msg)
 static void
 flood (void)
 {
-  g_autoptr (MitogenMessage) get_module = mitogen_message_new (
+  g_autoptr(MitogenMessage) get_module = mitogen_message_new (
       0, MITOGEN_HANDLE_GET_MODULE, g_variant_new ("(s)", flood_module));
-  g_autoptr (MitogenMessage) call = mitogen_message_new (
+  g_autoptr(MitogenMessage) call = mitogen_message_new (
       0, MITOGEN_HANDLE_CALL_FUNCTION,
       g_variant_new ("(sssvu)", "", "core", "getpid", g_variant_new ("()"), 0));
 

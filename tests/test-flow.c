@@ -14,14 +14,12 @@
 #define WINDOW (256 * 1024)
 #define CHUNK (64 * 1024)
 
-typedef struct
-{
+typedef struct {
   GPid pid;
   MitogenStream *stream;
 } Peer;
 
-typedef struct
-{
+typedef struct {
   MitogenBroker *broker;
   MitogenRouter *router;
   Peer flooder; /* id 1 */
@@ -36,7 +34,7 @@ start_peer (Fixture *f, Peer *peer, guint32 id, const gchar *flood_module)
       = flood_module ? g_strdup_printf ("--flood=%s", flood_module) : NULL;
   g_autofree gchar *name = g_strdup_printf ("peer%u", id);
   const gchar *argv[] = { MITOGEN_TEST_PEER, id_arg, flood_arg, NULL };
-  g_autoptr (GError) error = NULL;
+  g_autoptr(GError) error = NULL;
   int fd;
 
   g_assert_true (
@@ -104,12 +102,12 @@ wait_disconnected (MitogenStream *stream)
 static void
 echo_once (MitogenRouter *router)
 {
-  g_autoptr (MitogenReceiver) recv
+  g_autoptr(MitogenReceiver) recv
       = mitogen_receiver_new (router, 0, FALSE, 2, NULL);
-  g_autoptr (MitogenMessage) msg
+  g_autoptr(MitogenMessage) msg
       = mitogen_message_new (2, PEER_ECHO, g_variant_new_string ("ping"));
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg);
@@ -166,7 +164,7 @@ chunk_value (void)
 static guint64
 chunk_size (void)
 {
-  g_autoptr (MitogenMessage) msg
+  g_autoptr(MitogenMessage) msg
       = mitogen_message_new (0, PEER_SINK, chunk_value ());
   return mitogen_message_get_size (msg);
 }
@@ -175,7 +173,7 @@ chunk_size (void)
 static guint64
 fill (MitogenSender *sender, MitogenStream *stream)
 {
-  g_autoptr (GError) error = NULL;
+  g_autoptr(GError) error = NULL;
   guint64 sent = 0;
 
   for (guint i = 0; mitogen_stream_is_writable (stream); i++)
@@ -193,11 +191,11 @@ fill (MitogenSender *sender, MitogenStream *stream)
 static guint64
 sink_total (MitogenRouter *router)
 {
-  g_autoptr (MitogenReceiver) recv
+  g_autoptr(MitogenReceiver) recv
       = mitogen_receiver_new (router, 0, FALSE, 2, NULL);
-  g_autoptr (MitogenMessage) msg = mitogen_message_new (2, PEER_SINK, NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) total = NULL;
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (2, PEER_SINK, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) total = NULL;
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg);
@@ -230,10 +228,10 @@ static void
 test_send_waits_and_cancels (Fixture *f, gconstpointer data)
 {
   guint64 sent;
-  g_autoptr (MitogenSender) sender = stopped_sink (f, &sent);
-  g_autoptr (MitogenTestDeadline) soon
+  g_autoptr(MitogenSender) sender = stopped_sink (f, &sent);
+  g_autoptr(MitogenTestDeadline) soon
       = mitogen_test_deadline_new (G_USEC_PER_SEC / 10);
-  g_autoptr (GError) error = NULL;
+  g_autoptr(GError) error = NULL;
   gsize pending = mitogen_stream_get_pending_bytes (f->echo.stream);
 
   g_assert_false (
@@ -248,8 +246,7 @@ test_send_waits_and_cancels (Fixture *f, gconstpointer data)
   g_assert_cmpuint (sink_total (f->router), ==, sent);
 }
 
-typedef struct
-{
+typedef struct {
   GMainContext *context;
   gboolean notified; /* atomic */
   GAsyncResult *result;
@@ -285,9 +282,9 @@ static void
 test_send_async_completes (Fixture *f, gconstpointer data)
 {
   guint64 sent;
-  g_autoptr (MitogenSender) sender = stopped_sink (f, &sent);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSource) timeout = NULL;
+  g_autoptr(MitogenSender) sender = stopped_sink (f, &sent);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSource) timeout = NULL;
   AsyncWait w = { g_main_context_new (), FALSE, NULL };
   gulong id;
 
@@ -319,8 +316,7 @@ test_send_async_completes (Fixture *f, gconstpointer data)
   g_main_context_unref (w.context);
 }
 
-typedef struct
-{
+typedef struct {
   MitogenSender *sender;
   GMutex lock;
   GCond cond;
@@ -358,10 +354,10 @@ static void
 test_disconnect_wakes_sender (Fixture *f, gconstpointer data)
 {
   guint64 sent;
-  g_autoptr (MitogenSender) sender = stopped_sink (f, &sent);
+  g_autoptr(MitogenSender) sender = stopped_sink (f, &sent);
   BlockedSend b = { sender };
-  g_autoptr (GError) async_error = NULL;
-  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr(GError) async_error = NULL;
+  g_autoptr(GMainContext) context = g_main_context_new ();
   gint64 deadline = g_get_monotonic_time () + MITOGEN_TEST_WAIT;
   GThread *thread;
   int status;
@@ -404,19 +400,19 @@ test_disconnect_wakes_sender (Fixture *f, gconstpointer data)
 static void
 test_call_no_reply_waits (Fixture *f, gconstpointer data)
 {
-  g_autoptr (MitogenContext) ctx
+  g_autoptr(MitogenContext) ctx
       = mitogen_test_connect (f->router, "local", NULL, NULL);
   MitogenStream *stream = mitogen_context_get_stream (ctx);
   gint32 pid = mitogen_test_remote_pid (ctx);
   gsize big = 1024 * 1024;
   g_autofree guint8 *zeros = g_malloc0 (big);
-  g_autoptr (GError) error = NULL;
+  g_autoptr(GError) error = NULL;
   guint i;
 
   g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
   for (i = 0; i < 64; i++)
     {
-      g_autoptr (MitogenTestDeadline) soon
+      g_autoptr(MitogenTestDeadline) soon
           = mitogen_test_deadline_new (G_USEC_PER_SEC / 2);
 
       if (!mitogen_context_call_no_reply (

@@ -358,8 +358,8 @@ mitogen_context_call_chained (MitogenContext *self,
                               GCancellable *cancellable,
                               GError **error)
 {
-  g_autoptr (GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
-  g_autoptr (MitogenReceiver) recv = NULL;
+  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  g_autoptr(MitogenReceiver) recv = NULL;
 
   if (!mitogen_sender_wait_room (self->router, self->context_id, cancellable,
                                  error))
@@ -370,8 +370,7 @@ mitogen_context_call_chained (MitogenContext *self,
 }
 
 /* A call of mitogen_context_call_chained_async(), until it is sent. */
-typedef struct
-{
+typedef struct {
   MitogenContext *context;
   gchar *chain_id;
   gchar *function;
@@ -442,8 +441,8 @@ start_call_when_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   PendingCall *c = g_task_get_task_data (task);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (MitogenReceiver) recv = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MitogenReceiver) recv = NULL;
 
   if (mitogen_sender_wait_room_finish (result, &error))
     recv = mitogen_context_start_call (c->context, c->chain_id, c->function,
@@ -522,7 +521,7 @@ mitogen_context_call_no_reply (MitogenContext *self,
                                GCancellable *cancellable,
                                GError **error)
 {
-  g_autoptr (GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
   GError *local_error = NULL;
 
   if (!mitogen_sender_wait_room (self->router, self->context_id, cancellable,
@@ -544,7 +543,7 @@ mitogen_context_call_chained_no_reply (MitogenContext *self,
                                        const gchar *function,
                                        GVariant *args)
 {
-  g_autoptr (GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
   g_autoptr(GError) error = NULL;
 
   /* A stream that disconnects meanwhile fails the chain's next call. */
@@ -620,7 +619,7 @@ mitogen_context_call_with_progress (MitogenContext *self,
                                     GCancellable *cancellable,
                                     GError **error)
 {
-  g_autoptr (GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
+  g_autoptr(GVariant) owned_args = args ? g_variant_ref_sink (args) : NULL;
   Progress *p = g_atomic_rc_box_new0 (Progress);
   g_autoptr(MitogenReceiver) recv = NULL;
   GVariant *result;

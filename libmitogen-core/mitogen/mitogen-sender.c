@@ -109,7 +109,7 @@ mitogen_sender_wait_room (MitogenRouter *router,
                           GCancellable *cancellable,
                           GError **error)
 {
-  g_autoptr (MitogenStream) stream = stream_towards (router, dst_id);
+  g_autoptr(MitogenStream) stream = stream_towards (router, dst_id);
 
   if (!stream)
     return !g_cancellable_set_error_if_cancelled (cancellable, error);
@@ -119,7 +119,7 @@ mitogen_sender_wait_room (MitogenRouter *router,
 static void
 on_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (GTask) task = user_data;
+  g_autoptr(GTask) task = user_data;
   GError *error = NULL;
 
   if (mitogen_stream_wait_writable_finish (MITOGEN_STREAM (source), result,
@@ -136,7 +136,7 @@ mitogen_sender_wait_room_async (MitogenRouter *router,
                                 GAsyncReadyCallback callback,
                                 gpointer user_data)
 {
-  g_autoptr (MitogenStream) stream = stream_towards (router, dst_id);
+  g_autoptr(MitogenStream) stream = stream_towards (router, dst_id);
   GTask *task = g_task_new (router, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, mitogen_sender_wait_room_async);
@@ -177,8 +177,8 @@ mitogen_sender_send (MitogenSender *self,
                      GCancellable *cancellable,
                      GError **error)
 {
-  g_autoptr (GVariant) owned = data ? g_variant_ref_sink (data) : NULL;
-  g_autoptr (MitogenMessage) msg = NULL;
+  g_autoptr(GVariant) owned = data ? g_variant_ref_sink (data) : NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
 
   g_return_val_if_fail (MITOGEN_IS_SENDER (self), FALSE);
 
@@ -193,10 +193,10 @@ mitogen_sender_send (MitogenSender *self,
 static void
 send_when_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (GTask) task = user_data;
+  g_autoptr(GTask) task = user_data;
   MitogenSender *self = g_task_get_source_object (task);
   GError *error = NULL;
-  g_autoptr (MitogenMessage) msg = NULL;
+  g_autoptr(MitogenMessage) msg = NULL;
 
   if (!mitogen_sender_wait_room_finish (result, &error))
     {

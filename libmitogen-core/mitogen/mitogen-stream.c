@@ -93,8 +93,7 @@ typedef struct {
 G_DEFINE_TYPE_WITH_PRIVATE (MitogenStream, mitogen_stream,
                             MITOGEN_TYPE_BASIC_STREAM)
 
-enum
-{
+enum {
   PROP_0,
   PROP_REMOTE_ID,
   PROP_IS_PRIVILEGED,
@@ -223,7 +222,7 @@ finish_writable_tasks (MitogenStream *self)
 
   while ((task = g_queue_pop_head (&done)))
     {
-      g_autoptr (GError) error = NULL;
+      g_autoptr(GError) error = NULL;
 
       if (g_task_get_task_data (task))
         g_source_destroy (g_task_get_task_data (task));
@@ -243,21 +242,22 @@ static void
 unpause (MitogenStream *self)
 {
   MitogenStreamPrivate *priv = PRIV (self);
+  MitogenBroker *broker;
 
   g_return_if_fail (priv->pauses > 0);
   if (--priv->pauses > 0 || priv->disconnected)
     return;
   route_decoded (self);
-  if (priv->pauses == 0 && !priv->disconnected)
-    mitogen_broker_resume_receive (stream_broker (self),
-                                   MITOGEN_BASIC_STREAM (self));
+  broker = stream_broker (self);
+  if (priv->pauses == 0 && !priv->disconnected && broker)
+    mitogen_broker_resume_receive (broker, MITOGEN_BASIC_STREAM (self));
 }
 
 static void
 release_paused_readers (MitogenStream *self)
 {
   MitogenStreamPrivate *priv = PRIV (self);
-  g_autoptr (GPtrArray) readers = g_steal_pointer (&priv->paused_readers);
+  g_autoptr(GPtrArray) readers = g_steal_pointer (&priv->paused_readers);
 
   priv->paused_readers = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; readers && i < readers->len; i++)
@@ -310,9 +310,9 @@ pause_feeder (MitogenStream *self)
       || g_ptr_array_find (priv->paused_readers, feeder, NULL))
     return;
   g_ptr_array_add (priv->paused_readers, g_object_ref (feeder));
+  /* The feeder is being read on this broker thread: it has a broker. */
   if (PRIV (feeder)->pauses++ == 0)
-    mitogen_broker_pause_receive (stream_broker (feeder),
-                                  MITOGEN_BASIC_STREAM (feeder));
+    mitogen_broker_pause_receive (broker, MITOGEN_BASIC_STREAM (feeder));
 }
 
 /* Fills the frame's iovecs from @frame->offset on. */
@@ -1215,8 +1215,8 @@ mitogen_stream_wait_writable_async (MitogenStream *self,
                                     gpointer user_data)
 {
   MitogenStreamPrivate *priv = PRIV (self);
-  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-  g_autoptr (GError) error = NULL;
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
   gboolean ready;
 
   g_return_if_fail (MITOGEN_IS_STREAM (self));

@@ -47,8 +47,8 @@ vm_rss (void)
 static MitogenStream *
 start_peer (MitogenRouter *router, const gchar *const *args, GPid *pid)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
   MitogenStream *stream;
   int fd;
 
@@ -98,10 +98,10 @@ wait_flood_stopped (MitogenStream *stream)
 static void
 bench_flood (void)
 {
-  g_autoptr (MitogenBroker) broker = mitogen_broker_new ();
-  g_autoptr (MitogenRouter) router = mitogen_router_new (broker);
+  g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
+  g_autoptr(MitogenRouter) router = mitogen_router_new (broker);
   const gchar *args[] = { "--flood=core", NULL };
-  g_autoptr (MitogenStream) stream = NULL;
+  g_autoptr(MitogenStream) stream = NULL;
   glong before;
   GPid pid;
 
@@ -126,8 +126,7 @@ bench_flood (void)
   stop_master (broker, pid);
 }
 
-typedef struct
-{
+typedef struct {
   MitogenSender *sender;
   gint done; /* atomic */
 } Stalled;
@@ -137,7 +136,7 @@ send_stalled (gpointer data)
 {
   Stalled *s = data;
   g_autofree guint8 *zeros = g_malloc0 (STALLED_SIZE);
-  g_autoptr (GError) error = NULL;
+  g_autoptr(GError) error = NULL;
 
   for (gint i = 0; i < STALLED_MESSAGES; i++)
     if (!mitogen_sender_send (s->sender,
@@ -152,10 +151,10 @@ send_stalled (gpointer data)
 static void
 bench_stalled (void)
 {
-  g_autoptr (MitogenBroker) broker = mitogen_broker_new ();
-  g_autoptr (MitogenRouter) router = mitogen_router_new (broker);
-  g_autoptr (MitogenStream) stream = NULL;
-  g_autoptr (MitogenSender) sender = mitogen_sender_new (router, 1, PEER_SINK);
+  g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
+  g_autoptr(MitogenRouter) router = mitogen_router_new (broker);
+  g_autoptr(MitogenStream) stream = NULL;
+  g_autoptr(MitogenSender) sender = mitogen_sender_new (router, 1, PEER_SINK);
   Stalled s = { sender, FALSE };
   gsize most = 0;
   glong before, grown;
@@ -210,11 +209,11 @@ raw_bulk (int fd)
 static guint64
 sink_total (MitogenRouter *router)
 {
-  g_autoptr (MitogenReceiver) recv
+  g_autoptr(MitogenReceiver) recv
       = mitogen_receiver_new (router, 0, FALSE, 1, NULL);
-  g_autoptr (MitogenMessage) msg = mitogen_message_new (1, PEER_SINK, NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) total = NULL;
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (1, PEER_SINK, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) total = NULL;
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg);
@@ -229,11 +228,11 @@ static double
 sender_bulk (MitogenRouter *router)
 {
   g_autofree guint8 *chunk = g_malloc0 (BULK_CHUNK);
-  g_autoptr (GVariant) data = g_variant_ref_sink (
+  g_autoptr(GVariant) data = g_variant_ref_sink (
       g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, chunk, BULK_CHUNK, 1));
-  g_autoptr (MitogenSender) sender = mitogen_sender_new (router, 1, PEER_SINK);
-  g_autoptr (MitogenMessage) one = mitogen_message_new (1, PEER_SINK, data);
-  g_autoptr (GError) error = NULL;
+  g_autoptr(MitogenSender) sender = mitogen_sender_new (router, 1, PEER_SINK);
+  g_autoptr(MitogenMessage) one = mitogen_message_new (1, PEER_SINK, data);
+  g_autoptr(GError) error = NULL;
   gint64 n = (gint64) bulk_mib * 1024 * 1024 / BULK_CHUNK;
   gint64 start = g_get_monotonic_time ();
 
@@ -252,10 +251,10 @@ static double
 stream_bulk (MitogenRouter *router, MitogenStream *stream)
 {
   g_autofree guint8 *chunk = g_malloc0 (BULK_CHUNK);
-  g_autoptr (MitogenMessage) msg = mitogen_message_new (
+  g_autoptr(MitogenMessage) msg = mitogen_message_new (
       1, PEER_SINK,
       g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, chunk, BULK_CHUNK, 1));
-  g_autoptr (GError) error = NULL;
+  g_autoptr(GError) error = NULL;
   gint64 n = (gint64) bulk_mib * 1024 * 1024 / BULK_CHUNK;
   gint64 start = g_get_monotonic_time ();
 
@@ -277,9 +276,9 @@ bench_bulk (void)
   g_autofree gchar *bulk_arg = g_strdup_printf (
       "--raw-bulk=%" G_GINT64_FORMAT, (gint64) bulk_mib * 1024 * 1024);
   const gchar *args[] = { bulk_arg, NULL };
-  g_autoptr (MitogenBroker) broker = NULL;
-  g_autoptr (MitogenRouter) router = NULL;
-  g_autoptr (MitogenStream) stream = NULL;
+  g_autoptr(MitogenBroker) broker = NULL;
+  g_autoptr(MitogenRouter) router = NULL;
+  g_autoptr(MitogenStream) stream = NULL;
   double raw_rate, flow_rate, sender_rate;
   GPid pid;
   int fd = GPOINTER_TO_INT (start_peer (NULL, args, &pid));
