@@ -32,8 +32,8 @@ static GOptionEntry entries[] = {
   { "id", 0, 0, G_OPTION_ARG_INT, &context_id, "This context's id", "ID" },
   { "raw-rounds", 0, 0, G_OPTION_ARG_INT64, &raw_rounds,
     "Echo this many raw messages first", "N" },
-  { "raw-size", 0, 0, G_OPTION_ARG_INT64, &raw_size,
-    "Size of each raw message", "BYTES" },
+  { "raw-size", 0, 0, G_OPTION_ARG_INT64, &raw_size, "Size of each raw message",
+    "BYTES" },
   { "raw-bulk", 0, 0, G_OPTION_ARG_INT64, &raw_bulk,
     "Then read this many raw bytes and answer one byte", "BYTES" },
   { "flood", 0, 0, G_OPTION_ARG_STRING, &flood_module,
@@ -95,8 +95,8 @@ write_frame (MitogenMessage *msg)
   mitogen_message_set_auth_id (msg, (guint32) context_id);
   mitogen_message_set_reply_to (msg, 1000);
   mitogen_message_encode_header (msg, header);
-  if (!mitogen_write_all (1, header, sizeof header, -1, NULL) ||
-      !mitogen_write_all (1, body, len, -1, NULL))
+  if (!mitogen_write_all (1, header, sizeof header, -1, NULL)
+      || !mitogen_write_all (1, body, len, -1, NULL))
     exit (0);
 }
 
@@ -104,13 +104,11 @@ write_frame (MitogenMessage *msg)
 static void
 flood (void)
 {
-  g_autoptr(MitogenMessage) get_module =
-    mitogen_message_new (0, MITOGEN_HANDLE_GET_MODULE,
-                         g_variant_new ("(s)", flood_module));
-  g_autoptr(MitogenMessage) call =
-    mitogen_message_new (0, MITOGEN_HANDLE_CALL_FUNCTION,
-                         g_variant_new ("(sssvu)", "", "core", "getpid",
-                                        g_variant_new ("()"), 0));
+  g_autoptr(MitogenMessage) get_module = mitogen_message_new (
+      0, MITOGEN_HANDLE_GET_MODULE, g_variant_new ("(s)", flood_module));
+  g_autoptr(MitogenMessage) call = mitogen_message_new (
+      0, MITOGEN_HANDLE_CALL_FUNCTION,
+      g_variant_new ("(sssvu)", "", "core", "getpid", g_variant_new ("()"), 0));
 
   for (;;)
     {

@@ -30,14 +30,15 @@ static void
 start_peer (Fixture *f, Peer *peer, guint32 id, const gchar *flood_module)
 {
   g_autofree gchar *id_arg = g_strdup_printf ("--id=%u", id);
-  g_autofree gchar *flood_arg =
-    flood_module ? g_strdup_printf ("--flood=%s", flood_module) : NULL;
+  g_autofree gchar *flood_arg
+      = flood_module ? g_strdup_printf ("--flood=%s", flood_module) : NULL;
   g_autofree gchar *name = g_strdup_printf ("peer%u", id);
   const gchar *argv[] = { MITOGEN_TEST_PEER, id_arg, flood_arg, NULL };
   g_autoptr(GError) error = NULL;
   int fd;
 
-  g_assert_true (mitogen_create_child (argv, NULL, &peer->pid, &fd, NULL, &error));
+  g_assert_true (
+      mitogen_create_child (argv, NULL, &peer->pid, &fd, NULL, &error));
   g_assert_no_error (error);
   peer->stream = mitogen_stream_new (f->router, id, fd, fd);
   mitogen_basic_stream_set_name (MITOGEN_BASIC_STREAM (peer->stream), name);
@@ -101,9 +102,10 @@ wait_disconnected (MitogenStream *stream)
 static void
 echo_once (MitogenRouter *router)
 {
-  g_autoptr(MitogenReceiver) recv = mitogen_receiver_new (router, 0, FALSE, 2, NULL);
-  g_autoptr(MitogenMessage) msg =
-    mitogen_message_new (2, PEER_ECHO, g_variant_new_string ("ping"));
+  g_autoptr(MitogenReceiver) recv
+      = mitogen_receiver_new (router, 0, FALSE, 2, NULL);
+  g_autoptr(MitogenMessage) msg
+      = mitogen_message_new (2, PEER_ECHO, g_variant_new_string ("ping"));
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
 
@@ -141,8 +143,10 @@ test_flood_bounded (Fixture *f, gconstpointer data)
   echo_once (f->router);
   g_assert_cmpuint (mitogen_stream_get_bytes_received (f->flooder.stream), ==,
                     received);
-  g_test_message ("flooder sent %" G_GUINT64_FORMAT " bytes; at most %" G_GSIZE_FORMAT
-                  " queued for it (window %d)", received, most, WINDOW);
+  g_test_message ("flooder sent %" G_GUINT64_FORMAT
+                  " bytes; at most %" G_GSIZE_FORMAT
+                  " queued for it (window %d)",
+                  received, most, WINDOW);
 
   /* A paused stream still notices its peer die. */
   kill (f->flooder.pid, SIGKILL);
@@ -160,7 +164,8 @@ chunk_value (void)
 static guint64
 chunk_size (void)
 {
-  g_autoptr(MitogenMessage) msg = mitogen_message_new (0, PEER_SINK, chunk_value ());
+  g_autoptr(MitogenMessage) msg
+      = mitogen_message_new (0, PEER_SINK, chunk_value ());
   return mitogen_message_get_size (msg);
 }
 
@@ -174,7 +179,8 @@ fill (MitogenSender *sender, MitogenStream *stream)
   for (guint i = 0; mitogen_stream_is_writable (stream); i++)
     {
       g_assert_cmpuint (i, <, 10000);
-      g_assert_true (mitogen_sender_send (sender, chunk_value (), NULL, &error));
+      g_assert_true (
+          mitogen_sender_send (sender, chunk_value (), NULL, &error));
       g_assert_no_error (error);
       sent += chunk_size ();
     }
@@ -185,7 +191,8 @@ fill (MitogenSender *sender, MitogenStream *stream)
 static guint64
 sink_total (MitogenRouter *router)
 {
-  g_autoptr(MitogenReceiver) recv = mitogen_receiver_new (router, 0, FALSE, 2, NULL);
+  g_autoptr(MitogenReceiver) recv
+      = mitogen_receiver_new (router, 0, FALSE, 2, NULL);
   g_autoptr(MitogenMessage) msg = mitogen_message_new (2, PEER_SINK, NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) total = NULL;
@@ -222,13 +229,16 @@ test_send_waits_and_cancels (Fixture *f, gconstpointer data)
 {
   guint64 sent;
   g_autoptr(MitogenSender) sender = stopped_sink (f, &sent);
-  g_autoptr(MitogenTestDeadline) soon = mitogen_test_deadline_new (G_USEC_PER_SEC / 10);
+  g_autoptr(MitogenTestDeadline) soon
+      = mitogen_test_deadline_new (G_USEC_PER_SEC / 10);
   g_autoptr(GError) error = NULL;
   gsize pending = mitogen_stream_get_pending_bytes (f->echo.stream);
 
-  g_assert_false (mitogen_sender_send (sender, chunk_value (), soon->cancellable, &error));
+  g_assert_false (
+      mitogen_sender_send (sender, chunk_value (), soon->cancellable, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_cmpuint (mitogen_stream_get_pending_bytes (f->echo.stream), ==, pending);
+  g_assert_cmpuint (mitogen_stream_get_pending_bytes (f->echo.stream), ==,
+                    pending);
   g_assert_cmpuint (pending, <=, WINDOW + CHUNK + 64);
 
   /* Everything sent before arrives once the peer reads again. */
@@ -279,7 +289,8 @@ test_send_async_completes (Fixture *f, gconstpointer data)
   gulong id;
 
   g_main_context_push_thread_default (w.context);
-  id = g_signal_connect (f->echo.stream, "notify::writable", G_CALLBACK (on_writable), &w);
+  id = g_signal_connect (f->echo.stream, "notify::writable",
+                         G_CALLBACK (on_writable), &w);
   mitogen_sender_send_async (sender, chunk_value (), NULL, on_sent, &w);
   /* The peer is stopped: nothing can complete it. */
   while (g_main_context_iteration (w.context, FALSE))
@@ -319,7 +330,8 @@ blocked_send_thread (gpointer data)
   BlockedSend *b = data;
   GError *error = NULL;
 
-  g_assert_false (mitogen_sender_send (b->sender, chunk_value (), NULL, &error));
+  g_assert_false (
+      mitogen_sender_send (b->sender, chunk_value (), NULL, &error));
   g_mutex_lock (&b->lock);
   b->error = error;
   b->done = TRUE;
@@ -332,7 +344,8 @@ static void
 on_async_failed (GObject *source, GAsyncResult *result, gpointer data)
 {
   GError **error = data;
-  g_assert_false (mitogen_sender_send_finish (MITOGEN_SENDER (source), result, error));
+  g_assert_false (
+      mitogen_sender_send_finish (MITOGEN_SENDER (source), result, error));
 }
 
 /* A peer that dies wakes a sender waiting for room on its stream, with an
@@ -350,7 +363,8 @@ test_disconnect_wakes_sender (Fixture *f, gconstpointer data)
   int status;
 
   g_main_context_push_thread_default (context);
-  mitogen_sender_send_async (sender, chunk_value (), NULL, on_async_failed, &async_error);
+  mitogen_sender_send_async (sender, chunk_value (), NULL, on_async_failed,
+                             &async_error);
   g_mutex_init (&b.lock);
   g_cond_init (&b.cond);
   thread = g_thread_new ("blocked-send", blocked_send_thread, &b);
@@ -362,7 +376,8 @@ test_disconnect_wakes_sender (Fixture *f, gconstpointer data)
     g_assert_true (g_cond_wait_until (&b.cond, &b.lock, deadline));
   g_mutex_unlock (&b.lock);
   g_thread_join (thread);
-  g_assert_error (b.error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_DISCONNECTED);
+  g_assert_error (b.error, MITOGEN_STREAM_ERROR,
+                  MITOGEN_STREAM_ERROR_DISCONNECTED);
   g_clear_error (&b.error);
 
   while (!async_error)
@@ -371,7 +386,8 @@ test_disconnect_wakes_sender (Fixture *f, gconstpointer data)
       g_main_context_iteration (context, FALSE);
       g_usleep (1000);
     }
-  g_assert_error (async_error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_DISCONNECTED);
+  g_assert_error (async_error, MITOGEN_STREAM_ERROR,
+                  MITOGEN_STREAM_ERROR_DISCONNECTED);
   g_main_context_pop_thread_default (context);
   g_mutex_clear (&b.lock);
   g_cond_clear (&b.cond);
@@ -384,7 +400,8 @@ test_disconnect_wakes_sender (Fixture *f, gconstpointer data)
 static void
 test_call_no_reply_waits (Fixture *f, gconstpointer data)
 {
-  g_autoptr(MitogenContext) ctx = mitogen_test_connect (f->router, "local", NULL, NULL);
+  g_autoptr(MitogenContext) ctx
+      = mitogen_test_connect (f->router, "local", NULL, NULL);
   MitogenStream *stream = mitogen_context_get_stream (ctx);
   gint32 pid = mitogen_test_remote_pid (ctx);
   gsize big = 1024 * 1024;
@@ -395,16 +412,18 @@ test_call_no_reply_waits (Fixture *f, gconstpointer data)
   g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
   for (i = 0; i < 64; i++)
     {
-      g_autoptr(MitogenTestDeadline) soon = mitogen_test_deadline_new (G_USEC_PER_SEC / 2);
+      g_autoptr(MitogenTestDeadline) soon
+          = mitogen_test_deadline_new (G_USEC_PER_SEC / 2);
 
       if (!mitogen_context_call_no_reply (
-            ctx, "core.getpid",
-            g_variant_new ("(@ay)", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE,
-                                                               zeros, big, 1)),
-            soon->cancellable, &error))
+              ctx, "core.getpid",
+              g_variant_new ("(@ay)", g_variant_new_fixed_array (
+                                          G_VARIANT_TYPE_BYTE, zeros, big, 1)),
+              soon->cancellable, &error))
         break;
       g_assert_cmpuint (mitogen_stream_get_pending_bytes (stream), <=,
-                        mitogen_stream_get_transmit_window (stream) + big + 4096);
+                        mitogen_stream_get_transmit_window (stream) + big
+                            + 4096);
     }
   g_assert_cmpuint (i, <, 64);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -417,7 +436,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add ("/flow/flood/bounded", Fixture, NULL, setup, test_flood_bounded, teardown);
+  g_test_add ("/flow/flood/bounded", Fixture, NULL, setup, test_flood_bounded,
+              teardown);
   g_test_add ("/flow/send/waits-and-cancels", Fixture, NULL, setup,
               test_send_waits_and_cancels, teardown);
   g_test_add ("/flow/send/async-completes", Fixture, NULL, setup,

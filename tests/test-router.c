@@ -602,7 +602,8 @@ test_channel_local (Fixture *f, gconstpointer data)
 
   for (guint i = 0; i < 10; i++)
     {
-      g_assert_true (mitogen_channel_send (chan, g_variant_new_uint32 (i), NULL, &error));
+      g_assert_true (
+          mitogen_channel_send (chan, g_variant_new_uint32 (i), NULL, &error));
       g_assert_no_error (error);
     }
   mitogen_sender_close (mitogen_channel_get_sender (chan));

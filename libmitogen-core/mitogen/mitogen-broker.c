@@ -113,8 +113,7 @@ on_fd_ready (gint fd,
 /* (Re)creates @reg's source: watching @reg->condition, or only hang-up
  * and errors while paused. */
 static void
-attach_source (MitogenBroker *self,
-               Registration *reg)
+attach_source (MitogenBroker *self, Registration *reg)
 {
   Dispatch *dispatch = g_new (Dispatch, 1);
   GIOCondition condition = reg->paused ? 0 : reg->condition;
@@ -517,15 +516,13 @@ set_receive_paused (MitogenBroker *self,
 }
 
 static void
-pause_receive_on_broker (MitogenBroker *self,
-                         MitogenBasicStream *stream)
+pause_receive_on_broker (MitogenBroker *self, MitogenBasicStream *stream)
 {
   set_receive_paused (self, stream, TRUE);
 }
 
 static void
-resume_receive_on_broker (MitogenBroker *self,
-                          MitogenBasicStream *stream)
+resume_receive_on_broker (MitogenBroker *self, MitogenBasicStream *stream)
 {
   set_receive_paused (self, stream, FALSE);
 }
@@ -543,8 +540,7 @@ resume_receive_on_broker (MitogenBroker *self,
  * from any thread.
  */
 void
-mitogen_broker_pause_receive (MitogenBroker *self,
-                              MitogenBasicStream *stream)
+mitogen_broker_pause_receive (MitogenBroker *self, MitogenBasicStream *stream)
 {
   if (on_broker_thread (self, stream, pause_receive_on_broker))
     pause_receive_on_broker (self, stream);
@@ -558,8 +554,7 @@ mitogen_broker_pause_receive (MitogenBroker *self,
  * Undoes mitogen_broker_pause_receive(). May be called from any thread.
  */
 void
-mitogen_broker_resume_receive (MitogenBroker *self,
-                               MitogenBasicStream *stream)
+mitogen_broker_resume_receive (MitogenBroker *self, MitogenBasicStream *stream)
 {
   if (on_broker_thread (self, stream, resume_receive_on_broker))
     resume_receive_on_broker (self, stream);

@@ -197,8 +197,7 @@ mitogen_context_is_connected (MitogenContext *self)
 /* Sends @msg at once, whatever the queue: for control messages such as
  * SHUTDOWN, which must not wait behind a peer that does not read. */
 static void
-queue_message (MitogenContext *self,
-               MitogenMessage *msg)
+queue_message (MitogenContext *self, MitogenMessage *msg)
 {
   mitogen_message_set_dst_id (msg, self->context_id);
   mitogen_router_route (self->router, msg);
@@ -448,9 +447,7 @@ pending_call_free (gpointer data)
 }
 
 static void
-start_call_when_room (GObject *source,
-                      GAsyncResult *result,
-                      gpointer user_data)
+start_call_when_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   PendingCall *c = g_task_get_task_data (task);
@@ -459,8 +456,7 @@ start_call_when_room (GObject *source,
 
   if (mitogen_sender_wait_room_finish (result, &error))
     recv = mitogen_context_start_call (c->context, c->chain_id, c->function,
-                                       c->args, 0, TRUE,
-                                       &error);
+                                       c->args, 0, TRUE, &error);
   if (!recv)
     {
       g_task_return_error (task, g_steal_pointer (&error));

@@ -96,8 +96,7 @@ mitogen_sender_get_dst_handle (MitogenSender *self)
 /* The stream a message to @dst_id leaves by, or %NULL when it stays here
  * or has no route: no queue to wait for then. */
 static MitogenStream *
-stream_towards (MitogenRouter *router,
-                guint32 dst_id)
+stream_towards (MitogenRouter *router, guint32 dst_id)
 {
   if (dst_id == mitogen_router_get_context_id (router))
     return NULL;
@@ -118,14 +117,13 @@ mitogen_sender_wait_room (MitogenRouter *router,
 }
 
 static void
-on_room (GObject *source,
-         GAsyncResult *result,
-         gpointer user_data)
+on_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   GError *error = NULL;
 
-  if (mitogen_stream_wait_writable_finish (MITOGEN_STREAM (source), result, &error))
+  if (mitogen_stream_wait_writable_finish (MITOGEN_STREAM (source), result,
+                                           &error))
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
@@ -153,8 +151,7 @@ mitogen_sender_wait_room_async (MitogenRouter *router,
 }
 
 gboolean
-mitogen_sender_wait_room_finish (GAsyncResult *result,
-                                 GError **error)
+mitogen_sender_wait_room_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -185,7 +182,8 @@ mitogen_sender_send (MitogenSender *self,
 
   g_return_val_if_fail (MITOGEN_IS_SENDER (self), FALSE);
 
-  if (!mitogen_sender_wait_room (self->router, self->dst_id, cancellable, error))
+  if (!mitogen_sender_wait_room (self->router, self->dst_id, cancellable,
+                                 error))
     return FALSE;
   msg = mitogen_message_new (self->dst_id, self->dst_handle, owned);
   mitogen_router_route (self->router, msg);
@@ -193,9 +191,7 @@ mitogen_sender_send (MitogenSender *self,
 }
 
 static void
-send_when_room (GObject *source,
-                GAsyncResult *result,
-                gpointer user_data)
+send_when_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   MitogenSender *self = g_task_get_source_object (task);

@@ -78,13 +78,13 @@ typedef struct {
   gchar *disconnect_reason;
   gsize transmit_window;
   gboolean writable;
-  GCond writable_cond;  /* signalled when writable or disconnected */
+  GCond writable_cond;   /* signalled when writable or disconnected */
   GQueue writable_tasks; /* GTask* of mitogen_stream_wait_writable_async() */
 
   /* Broker thread only. */
-  gboolean notified_writable;  /* as last announced by notify::writable */
-  GPtrArray *paused_readers;   /* streams not read until this one drains */
-  guint pauses;                /* how many streams this one's reading waits for */
+  gboolean notified_writable; /* as last announced by notify::writable */
+  GPtrArray *paused_readers;  /* streams not read until this one drains */
+  guint pauses; /* how many streams this one's reading waits for */
 
   guint64 bytes_received;
   guint64 bytes_sent;
@@ -244,14 +244,15 @@ static void
 unpause (MitogenStream *self)
 {
   MitogenStreamPrivate *priv = PRIV (self);
+  MitogenBroker *broker;
 
   g_return_if_fail (priv->pauses > 0);
   if (--priv->pauses > 0 || priv->disconnected)
     return;
   route_decoded (self);
-  if (priv->pauses == 0 && !priv->disconnected)
-    mitogen_broker_resume_receive (stream_broker (self),
-                                   MITOGEN_BASIC_STREAM (self));
+  broker = stream_broker (self);
+  if (priv->pauses == 0 && !priv->disconnected && broker)
+    mitogen_broker_resume_receive (broker, MITOGEN_BASIC_STREAM (self));
 }
 
 static void
@@ -306,14 +307,14 @@ pause_feeder (MitogenStream *self)
   MitogenStream *feeder = g_private_get (&receiving_stream);
   MitogenBroker *broker = stream_broker (self);
 
-  if (!feeder || !broker || !mitogen_broker_is_broker_thread (broker) ||
-      PRIV (feeder)->disconnected ||
-      g_ptr_array_find (priv->paused_readers, feeder, NULL))
+  if (!feeder || !broker || !mitogen_broker_is_broker_thread (broker)
+      || PRIV (feeder)->disconnected
+      || g_ptr_array_find (priv->paused_readers, feeder, NULL))
     return;
   g_ptr_array_add (priv->paused_readers, g_object_ref (feeder));
+  /* The feeder is being read on this broker thread: it has a broker. */
   if (PRIV (feeder)->pauses++ == 0)
-    mitogen_broker_pause_receive (stream_broker (feeder),
-                                  MITOGEN_BASIC_STREAM (feeder));
+    mitogen_broker_pause_receive (broker, MITOGEN_BASIC_STREAM (feeder));
 }
 
 /* Fills the frame's iovecs from @frame->offset on. */
@@ -496,7 +497,8 @@ route_decoded (MitogenStream *self)
   /* Stops as soon as a stream this one feeds is full; the rest of the
    * batch waits in the decoder. */
   g_private_set (&receiving_stream, self);
-  while (priv->pauses == 0 && (msg = mitogen_message_decoder_pop (priv->decoder)))
+  while (priv->pauses == 0
+         && (msg = mitogen_message_decoder_pop (priv->decoder)))
     {
       priv->messages_received++;
       if (priv->router && !priv->disconnected)
@@ -773,10 +775,9 @@ mitogen_stream_class_init (MitogenStreamClass *klass)
    * #MitogenStream:writable. A message is never split: the queue may
    * exceed the window by the last message let in.
    */
-  props[PROP_TRANSMIT_WINDOW] =
-    g_param_spec_uint64 ("transmit-window", NULL, NULL, 1, G_MAXSIZE,
-                         MITOGEN_TRANSMIT_WINDOW,
-                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  props[PROP_TRANSMIT_WINDOW] = g_param_spec_uint64 (
+      "transmit-window", NULL, NULL, 1, G_MAXSIZE, MITOGEN_TRANSMIT_WINDOW,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * MitogenStream:writable:
    *
@@ -787,10 +788,9 @@ mitogen_stream_class_init (MitogenStreamClass *klass)
    * use mitogen_stream_wait_writable_async() to be called back in their
    * own main context.
    */
-  props[PROP_WRITABLE] =
-    g_param_spec_boolean ("writable", NULL, NULL, TRUE,
-                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
-                            G_PARAM_STATIC_STRINGS);
+  props[PROP_WRITABLE] = g_param_spec_boolean (
+      "writable", NULL, NULL, TRUE,
+      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -1060,8 +1060,7 @@ mitogen_stream_get_transmit_window (MitogenStream *self)
  * Sets #MitogenStream:transmit-window. Callable from any thread.
  */
 void
-mitogen_stream_set_transmit_window (MitogenStream *self,
-                                    gsize window)
+mitogen_stream_set_transmit_window (MitogenStream *self, gsize window)
 {
   MitogenStreamPrivate *priv = PRIV (self);
   gboolean changed;
@@ -1104,22 +1103,21 @@ mitogen_stream_is_writable (MitogenStream *self)
 }
 
 static void
-set_disconnected_error_locked (MitogenStream *self,
-                               GError **error)
+set_disconnected_error_locked (MitogenStream *self, GError **error)
 {
   MitogenStreamPrivate *priv = PRIV (self);
 
   g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_DISCONNECTED,
                "Stream %s disconnected: %s",
-               mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (self)) ?: "(unnamed)",
+               mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (self))
+                   ?: "(unnamed)",
                priv->disconnect_reason ?: "gone");
 }
 
 /* TRUE when writable; FALSE with an error once disconnected; FALSE and no
  * error otherwise. */
 static gboolean
-check_writable_locked (MitogenStream *self,
-                       GError **error)
+check_writable_locked (MitogenStream *self, GError **error)
 {
   MitogenStreamPrivate *priv = PRIV (self);
 
@@ -1129,8 +1127,7 @@ check_writable_locked (MitogenStream *self,
 }
 
 static gboolean
-mitogen_stream_check_writable (MitogenStream *self,
-                               GError **error)
+mitogen_stream_check_writable (MitogenStream *self, GError **error)
 {
   MitogenStreamPrivate *priv = PRIV (self);
   gboolean ok;
@@ -1142,8 +1139,7 @@ mitogen_stream_check_writable (MitogenStream *self,
 }
 
 static void
-wake_waiters (GCancellable *cancellable,
-              gpointer data)
+wake_waiters (GCancellable *cancellable, gpointer data)
 {
   MitogenStreamPrivate *priv = PRIV (MITOGEN_STREAM (data));
 
@@ -1202,8 +1198,8 @@ mitogen_stream_wait_writable (MitogenStream *self,
                                        self, NULL);
 
   g_mutex_lock (&priv->lock);
-  while (!(ok = check_writable_locked (self, error)) && !priv->disconnected &&
-         !g_cancellable_is_cancelled (cancellable))
+  while (!(ok = check_writable_locked (self, error)) && !priv->disconnected
+         && !g_cancellable_is_cancelled (cancellable))
     g_cond_wait (&priv->writable_cond, &priv->lock);
   g_mutex_unlock (&priv->lock);
 
@@ -1215,8 +1211,7 @@ mitogen_stream_wait_writable (MitogenStream *self,
 }
 
 static gboolean
-on_wait_cancelled (GCancellable *cancellable,
-                   gpointer data)
+on_wait_cancelled (GCancellable *cancellable, gpointer data)
 {
   GTask *task = data;
   MitogenStream *self = g_task_get_source_object (task);

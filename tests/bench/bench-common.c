@@ -109,6 +109,26 @@ bench_write_exactly (int fd,
   return transfer_exactly (fd, (guint8 *) buf, len, TRUE);
 }
 
+/* The raw copy baseline: @total bytes in @chunk_size writes to a
+ * mitogen-test-peer in its --raw-bulk phase, which answers one byte once
+ * it has read them all. Returns MiB/s. */
+double
+bench_raw_bulk (int fd,
+                gint64 total,
+                gsize chunk_size)
+{
+  g_autofree guint8 *chunk = g_malloc0 (chunk_size);
+  gint64 start = g_get_monotonic_time ();
+  guint8 ack;
+
+  for (gint64 sent = 0; sent < total; sent += (gint64) chunk_size)
+    mitogen_write_all (fd, chunk, chunk_size, -1, NULL);
+  if (!bench_read_exactly (fd, &ack, 1))
+    g_error ("raw read failed");
+  return (double) total / (1024.0 * 1024.0) /
+         ((double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+}
+
 MitogenContext *
 bench_connect (MitogenRouter *router,
                const gchar *transport,

@@ -24,6 +24,10 @@ gboolean        bench_write_exactly          (int fd,
                                               const guint8 *buf,
                                               gsize len);
 
+double          bench_raw_bulk               (int fd,
+                                              gint64 total,
+                                              gsize chunk_size);
+
 MitogenContext *bench_connect                (MitogenRouter *router,
                                               const gchar *transport,
                                               GVariant *options,

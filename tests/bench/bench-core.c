@@ -39,22 +39,6 @@ raw_ping_pong (int fd)
   return (double) (g_get_monotonic_time () - start) / rounds;
 }
 
-static double
-raw_bulk (int fd)
-{
-  g_autofree guint8 *chunk = g_malloc0 (BULK_CHUNK);
-  gint64 total = (gint64) bulk_mib * 1024 * 1024;
-  gint64 start = g_get_monotonic_time ();
-  guint8 ack;
-
-  for (gint64 sent = 0; sent < total; sent += BULK_CHUNK)
-    mitogen_write_all (fd, chunk, BULK_CHUNK, -1, NULL);
-  if (!bench_read_exactly (fd, &ack, 1))
-    g_error ("raw read failed");
-  return (double) total / (1024.0 * 1024.0) /
-         ((double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
-}
-
 static GVariant *
 request (MitogenRouter *router, guint32 handle, GVariant *data)
 {
@@ -151,7 +135,7 @@ main (int argc, char **argv)
   }
 
   raw_rt = raw_ping_pong (fd);
-  raw_rate = raw_bulk (fd);
+  raw_rate = bench_raw_bulk (fd, (gint64) bulk_mib * 1024 * 1024, BULK_CHUNK);
 
   broker = mitogen_broker_new ();
   router = mitogen_router_new (broker);
