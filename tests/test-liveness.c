@@ -18,11 +18,12 @@
 
 #include "mitogen-test-util.h"
 
-/* Short, yet long enough for a child on a machine with every CPU busy to
- * answer a probe: it has INTERVAL * COUNT seconds to. */
-#define INTERVAL 0.5
-#define COUNT 2
-#define KEEPALIVE_REASON "no answer to keepalive in 1 s"
+/* Short, yet long enough for a child on a machine with every CPU busy
+ * (load 40 on 2 cores seen) to answer a probe: it has INTERVAL * COUNT
+ * seconds to. */
+#define INTERVAL 1.0
+#define COUNT 3
+#define KEEPALIVE_REASON "no answer to keepalive in 3 s"
 
 /* The grace period of the shutdown tests. */
 #define GRACE (G_USEC_PER_SEC / 2)
@@ -194,7 +195,7 @@ test_keepalive_busy_child (void)
   received0 = mitogen_stream_get_bytes_received (stream);
   deadline = g_get_monotonic_time () + MITOGEN_TEST_WAIT;
   while (mitogen_stream_get_bytes_received (stream) <
-         received0 + 4 * MITOGEN_MESSAGE_HEADER_SIZE)
+         received0 + 3 * MITOGEN_MESSAGE_HEADER_SIZE)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_assert_true (mitogen_context_is_connected (f.ctx));
@@ -311,10 +312,11 @@ dispose_with_chain (void)
   g_object_unref (router);
   g_object_unref (broker);
 
-  /* Within the grace period and the kill bound, and without spinning. */
+  /* Within the grace period and the kill bound (and a margin for a loaded
+   * machine), and without spinning. */
   g_assert_cmpint (g_get_monotonic_time () - start, <,
                    MITOGEN_BROKER_SHUTDOWN_TIMEOUT + MITOGEN_BROKER_KILL_BOUND +
-                   G_USEC_PER_SEC);
+                   3 * G_USEC_PER_SEC);
   g_assert_cmpfloat (cpu_seconds () - cpu, <, 0.5);
   g_assert_cmpuint (log_lines, <=, 1);
   assert_reaped (child_pid);
