@@ -28,7 +28,8 @@
 /* The grace period of the shutdown tests. */
 #define GRACE (G_USEC_PER_SEC / 2)
 
-typedef struct {
+typedef struct
+{
   MitogenBroker *broker;
   MitogenRouter *router;
   MitogenContext *ctx;
@@ -47,16 +48,17 @@ keepalive_options (gdouble interval)
 }
 
 static void
-connect_child (Fixture *f,
-               gdouble interval)
+connect_child (Fixture *f, gdouble interval)
 {
   mitogen_test_master_new (&f->broker, &f->router);
   mitogen_broker_set_shutdown_timeout (f->broker, GRACE);
   mitogen_module_responder_add_path (
-    mitogen_module_responder_get_for_router (f->router), MITOGEN_TEST_MODULES_DIR);
-  f->ctx = mitogen_test_connect (f->router, "local", keepalive_options (interval), NULL);
+      mitogen_module_responder_get_for_router (f->router),
+      MITOGEN_TEST_MODULES_DIR);
+  f->ctx = mitogen_test_connect (f->router, "local",
+                                 keepalive_options (interval), NULL);
   f->pid = mitogen_parent_stream_get_pid (
-    MITOGEN_PARENT_STREAM (mitogen_context_get_stream (f->ctx)));
+      MITOGEN_PARENT_STREAM (mitogen_context_get_stream (f->ctx)));
   g_assert_cmpint (mitogen_test_remote_pid (f->ctx), ==, f->pid);
 }
 
@@ -96,9 +98,7 @@ process_comm (GPid pid)
 
 /* Polls @check until it holds, failing the test after MITOGEN_TEST_WAIT. */
 static void
-wait_until (gboolean (*check) (GPid pid),
-            GPid pid,
-            const gchar *what)
+wait_until (gboolean (*check) (GPid pid), GPid pid, const gchar *what)
 {
   gint64 deadline = g_get_monotonic_time () + MITOGEN_TEST_WAIT;
 
@@ -125,12 +125,12 @@ static gpointer
 call_thread (gpointer data)
 {
   MitogenContext *ctx = data;
-  g_autoptr(MitogenTestDeadline) deadline =
-    mitogen_test_deadline_new (MITOGEN_TEST_WAIT);
+  g_autoptr (MitogenTestDeadline) deadline
+      = mitogen_test_deadline_new (MITOGEN_TEST_WAIT);
   GError *error = NULL;
-  g_autoptr(GVariant) result =
-    mitogen_context_call (ctx, "core.sleep", g_variant_new ("(d)", 1000.0),
-                          deadline->cancellable, &error);
+  g_autoptr (GVariant) result
+      = mitogen_context_call (ctx, "core.sleep", g_variant_new ("(d)", 1000.0),
+                              deadline->cancellable, &error);
 
   g_assert_null (result);
   return error;
@@ -147,10 +147,10 @@ static void
 test_keepalive_stopped_child (void)
 {
   Fixture f = { 0 };
-  g_autoptr(MitogenTestDeadline) deadline = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GError) waiter_error = NULL;
-  g_autoptr(GVariant) result = NULL;
+  g_autoptr (MitogenTestDeadline) deadline = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) waiter_error = NULL;
+  g_autoptr (GVariant) result = NULL;
   GThread *waiter;
 
   connect_child (&f, INTERVAL);
@@ -166,12 +166,13 @@ test_keepalive_stopped_child (void)
   assert_keepalive_death (waiter_error);
 
   g_assert_false (mitogen_context_is_connected (f.ctx));
-  g_assert_cmpstr (mitogen_stream_get_disconnect_reason (mitogen_context_get_stream (f.ctx)),
-                   ==, KEEPALIVE_REASON);
+  g_assert_cmpstr (
+      mitogen_stream_get_disconnect_reason (mitogen_context_get_stream (f.ctx)),
+      ==, KEEPALIVE_REASON);
   /* Stopped, it is sent SIGTERM with SIGCONT, and reaped. */
   g_assert_true (mitogen_parent_stream_wait_exited (
-    MITOGEN_PARENT_STREAM (mitogen_context_get_stream (f.ctx)), MITOGEN_TEST_WAIT,
-    NULL, NULL));
+      MITOGEN_PARENT_STREAM (mitogen_context_get_stream (f.ctx)),
+      MITOGEN_TEST_WAIT, NULL, NULL));
   assert_reaped (f.pid);
   fixture_clear (&f);
 }
@@ -181,7 +182,7 @@ test_keepalive_busy_child (void)
 {
   Fixture f = { 0 };
   MitogenStream *stream;
-  g_autoptr(GError) waiter_error = NULL;
+  g_autoptr (GError) waiter_error = NULL;
   GThread *waiter;
   guint64 received0;
   gint64 deadline;
@@ -194,8 +195,8 @@ test_keepalive_busy_child (void)
   /* Several probes, each answered, and the child still connected. */
   received0 = mitogen_stream_get_bytes_received (stream);
   deadline = g_get_monotonic_time () + MITOGEN_TEST_WAIT;
-  while (mitogen_stream_get_bytes_received (stream) <
-         received0 + 3 * MITOGEN_MESSAGE_HEADER_SIZE)
+  while (mitogen_stream_get_bytes_received (stream)
+         < received0 + 3 * MITOGEN_MESSAGE_HEADER_SIZE)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_assert_true (mitogen_context_is_connected (f.ctx));
@@ -224,13 +225,13 @@ became_sleep (GPid pid)
 static void
 assert_bounded_shutdown (Fixture *f)
 {
-  g_autoptr(MitogenTestDeadline) deadline =
-    mitogen_test_deadline_new (MITOGEN_TEST_WAIT);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (MitogenTestDeadline) deadline
+      = mitogen_test_deadline_new (MITOGEN_TEST_WAIT);
+  g_autoptr (GError) error = NULL;
   gint64 start = g_get_monotonic_time ();
 
-  g_assert_true (mitogen_context_shutdown (f->ctx, TRUE, deadline->cancellable,
-                                           &error));
+  g_assert_true (
+      mitogen_context_shutdown (f->ctx, TRUE, deadline->cancellable, &error));
   g_assert_no_error (error);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, GRACE);
   g_assert_false (mitogen_context_is_connected (f->ctx));
@@ -283,8 +284,8 @@ cpu_seconds (void)
   struct rusage usage;
 
   getrusage (RUSAGE_SELF, &usage);
-  return (gdouble) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         (gdouble) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  return (gdouble) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+         + (gdouble) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 static void
@@ -315,8 +316,8 @@ dispose_with_chain (void)
   /* Within the grace period and the kill bound (and a margin for a loaded
    * machine), and without spinning. */
   g_assert_cmpint (g_get_monotonic_time () - start, <,
-                   MITOGEN_BROKER_SHUTDOWN_TIMEOUT + MITOGEN_BROKER_KILL_BOUND +
-                   3 * G_USEC_PER_SEC);
+                   MITOGEN_BROKER_SHUTDOWN_TIMEOUT + MITOGEN_BROKER_KILL_BOUND
+                       + 3 * G_USEC_PER_SEC);
   g_assert_cmpfloat (cpu_seconds () - cpu, <, 0.5);
   g_assert_cmpuint (log_lines, <=, 1);
   assert_reaped (child_pid);
@@ -342,7 +343,7 @@ static GPid found_child;
 static gboolean
 has_sleep_child (GPid ppid)
 {
-  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  g_autoptr (GDir) dir = g_dir_open ("/proc", 0, NULL);
   const gchar *name;
 
   while (dir && (name = g_dir_read_name (dir)))
@@ -352,10 +353,10 @@ has_sleep_child (GPid ppid)
       const gchar *rest;
       int parent;
 
-      if (!g_ascii_isdigit (name[0]) ||
-          !g_file_get_contents (path, &stat, NULL, NULL) ||
-          !strstr (stat, "(sleep)") || !(rest = strrchr (stat, ')')) ||
-          sscanf (rest + 2, "%*c %d", &parent) != 1 || parent != ppid)
+      if (!g_ascii_isdigit (name[0])
+          || !g_file_get_contents (path, &stat, NULL, NULL)
+          || !strstr (stat, "(sleep)") || !(rest = strrchr (stat, ')'))
+          || sscanf (rest + 2, "%*c %d", &parent) != 1 || parent != ppid)
         continue;
       found_child = (GPid) atoi (name);
       return TRUE;
@@ -367,14 +368,14 @@ static gpointer
 run_sleep_thread (gpointer data)
 {
   MitogenContext *ctx = data;
-  g_autoptr(MitogenTestDeadline) deadline =
-    mitogen_test_deadline_new (MITOGEN_TEST_WAIT);
-  g_autoptr(GVariant) args =
-    g_variant_parse (NULL, "(['sleep', '1000'], @may nothing, @ms nothing, @a{ss} {})",
-                     NULL, NULL, NULL);
+  g_autoptr (MitogenTestDeadline) deadline
+      = mitogen_test_deadline_new (MITOGEN_TEST_WAIT);
+  g_autoptr (GVariant) args = g_variant_parse (
+      NULL, "(['sleep', '1000'], @may nothing, @ms nothing, @a{ss} {})", NULL,
+      NULL, NULL);
   GError *error = NULL;
-  g_autoptr(GVariant) result =
-    mitogen_context_call (ctx, "core.run", args, deadline->cancellable, &error);
+  g_autoptr (GVariant) result = mitogen_context_call (
+      ctx, "core.run", args, deadline->cancellable, &error);
 
   g_assert_null (result);
   return error;
@@ -384,7 +385,7 @@ static void
 test_agent_killed_children_die (void)
 {
   Fixture f = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   GThread *runner;
 
   connect_child (&f, 0.0);
@@ -399,16 +400,18 @@ test_agent_killed_children_die (void)
 }
 
 int
-main (int argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/liveness/keepalive/stopped-child", test_keepalive_stopped_child);
+  g_test_add_func ("/liveness/keepalive/stopped-child",
+                   test_keepalive_stopped_child);
   g_test_add_func ("/liveness/keepalive/busy-child", test_keepalive_busy_child);
   g_test_add_func ("/liveness/shutdown/deaf-child", test_shutdown_deaf_child);
-  g_test_add_func ("/liveness/shutdown/stopped-child", test_shutdown_stopped_child);
+  g_test_add_func ("/liveness/shutdown/stopped-child",
+                   test_shutdown_stopped_child);
   g_test_add_func ("/liveness/dispose/with-chain", test_dispose_with_chain);
-  g_test_add_func ("/liveness/agent-killed/children-die", test_agent_killed_children_die);
+  g_test_add_func ("/liveness/agent-killed/children-die",
+                   test_agent_killed_children_die);
   return g_test_run ();
 }
