@@ -4,6 +4,8 @@
  */
 #include "mitogen-test-util.h"
 
+#include <string.h>
+
 void
 mitogen_test_master_new (MitogenBroker **broker,
                          MitogenRouter **router)
@@ -149,4 +151,18 @@ mitogen_test_shutdown_ok (MitogenContext *ctx)
                                            &error));
   g_assert_no_error (error);
   g_assert_false (mitogen_context_is_connected (ctx));
+}
+
+gboolean
+mitogen_test_process_running (GPid pid)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree gchar *stat = NULL;
+  const gchar *paren;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  /* pid (comm) S ...: comm may hold spaces and parentheses. */
+  paren = strrchr (stat, ')');
+  return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
 }

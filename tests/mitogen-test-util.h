@@ -59,4 +59,7 @@ gint32          mitogen_test_remote_pid     (MitogenContext *ctx);
 /* Shuts @ctx down, waiting for it, within MITOGEN_TEST_WAIT. */
 void            mitogen_test_shutdown_ok    (MitogenContext *ctx);
 
+/* Running, as opposed to gone or a zombie nobody reaped yet. */
+gboolean        mitogen_test_process_running (GPid pid);
+
 G_END_DECLS

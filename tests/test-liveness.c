@@ -75,14 +75,7 @@ fixture_clear (Fixture *f)
 static gboolean
 process_gone (GPid pid)
 {
-  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree gchar *stat = NULL;
-  const gchar *state;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return TRUE;
-  state = strrchr (stat, ')');
-  return state && (state[2] == 'Z' || state[2] == 'X');
+  return !mitogen_test_process_running (pid);
 }
 
 static gchar *
