@@ -11,26 +11,29 @@
 int
 main (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenBroker) broker = mitogen_broker_new ();
-  g_autoptr(MitogenRouter) router = mitogen_router_new (broker);
-  g_autoptr(MitogenContext) child =
-    mitogen_context_connect (router, "local", NULL, NULL, NULL, &error);
-  g_autoptr(MitogenContext) grandchild = NULL;
-  g_autoptr(GVariant) pid = NULL;
-  g_autoptr(GVariant) grandchild_pid = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenBroker) broker = mitogen_broker_new ();
+  g_autoptr (MitogenRouter) router = mitogen_router_new (broker);
+  g_autoptr (MitogenContext) child
+      = mitogen_context_connect (router, "local", NULL, NULL, NULL, &error);
+  g_autoptr (MitogenContext) grandchild = NULL;
+  g_autoptr (GVariant) pid = NULL;
+  g_autoptr (GVariant) grandchild_pid = NULL;
 
   if (child)
-    grandchild = mitogen_context_connect (router, "local", NULL, child, NULL, &error);
+    grandchild
+        = mitogen_context_connect (router, "local", NULL, child, NULL, &error);
   if (grandchild)
     pid = mitogen_context_call (child, "core.getpid", NULL, NULL, &error);
   if (pid)
-    grandchild_pid = mitogen_context_call (grandchild, "core.getpid", NULL, NULL, &error);
+    grandchild_pid
+        = mitogen_context_call (grandchild, "core.getpid", NULL, NULL, &error);
   if (!grandchild_pid)
     {
       g_printerr ("readme: %s\n", error->message);
       return 1;
     }
-  g_print ("%d %d\n", g_variant_get_int32 (pid), g_variant_get_int32 (grandchild_pid));
+  g_print ("%d %d\n", g_variant_get_int32 (pid),
+           g_variant_get_int32 (grandchild_pid));
   return 0;
 }

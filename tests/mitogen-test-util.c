@@ -5,6 +5,7 @@
 #include "mitogen-test-util.h"
 
 #include <math.h>
+#include <string.h>
 
 /* The multiplier. */
 
@@ -218,6 +219,7 @@ mitogen_test_shutdown_ok (MitogenContext *ctx)
   g_assert_false (mitogen_context_is_connected (ctx));
 }
 
+<<<<<<< HEAD
 static void
 put_done (gpointer data)
 {
@@ -235,4 +237,18 @@ mitogen_test_broker_idle (MitogenBroker *broker)
   g_assert_nonnull (
       mitogen_latch_get (done, MITOGEN_TEST_WAIT, TRUE, NULL, &error));
   g_assert_no_error (error);
+=======
+gboolean
+mitogen_test_process_running (GPid pid)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree gchar *stat = NULL;
+  const gchar *paren;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  /* pid (comm) S ...: comm may hold spaces and parentheses. */
+  paren = strrchr (stat, ')');
+  return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+>>>>>>> h-live
 }

@@ -90,4 +90,7 @@ void            mitogen_test_shutdown_ok    (MitogenContext *ctx);
  * anything it deferred before: a route-removed signal's whole handling. */
 void mitogen_test_broker_idle (MitogenBroker *broker);
 
+/* Running, as opposed to gone or a zombie nobody reaped yet. */
+gboolean        mitogen_test_process_running (GPid pid);
+
 G_END_DECLS

@@ -22,7 +22,8 @@
  * link) is found this way; a busy one is not, as its broker thread answers
  * whatever its main thread is doing.
  */
-struct _MitogenKeepalive {
+struct _MitogenKeepalive
+{
   GObject parent_instance;
 
   GWeakRef stream;
@@ -59,11 +60,10 @@ mitogen_keepalive_init (MitogenKeepalive *self)
 }
 
 static void
-send_ping (MitogenKeepalive *self,
-           MitogenStream *stream)
+send_ping (MitogenKeepalive *self, MitogenStream *stream)
 {
   MitogenRouter *router = mitogen_stream_get_router (stream);
-  g_autoptr(MitogenMessage) ping = NULL;
+  g_autoptr (MitogenMessage) ping = NULL;
   guint32 own_id;
 
   if (!router)
@@ -81,16 +81,15 @@ send_ping (MitogenKeepalive *self,
 }
 
 static void
-declare_dead (MitogenKeepalive *self,
-              MitogenStream *stream)
+declare_dead (MitogenKeepalive *self, MitogenStream *stream)
 {
-  g_autofree gchar *reason =
-    g_strdup_printf ("no answer to keepalive in %g s",
-                     self->interval * self->count);
+  g_autofree gchar *reason = g_strdup_printf ("no answer to keepalive in %g s",
+                                              self->interval * self->count);
 
   g_message ("Stream %s: %s; disconnecting",
-             mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (stream)) ?:
-             "(unnamed)", reason);
+             mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (stream))
+                 ?: "(unnamed)",
+             reason);
   mitogen_keepalive_stop (self);
   mitogen_stream_disconnect (stream, reason);
 }
@@ -99,11 +98,11 @@ static gboolean
 on_interval (gpointer user_data)
 {
   MitogenKeepalive *self = user_data;
-  g_autoptr(MitogenStream) stream = g_weak_ref_get (&self->stream);
+  g_autoptr (MitogenStream) stream = g_weak_ref_get (&self->stream);
   guint64 received;
 
-  if (!stream ||
-      mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (stream)))
+  if (!stream
+      || mitogen_basic_stream_is_disconnected (MITOGEN_BASIC_STREAM (stream)))
     {
       g_clear_pointer (&self->timer, g_source_unref);
       return G_SOURCE_REMOVE;
@@ -193,12 +192,11 @@ mitogen_keepalive_get_pings_sent (MitogenKeepalive *self)
 }
 
 static void
-on_ping (MitogenMessage *msg,
-         gpointer user_data)
+on_ping (MitogenMessage *msg, gpointer user_data)
 {
   MitogenRouter *router = user_data;
   guint32 reply_to = mitogen_message_get_reply_to (msg);
-  g_autoptr(MitogenMessage) pong = NULL;
+  g_autoptr (MitogenMessage) pong = NULL;
 
   /* An answer has no reply_to, so answers are never answered. */
   if (reply_to == MITOGEN_HANDLE_NONE || mitogen_message_is_dead (msg))

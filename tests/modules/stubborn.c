@@ -28,9 +28,7 @@ keep_descriptors (void)
  * ignored across exec) and keeping the link to its parent open, unread:
  * to its parent it is a child that neither answers nor exits. */
 static GVariant *
-stubborn_become_sleep (MitogenCall *call,
-                       GVariant *args,
-                       GError **error)
+stubborn_become_sleep (MitogenCall *call, GVariant *args, GError **error)
 {
   keep_descriptors ();
   signal (SIGTERM, SIG_IGN);
