@@ -382,7 +382,14 @@ mitogen_test_sshd_start (const gchar *netns,
                    netns ? " in " : "", netns ? netns : "");
       return NULL;
     }
-  config = g_strdup_printf ("Port %u\n"
+  /* Bash, as the login shell of a session sshd starts, sources ~/.bashrc
+   * even for a command, unless it is nested (SHLVL >= 1 when it starts).
+   * What a user's .bashrc does is not under test, and it can be slow: a
+   * `pyenv rehash` there waits up to a minute for a lock that every other
+   * login holds in turn, so on a busy machine a root login took 40 s and
+   * overran the connect timeout. */
+  config = g_strdup_printf ("SetEnv SHLVL=1\n"
+                            "Port %u\n"
                             "ListenAddress %s\n"
                             "HostKey %s\n"
                             "AuthorizedKeysFile %s\n"

@@ -156,8 +156,9 @@ test_via_and_own_ids_differ (Fixture *f,
 
       if (i % 2 == 0)
         {
-          made[i] = mitogen_context_connect (f->router, "local", NULL, f->a,
-                                             NULL, &error);
+          made[i] = mitogen_context_connect (
+            f->router, "local", mitogen_test_connect_options (NULL), f->a,
+            NULL, &error);
           g_assert_no_error (error);
         }
       else

@@ -1512,7 +1512,9 @@ master_child_main (void)
   MitogenBroker *broker = mitogen_broker_new ();
   MitogenRouter *router = mitogen_router_new (broker);
   MitogenContext *ctx =
-    mitogen_context_connect (router, "local", NULL, NULL, NULL, &error);
+    mitogen_context_connect (router, "local",
+                             mitogen_test_connect_options (NULL), NULL, NULL,
+                             &error);
   g_autoptr(GVariant) pid = NULL;
 
   if (!ctx)

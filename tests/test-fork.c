@@ -499,11 +499,14 @@ test_fork_of_fork (Fixture *f,
   g_assert_nonnull (strstr (error->message, "mitogen_fork_server_start()"));
   g_clear_error (&error);
 
-  parent = mitogen_context_connect (f->router, "fork",
-                                    g_variant_new_parsed ("{'fork-server': <true>}"),
-                                    NULL, deadline->cancellable, &error);
+  parent = mitogen_context_connect (
+    f->router, "fork",
+    mitogen_test_connect_options (
+      g_variant_new_parsed ("{'fork-server': <true>}")),
+    NULL, deadline->cancellable, &error);
   g_assert_no_error (error);
-  child = mitogen_context_connect (f->router, "fork", NULL, parent,
+  child = mitogen_context_connect (f->router, "fork",
+                                   mitogen_test_connect_options (NULL), parent,
                                    deadline->cancellable, &error);
   g_assert_no_error (error);
   g_assert_cmpint (mitogen_test_remote_pid (child), !=,

@@ -2,6 +2,7 @@
  * with the context's python3, arguments and result as JSON. */
 #include <glib/gstdio.h>
 #include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
 #include <string.h>
 
 typedef struct {
@@ -51,7 +52,9 @@ setup (Fixture *f,
 
   f->broker = mitogen_broker_new ();
   f->router = mitogen_router_new (f->broker);
-  f->ctx = mitogen_context_connect (f->router, "local", NULL, NULL, NULL, &error);
+  f->ctx = mitogen_context_connect (f->router, "local",
+                                    mitogen_test_connect_options (NULL), NULL,
+                                    NULL, &error);
   g_assert_no_error (error);
 }
 

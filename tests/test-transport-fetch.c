@@ -132,7 +132,9 @@ test_fetched_from_parent (Fixture *f,
     return;
   g_assert_cmpuint (count_requests (f, TRANSPORT_MODULE, NULL), ==, 0);
 
-  b = mitogen_context_connect (f->router, "local", NULL, f->a, NULL, &error);
+  b = mitogen_context_connect (f->router, "local",
+                               mitogen_test_connect_options (NULL), f->a, NULL,
+                               &error);
   g_assert_no_error (error);
   a_pid = mitogen_test_getpid (f->a);
   b_pid = mitogen_test_getpid (b);
@@ -149,7 +151,9 @@ test_fetched_from_parent (Fixture *f,
   /* Known from now on: a second child needs no second fetch. */
   {
     g_autoptr(MitogenContext) b2 =
-      mitogen_context_connect (f->router, "local", NULL, f->a, NULL, &error);
+      mitogen_context_connect (f->router, "local",
+                               mitogen_test_connect_options (NULL), f->a, NULL,
+                               &error);
     g_assert_no_error (error);
     g_assert_cmpint (mitogen_test_getpid (b2), !=, b_pid);
   }
@@ -169,9 +173,13 @@ test_forwarded_by_intermediate (Fixture *f,
 
   if (!lacks_local (f->a))
     return;
-  b = mitogen_context_connect (f->router, "local", NULL, f->a, NULL, &error);
+  b = mitogen_context_connect (f->router, "local",
+                               mitogen_test_connect_options (NULL), f->a, NULL,
+                               &error);
   g_assert_no_error (error);
-  c = mitogen_context_connect (f->router, "local", NULL, b, NULL, &error);
+  c = mitogen_context_connect (f->router, "local",
+                               mitogen_test_connect_options (NULL), b, NULL,
+                               &error);
   g_assert_no_error (error);
   g_assert_cmpint (mitogen_test_getpid (c), !=, mitogen_test_getpid (b));
 

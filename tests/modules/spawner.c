@@ -25,8 +25,8 @@ spawner_connect (MitogenCall *call,
 
   g_variant_get (args, "(&s)", &transport);
   child = mitogen_context_connect (mitogen_call_get_router (call), transport,
-                                   NULL, NULL, mitogen_call_get_cancellable (call),
-                                   error);
+                                   mitogen_test_connect_options (NULL), NULL,
+                                   mitogen_call_get_cancellable (call), error);
   if (!child)
     return NULL;
 
