@@ -219,7 +219,6 @@ mitogen_test_shutdown_ok (MitogenContext *ctx)
   g_assert_false (mitogen_context_is_connected (ctx));
 }
 
-<<<<<<< HEAD
 static void
 put_done (gpointer data)
 {
@@ -237,7 +236,8 @@ mitogen_test_broker_idle (MitogenBroker *broker)
   g_assert_nonnull (
       mitogen_latch_get (done, MITOGEN_TEST_WAIT, TRUE, NULL, &error));
   g_assert_no_error (error);
-=======
+}
+
 gboolean
 mitogen_test_process_running (GPid pid)
 {
@@ -250,5 +250,4 @@ mitogen_test_process_running (GPid pid)
   /* pid (comm) S ...: comm may hold spaces and parentheses. */
   paren = strrchr (stat, ')');
   return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
->>>>>>> h-live
 }
