@@ -1006,6 +1006,24 @@ on_allocate_id (MitogenMessage *msg,
 }
 
 /**
+ * mitogen_router_get_n_id_branches:
+ * @self: a router
+ *
+ * Counts the direct children whose branch of the tree this router keeps
+ * a record of context ids for (the ranges granted to it, its requests in
+ * flight): the record goes with the child's stream.
+ *
+ * Returns: how many branches it has a record for
+ */
+guint
+mitogen_router_get_n_id_branches (MitogenRouter *self)
+{
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (self), 0);
+
+  return mitogen_id_allocator_get_n_branches (self->ids);
+}
+
+/**
  * mitogen_router_set_context_name:
  * @self: a router
  * @context_id: a context id
