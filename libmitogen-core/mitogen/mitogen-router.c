@@ -28,6 +28,12 @@
  * master's default), a child's message may go up to its parents but not
  * across to another child.
  *
+ * A child may announce a context behind it (`ADD_ROUTE`) only with an id
+ * that was allocated to its own branch, and withdraw (`DEL_ROUTE`) only
+ * a route it announced: the record of id grants each router keeps decides,
+ * and a refusal is counted and logged once per stream.
+ * A context's name goes with its route.
+ *
  * A handler may name the context it expects its reply from (its
  * respondent). If the stream leading there disconnects, the handler
  * receives a dead message naming the context, so that nothing waits for a
