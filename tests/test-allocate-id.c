@@ -662,8 +662,8 @@ test_route_authority_in_chain (Fixture *f, gconstpointer data)
 #define LONG_NAME_LENGTH 1000
 
 /* 100,000 contexts announced with long names cost the master little,
- * and nothing once the child they are behind is gone: names, routes and
- * the record of modules sent go with the routes. */
+ * and nothing once the child they are behind is gone: names, routes, the
+ * record of ids granted and of modules sent go with the routes. */
 static void
 test_route_state_freed (Fixture *f, gconstpointer data)
 {
@@ -697,6 +697,7 @@ test_route_state_freed (Fixture *f, gconstpointer data)
     g_assert_true (route == mitogen_context_get_stream (f->a));
   }
   g_assert_cmpuint (mitogen_module_responder_get_n_contexts (responder), ==, 1);
+  g_assert_cmpuint (mitogen_router_get_n_id_branches (f->router), ==, 1);
 
   mitogen_test_shutdown_ok (f->a);
   mitogen_test_broker_idle (f->broker);
@@ -714,6 +715,7 @@ test_route_state_freed (Fixture *f, gconstpointer data)
         }
     }
   g_assert_cmpuint (mitogen_module_responder_get_n_contexts (responder), ==, 0);
+  g_assert_cmpuint (mitogen_router_get_n_id_branches (f->router), ==, 0);
 }
 
 int

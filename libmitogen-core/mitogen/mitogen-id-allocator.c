@@ -25,8 +25,10 @@
  * asking for one id at a time between others' requests cannot make the
  * table grow past 512 KiB. */
 #define MAX_RANGES_PER_BRANCH 65536
-/* ALLOCATE_ID requests passed up and not answered yet. */
+/* ALLOCATE_ID requests passed up and not answered yet, in all and per
+ * branch: one branch's flood must not crowd out the others' requests. */
 #define MAX_PENDING 1024
+#define MAX_PENDING_PER_BRANCH 64
 
 /**
  * MitogenIdAllocator:
@@ -54,6 +56,7 @@ typedef struct
 typedef struct
 {
   guint32 granted; /* ids granted to it, for the quota (master only) */
+  guint n_pending; /* its requests passed up, not answered yet */
   GArray *ranges;  /* Range, sorted, neither overlapping nor adjacent */
 } Branch;
 
@@ -454,12 +457,16 @@ note_request_locked (MitogenIdAllocator *self,
                      MitogenMessage *msg,
                      guint32 branch_id)
 {
-  if (g_hash_table_size (self->pending) >= MAX_PENDING)
+  Branch *b = branch_locked (self, branch_id);
+
+  if (g_hash_table_size (self->pending) >= MAX_PENDING
+      || b->n_pending >= MAX_PENDING_PER_BRANCH)
     return;
-  g_hash_table_insert (self->pending,
-                       pending_key (mitogen_message_get_src_id (msg),
-                                    mitogen_message_get_reply_to (msg)),
-                       GUINT_TO_POINTER (branch_id));
+  if (g_hash_table_insert (self->pending,
+                           pending_key (mitogen_message_get_src_id (msg),
+                                        mitogen_message_get_reply_to (msg)),
+                           GUINT_TO_POINTER (branch_id)))
+    b->n_pending++;
 }
 
 /* A message from the master: if it answers a request we passed up, the
@@ -472,11 +479,15 @@ note_reply_locked (MitogenIdAllocator *self, MitogenMessage *msg)
   g_autoptr (GVariant) body = NULL;
   gpointer stolen_key, branch_id;
   guint32 start, count;
+  Branch *b;
 
   if (!g_hash_table_steal_extended (self->pending, &key, &stolen_key,
                                     &branch_id))
     return;
   g_free (stolen_key);
+  b = g_hash_table_lookup (self->branches, branch_id);
+  if (b && b->n_pending > 0)
+    b->n_pending--;
   if (mitogen_message_is_dead (msg))
     return;
   body = mitogen_message_get_data (msg, NULL);
@@ -550,14 +561,14 @@ mitogen_id_allocator_forget_branch (MitogenIdAllocator *self, guint32 branch_id)
   g_mutex_unlock (&self->lock);
 }
 
-/* How many branches own ids or have requests in flight, for tests. */
+/* How many branches own ids or have requests in flight. */
 guint
 mitogen_id_allocator_get_n_branches (MitogenIdAllocator *self)
 {
   guint n;
 
   g_mutex_lock (&self->lock);
-  n = g_hash_table_size (self->branches) + g_hash_table_size (self->pending);
+  n = g_hash_table_size (self->branches);
   g_mutex_unlock (&self->lock);
   return n;
 }

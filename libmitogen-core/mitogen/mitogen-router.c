@@ -30,6 +30,12 @@
  * master's default), a child's message may go up to its parents but not
  * across to another child.
  *
+ * A child may announce a context behind it (`ADD_ROUTE`) only with an id
+ * that was allocated to its own branch, and withdraw (`DEL_ROUTE`) only
+ * a route it announced: the record of id grants each router keeps decides,
+ * and a refusal is counted and logged once per stream.
+ * A context's name goes with its route.
+ *
  * A handler may name the context it expects its reply from (its
  * respondent). If the stream leading there disconnects, the handler
  * receives a dead message naming the context, so that nothing waits for a
@@ -1050,6 +1056,24 @@ on_allocate_id (MitogenMessage *msg,
 
   mitogen_id_allocator_answer_request (
       self->ids, msg, via ? mitogen_stream_get_remote_id (via) : src_id);
+}
+
+/**
+ * mitogen_router_get_n_id_branches:
+ * @self: a router
+ *
+ * Counts the direct children whose branch of the tree this router keeps
+ * a record of context ids for (the ranges granted to it, its requests in
+ * flight): the record goes with the child's stream.
+ *
+ * Returns: how many branches it has a record for
+ */
+guint
+mitogen_router_get_n_id_branches (MitogenRouter *self)
+{
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (self), 0);
+
+  return mitogen_id_allocator_get_n_branches (self->ids);
 }
 
 /**

@@ -126,6 +126,8 @@ void           mitogen_router_set_id_quota    (MitogenRouter *self,
 MITOGEN_AVAILABLE_IN_ALL
 guint mitogen_router_get_n_refused_routes (MitogenRouter *self);
 MITOGEN_AVAILABLE_IN_ALL
+guint mitogen_router_get_n_id_branches (MitogenRouter *self);
+MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_router_set_context_name (MitogenRouter *self,
                                                 guint32 context_id,
                                                 const gchar *name);

@@ -84,6 +84,8 @@ main (int argc, char **argv)
   glong before, after, base_before, base_after;
   double start;
 
+  /* Progress shows as it comes, piped or not. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
   if (!bench_parse_options (&argc, &argv, "- RSS growth over context cycles",
                             entries))
     return 2;
