@@ -29,7 +29,8 @@
  * descriptor drains, so a slow peer never blocks the broker or the sender.
  *
  * The queue is bounded by #MitogenStream:transmit-window. Once that many
- * bytes wait, the stream stops being #MitogenStream:writable until half of
+ * bytes wait (each queued frame counting a little more for its
+ * bookkeeping, so that many tiny frames are bounded too), the stream stops being #MitogenStream:writable until half of
  * them have left. mitogen_stream_send() still queues, so the broker never
  * waits, but a stream whose messages the broker is handling when that
  * happens (forwarded here, or answered from a handler) stops being read
@@ -173,6 +174,19 @@ fail_protocol (MitogenStream *self,
   mitogen_stream_disconnect (self, reason);
 }
 
+/* What a queued frame costs beyond its bytes: the frame, its list link,
+ * the message and its GBytes, as malloc rounds them. Charged against the
+ * window, so that a flood of tiny replies is bounded in memory and not
+ * only in bytes. */
+#define FRAME_COST 256
+
+/* What the queue holds, bookkeeping included. Called with the lock held. */
+static gsize
+queued_cost_locked (MitogenStreamPrivate *priv)
+{
+  return priv->pending_bytes + priv->outq.length * FRAME_COST;
+}
+
 /* Below this the queue has room again; half the window, so that a
  * producer woken by room sends a good batch and the descriptor never
  * runs dry while it does. */
@@ -192,9 +206,9 @@ update_writable_locked (MitogenStreamPrivate *priv)
 
   if (priv->disconnected)
     writable = FALSE;
-  else if (priv->writable && priv->pending_bytes >= priv->transmit_window)
+  else if (priv->writable && queued_cost_locked (priv) >= priv->transmit_window)
     writable = FALSE;
-  else if (!priv->writable && priv->pending_bytes <= low_water (priv))
+  else if (!priv->writable && queued_cost_locked (priv) <= low_water (priv))
     writable = TRUE;
 
   if (writable == priv->writable)
