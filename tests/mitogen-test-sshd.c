@@ -567,21 +567,6 @@ descendants (GPid root)
   return found;
 }
 
-/* Whether @pid has exited: gone, or a zombie its new parent has yet to
- * reap. */
-static gboolean
-exited (GPid pid)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree gchar *stat = NULL;
-  const gchar *after_comm;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return TRUE;
-  after_comm = strrchr (stat, ')');
-  return after_comm && after_comm[1] == ' ' && after_comm[2] == 'Z';
-}
-
 static gboolean
 is_sshd (GPid pid)
 {
@@ -631,13 +616,13 @@ mitogen_test_sshd_stop (MitogenTestSshd *self)
         {
           left = FALSE;
           for (guint i = 0; i < below->len && !left; i++)
-            left = !exited (g_array_index (below, GPid, i));
+            left = mitogen_test_process_running (g_array_index (below, GPid, i));
           if (left)
             g_usleep (G_USEC_PER_SEC / 100);
         }
       while (left && g_get_monotonic_time () < deadline);
       for (guint i = 0; i < below->len; i++)
-        if (!exited (g_array_index (below, GPid, i)))
+        if (mitogen_test_process_running (g_array_index (below, GPid, i)))
           kill (g_array_index (below, GPid, i), SIGKILL);
     }
   if (self->sshd)

@@ -236,21 +236,6 @@ process_exists (GPid pid)
   return g_file_test (path, G_FILE_TEST_EXISTS);
 }
 
-/* Running, as opposed to gone or a zombie nobody reaped yet. */
-static gboolean
-process_running (GPid pid)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree gchar *stat = NULL;
-  const gchar *paren;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return FALSE;
-  /* pid (comm) S ...: comm may hold spaces and parentheses. */
-  paren = strrchr (stat, ')');
-  return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
-}
-
 /* Our descriptors, as "number:target" ("7:socket:[4242]"): a descriptor
  * opened since and left open shows as an entry that was not there. */
 static GHashTable *
@@ -467,7 +452,7 @@ test_calls_shapes (Fixture *f,
 
     g_assert_cmpint (pid, !=, getpid ());
     g_assert_cmpint (pid, ==, agent_pid (ctx));
-    g_assert_true (process_running (pid));
+    g_assert_true (mitogen_test_process_running (pid));
   }
 
   /* hostname */
@@ -1597,7 +1582,7 @@ test_death_master (void)
   agent = (GPid) g_ascii_strtoll (line, NULL, 10);
   g_assert_cmpint (agent, >, 0);
   g_assert_cmpint (agent, !=, master);
-  g_assert_true (process_running (agent));
+  g_assert_true (mitogen_test_process_running (agent));
 
   killed = g_get_monotonic_time ();
   g_assert_cmpint (kill (master, SIGKILL), ==, 0);

@@ -91,27 +91,13 @@ wait_gone (GPid pid)
   return TRUE;
 }
 
-/* Running, as opposed to gone or a zombie that nobody reaped yet. */
-static gboolean
-process_running (GPid pid)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree gchar *stat = NULL;
-  const gchar *paren;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return FALSE;
-  paren = strrchr (stat, ')');
-  return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
-}
-
 /* Polls until @pid no longer runs, within WAIT. */
 static gboolean
 wait_not_running (GPid pid)
 {
   gint64 deadline = g_get_monotonic_time () + WAIT;
 
-  while (process_running (pid))
+  while (mitogen_test_process_running (pid))
     {
       if (g_get_monotonic_time () > deadline)
         return FALSE;
@@ -590,8 +576,8 @@ test_death_master (void)
   close (out_fd);
   g_assert_nonnull (line);
   g_assert_cmpint (sscanf (line, "%d %d", &server, &child), ==, 2);
-  g_assert_true (process_running (server));
-  g_assert_true (process_running (child));
+  g_assert_true (mitogen_test_process_running (server));
+  g_assert_true (mitogen_test_process_running (child));
 
   g_assert_cmpint (kill (master, SIGKILL), ==, 0);
   g_assert_cmpint (waitpid (master, &status, 0), ==, master);

@@ -496,21 +496,6 @@ test_three_hops (Fixture *f,
   assert_log_arrives (s, "hello from B as " SUDO_USER);
 }
 
-/* Whether @pid has exited: gone, or a zombie (an orphan's new parent may
- * be slow to reap it). */
-static gboolean
-exited (GPid pid)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree gchar *stat = NULL;
-  const gchar *after_comm;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return TRUE;
-  after_comm = strrchr (stat, ')');
-  return after_comm && after_comm[1] == ' ' && after_comm[2] == 'Z';
-}
-
 typedef struct {
   gboolean done;
   gboolean timed_out;
@@ -584,9 +569,10 @@ test_dead_middle_hop (Fixture *f,
 
   /* Cut off, B's agent exits on its own. */
   deadline = g_get_monotonic_time () + WAIT_USEC;
-  while (!exited (b_pid) && g_get_monotonic_time () < deadline)
+  while (mitogen_test_process_running (b_pid) &&
+         g_get_monotonic_time () < deadline)
     g_usleep (G_USEC_PER_SEC / 100);
-  g_assert_true (exited (b_pid));
+  g_assert_false (mitogen_test_process_running (b_pid));
   g_clear_error (&s.error);
 }
 
