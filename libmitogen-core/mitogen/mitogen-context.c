@@ -958,20 +958,15 @@ forward_log_record (MitogenMessage *msg,
   }
 }
 
-static void
-ensure_log_forwarding (MitogenRouter *router)
+/* Internal rather than static for the fuzzer, which feeds the handler
+ * without starting a child. */
+void
+mitogen_context_ensure_log_forwarding (MitogenRouter *router)
 {
   /* Fails harmlessly once installed. */
   mitogen_router_add_handler (router, MITOGEN_HANDLE_FORWARD_LOG,
                               MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
                               NULL, forward_log_record, router, NULL);
-}
-
-/* For the fuzzer, which feeds the handler without starting a child. */
-void
-mitogen_context_ensure_log_forwarding (MitogenRouter *router)
-{
-  ensure_log_forwarding (router);
 }
 
 MitogenContext *
@@ -996,7 +991,7 @@ mitogen_context_connect_with_id (MitogenRouter *router,
   if (!set_stream_options (G_OBJECT (stream), options, error))
     return NULL;
 
-  ensure_log_forwarding (router);
+  mitogen_context_ensure_log_forwarding (router);
   config = g_variant_ref_sink (child_config (router, context_id));
   if (!mitogen_parent_stream_connect (stream, router, context_id, config,
                                       cancellable, error))
