@@ -6,6 +6,7 @@
 
 #include "mitogen-sender.h"
 
+#include "mitogen-errors.h"
 #include "mitogen-sender-private.h"
 #include "mitogen-stream.h"
 
@@ -156,6 +157,27 @@ mitogen_sender_wait_room_finish (GAsyncResult *result, GError **error)
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* A value for a context we have no route to would be dropped unseen; the
+ * caller hears it instead. A stream that goes after this check is caught
+ * by the wait for room, which fails once its stream disconnects. */
+static gboolean
+routed (MitogenSender *self, GError **error)
+{
+  g_autoptr(MitogenStream) stream = NULL;
+
+  if (self->dst_id == mitogen_router_get_context_id (self->router))
+    return TRUE;
+  stream = mitogen_router_stream_by_id (self->router, self->dst_id);
+  if (stream)
+    return TRUE;
+  g_set_error (error, MITOGEN_STREAM_ERROR,
+               MITOGEN_STREAM_ERROR_DISCONNECTED,
+               "No route to context %u: it has disconnected, or was never "
+               "connected through this router",
+               self->dst_id);
+  return FALSE;
+}
+
 /**
  * mitogen_sender_send:
  * @self: a sender
@@ -169,7 +191,8 @@ mitogen_sender_wait_room_finish (GAsyncResult *result, GError **error)
  * broker thread it never waits.
  *
  * Returns: %TRUE once sent; %FALSE with %MITOGEN_STREAM_ERROR_DISCONNECTED
- *   if that stream disconnected first, or %G_IO_ERROR_CANCELLED
+ *   if there is no route to the destination or its stream disconnected
+ *   first, or %G_IO_ERROR_CANCELLED
  */
 gboolean
 mitogen_sender_send (MitogenSender *self,
@@ -182,8 +205,9 @@ mitogen_sender_send (MitogenSender *self,
 
   g_return_val_if_fail (MITOGEN_IS_SENDER (self), FALSE);
 
-  if (!mitogen_sender_wait_room (self->router, self->dst_id, cancellable,
-                                 error))
+  if (!routed (self, error)
+      || !mitogen_sender_wait_room (self->router, self->dst_id, cancellable,
+                                    error))
     return FALSE;
   msg = mitogen_message_new (self->dst_id, self->dst_handle, owned);
   mitogen_router_route (self->router, msg);
@@ -230,10 +254,18 @@ mitogen_sender_send_async (MitogenSender *self,
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
+  GError *error = NULL;
+
   g_task_set_source_tag (task, mitogen_sender_send_async);
   if (data)
     g_task_set_task_data (task, g_variant_ref_sink (data),
                           (GDestroyNotify) g_variant_unref);
+  if (!routed (self, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
   mitogen_sender_wait_room_async (self->router, self->dst_id, cancellable,
                                   send_when_room, task);
 }
