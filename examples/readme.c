@@ -14,15 +14,15 @@ main (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (MitogenBroker) broker = mitogen_broker_new ();
   g_autoptr (MitogenRouter) router = mitogen_router_new (broker);
-  g_autoptr (MitogenContext) child
-      = mitogen_context_connect (router, "local", NULL, NULL, NULL, &error);
+  g_autoptr (MitogenContext) child = mitogen_router_connect_context (
+      router, "local", NULL, NULL, NULL, &error);
   g_autoptr (MitogenContext) grandchild = NULL;
   g_autoptr (GVariant) pid = NULL;
   g_autoptr (GVariant) grandchild_pid = NULL;
 
   if (child)
-    grandchild
-        = mitogen_context_connect (router, "local", NULL, child, NULL, &error);
+    grandchild = mitogen_router_connect_context (router, "local", NULL, child,
+                                                 NULL, &error);
   if (grandchild)
     pid = mitogen_context_call (child, "core.getpid", NULL, NULL, &error);
   if (pid)

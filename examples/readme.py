@@ -12,7 +12,7 @@ from gi.repository import Mitogen  # noqa: E402
 
 broker = Mitogen.Broker.new()
 router = Mitogen.Router.new(broker)
-child = Mitogen.Context.connect(router, 'local', None, None, None)
-grandchild = Mitogen.Context.connect(router, 'local', None, child, None)
+child = router.connect_context('local', None, None, None)
+grandchild = router.connect_context('local', None, child, None)
 print(child.call('core.getpid', None, None).unpack(),
       grandchild.call('core.getpid', None, None).unpack())

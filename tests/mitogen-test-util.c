@@ -104,7 +104,7 @@ mitogen_test_connect (MitogenRouter *router,
                       MitogenContext *via)
 {
   g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_context_connect (
+  MitogenContext *ctx = mitogen_router_connect_context (
       router, transport, mitogen_test_connect_options (options), via, NULL,
       &error);
 

@@ -36,7 +36,8 @@ gint64 mitogen_test_deadline_at (gint64 usec);
 
 /* @options (an `a{sv}`, or %NULL for none) with `connect-timeout` set to
  * MITOGEN_TEST_CONNECT_TIMEOUT when it has none. Consumes a floating
- * @options; returns a floating `a{sv}`, for mitogen_context_connect(). */
+ * @options; returns a floating `a{sv}`, for mitogen_router_connect_context().
+ */
 GVariant *mitogen_test_connect_options (GVariant *options);
 
 /* A master: a new broker and a router on it. */

@@ -156,9 +156,9 @@ test_via_and_own_ids_differ (Fixture *f,
 
       if (i % 2 == 0)
         {
-          made[i] = mitogen_context_connect (
-            f->router, "local", mitogen_test_connect_options (NULL), f->a,
-            NULL, &error);
+          made[i] = mitogen_router_connect_context (
+              f->router, "local", mitogen_test_connect_options (NULL), f->a,
+              NULL, &error);
           g_assert_no_error (error);
         }
       else
@@ -592,7 +592,8 @@ test_route_squatting (Fixture *f, gconstpointer data)
   route = mitogen_router_stream_by_id (f->router, next);
   g_assert_null (route);
 
-  c = mitogen_context_connect (f->router, "local", NULL, b, NULL, &error);
+  c = mitogen_router_connect_context (f->router, "local", NULL, b, NULL,
+                                      &error);
   g_assert_no_error (error);
   c_id = mitogen_context_get_context_id (c);
   g_test_message ("A claimed [%u, %u); C, via B, is %u", next, next + SQUAT,
@@ -650,7 +651,8 @@ test_route_authority_in_chain (Fixture *f, gconstpointer data)
   route = mitogen_router_stream_by_id (f->router, next);
   g_assert_null (route);
 
-  c = mitogen_context_connect (f->router, "local", NULL, b, NULL, &error);
+  c = mitogen_router_connect_context (f->router, "local", NULL, b, NULL,
+                                      &error);
   g_assert_no_error (error);
   route = mitogen_router_stream_by_id (f->router,
                                        mitogen_context_get_context_id (c));

@@ -1496,10 +1496,8 @@ master_child_main (void)
   g_autoptr(GError) error = NULL;
   MitogenBroker *broker = mitogen_broker_new ();
   MitogenRouter *router = mitogen_router_new (broker);
-  MitogenContext *ctx =
-    mitogen_context_connect (router, "local",
-                             mitogen_test_connect_options (NULL), NULL, NULL,
-                             &error);
+  MitogenContext *ctx = mitogen_router_connect_context (
+      router, "local", mitogen_test_connect_options (NULL), NULL, NULL, &error);
   g_autoptr(GVariant) pid = NULL;
 
   if (!ctx)
@@ -1716,7 +1714,8 @@ connect_failure_subprocess (const gchar *agent,
   broker = mitogen_broker_new ();
   router = mitogen_router_new (broker);
   start = g_get_monotonic_time ();
-  ctx = mitogen_context_connect (router, "local", options, NULL, NULL, &error);
+  ctx = mitogen_router_connect_context (router, "local", options, NULL, NULL,
+                                        &error);
   took = g_get_monotonic_time () - start;
   /* To the inherited stderr: a subprocess's test messages are lost. */
   g_printerr ("# connect with MITOGEN_AGENT=%s failed after %.3f s: %s\n",

@@ -394,7 +394,8 @@ test_hook_fails (Fixture *f,
   g_autoptr(MitogenContext) ctx = NULL;
 
   touch ("fail");
-  ctx = mitogen_context_connect (f->router, "fork", NULL, NULL, NULL, &error);
+  ctx = mitogen_router_connect_context (f->router, "fork", NULL, NULL, NULL,
+                                        &error);
   untouch ("fail");
   g_test_message ("%s", error ? error->message : "(no error)");
   g_assert_null (ctx);
@@ -412,9 +413,9 @@ test_hook_hangs (Fixture *f,
   gint64 start = g_get_monotonic_time (), took;
 
   touch ("hang");
-  ctx = mitogen_context_connect (f->router, "fork",
-                                 g_variant_new_parsed ("{'connect-timeout': <0.5>}"),
-                                 NULL, NULL, &error);
+  ctx = mitogen_router_connect_context (
+      f->router, "fork", g_variant_new_parsed ("{'connect-timeout': <0.5>}"),
+      NULL, NULL, &error);
   took = g_get_monotonic_time () - start;
   g_test_message ("%s after %.2f s", error ? error->message : "(no error)",
                   took / 1e6);
@@ -446,7 +447,8 @@ test_not_running (void)
 
       broker = mitogen_broker_new ();
       router = mitogen_router_new (broker);
-      ctx = mitogen_context_connect (router, "fork", NULL, NULL, NULL, &error);
+      ctx = mitogen_router_connect_context (router, "fork", NULL, NULL, NULL,
+                                            &error);
       g_assert_null (ctx);
       g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
       g_assert_nonnull (strstr (error->message, "mitogen_fork_server_start()"));
@@ -474,9 +476,8 @@ test_fork_of_fork (Fixture *f,
   g_autoptr(MitogenContext) plain = connect_fork (f->router);
   g_autoptr(MitogenTestDeadline) deadline = mitogen_test_deadline_new (WAIT);
   g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenContext) refused =
-    mitogen_context_connect (f->router, "fork", NULL, plain,
-                             deadline->cancellable, &error);
+  g_autoptr (MitogenContext) refused = mitogen_router_connect_context (
+      f->router, "fork", NULL, plain, deadline->cancellable, &error);
   g_autoptr(MitogenContext) parent = NULL;
   g_autoptr(MitogenContext) child = NULL;
 
@@ -485,15 +486,15 @@ test_fork_of_fork (Fixture *f,
   g_assert_nonnull (strstr (error->message, "mitogen_fork_server_start()"));
   g_clear_error (&error);
 
-  parent = mitogen_context_connect (
-    f->router, "fork",
-    mitogen_test_connect_options (
-      g_variant_new_parsed ("{'fork-server': <true>}")),
-    NULL, deadline->cancellable, &error);
+  parent = mitogen_router_connect_context (
+      f->router, "fork",
+      mitogen_test_connect_options (
+          g_variant_new_parsed ("{'fork-server': <true>}")),
+      NULL, deadline->cancellable, &error);
   g_assert_no_error (error);
-  child = mitogen_context_connect (f->router, "fork",
-                                   mitogen_test_connect_options (NULL), parent,
-                                   deadline->cancellable, &error);
+  child = mitogen_router_connect_context (
+      f->router, "fork", mitogen_test_connect_options (NULL), parent,
+      deadline->cancellable, &error);
   g_assert_no_error (error);
   g_assert_cmpint (mitogen_test_remote_pid (child), !=,
                    mitogen_test_remote_pid (parent));
@@ -513,8 +514,8 @@ master_child_main (void)
   g_autoptr(GError) error = NULL;
   MitogenBroker *broker = mitogen_broker_new ();
   MitogenRouter *router = mitogen_router_new (broker);
-  MitogenContext *ctx =
-    mitogen_context_connect (router, "fork", NULL, NULL, NULL, &error);
+  MitogenContext *ctx = mitogen_router_connect_context (router, "fork", NULL,
+                                                        NULL, NULL, &error);
   g_autoptr(GVariant) pid = NULL;
 
   if (ctx)

@@ -52,9 +52,9 @@ setup (Fixture *f,
 
   f->broker = mitogen_broker_new ();
   f->router = mitogen_router_new (f->broker);
-  f->ctx = mitogen_context_connect (f->router, "local",
-                                    mitogen_test_connect_options (NULL), NULL,
-                                    NULL, &error);
+  f->ctx = mitogen_router_connect_context (f->router, "local",
+                                           mitogen_test_connect_options (NULL),
+                                           NULL, NULL, &error);
   g_assert_no_error (error);
 }
 

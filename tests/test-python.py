@@ -42,7 +42,7 @@ class ContextTest(unittest.TestCase):
     def setUpClass(cls):
         cls.broker = Mitogen.Broker.new()
         cls.router = Mitogen.Router.new(cls.broker)
-        cls.context = Mitogen.Context.connect(cls.router, 'local',
+        cls.context = cls.router.connect_context('local',
                                               CONNECT_OPTIONS, None, None)
 
     @classmethod

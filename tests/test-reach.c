@@ -287,8 +287,8 @@ try_connect (Fixture *f,
              MitogenContext *via,
              GError **error)
 {
-  MitogenContext *ctx = mitogen_context_connect (f->router, transport, options,
-                                                 via, NULL, error);
+  MitogenContext *ctx = mitogen_router_connect_context (
+      f->router, transport, options, via, NULL, error);
 
   if (ctx)
     g_ptr_array_add (f->contexts, ctx);

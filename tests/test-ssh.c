@@ -154,7 +154,8 @@ assert_fails_within (Fixture *f,
   g_autoptr(GError) error = NULL;
   gint64 start = g_get_monotonic_time ();
 
-  f->ctx = mitogen_context_connect (f->router, "ssh", options, NULL, NULL, &error);
+  f->ctx = mitogen_router_connect_context (f->router, "ssh", options, NULL,
+                                           NULL, &error);
   g_test_message ("error: %s", error ? error->message : "(none)");
   g_assert_error (error, domain, code);
   g_assert_null (f->ctx);
@@ -181,9 +182,9 @@ test_accept_new (Fixture *f,
 
   if (!f->sshd)
     return;
-  f->ctx = mitogen_context_connect (f->router, "ssh",
-                                    ssh_options (f, "accept-new", NULL, 0),
-                                    NULL, NULL, &error);
+  f->ctx = mitogen_router_connect_context (
+      f->router, "ssh", ssh_options (f, "accept-new", NULL, 0), NULL, NULL,
+      &error);
   g_assert_no_error (error);
   assert_works (f);
 
@@ -213,9 +214,8 @@ test_ignore (Fixture *f,
 
   if (!f->sshd)
     return;
-  f->ctx = mitogen_context_connect (f->router, "ssh",
-                                    ssh_options (f, "ignore", NULL, 0),
-                                    NULL, NULL, &error);
+  f->ctx = mitogen_router_connect_context (
+      f->router, "ssh", ssh_options (f, "ignore", NULL, 0), NULL, NULL, &error);
   g_assert_no_error (error);
   assert_works (f);
   /* Nothing was recorded. */
@@ -261,9 +261,8 @@ test_password (Fixture *f,
       g_test_skip ("no user " PASSWORD_USER "; run scripts/setup-test-env");
       return;
     }
-  f->ctx = mitogen_context_connect (f->router, "ssh",
-                                    password_options (f, PASSWORD),
-                                    NULL, NULL, &error);
+  f->ctx = mitogen_router_connect_context (
+      f->router, "ssh", password_options (f, PASSWORD), NULL, NULL, &error);
   g_assert_no_error (error);
   assert_user (f, PASSWORD_USER);
 }

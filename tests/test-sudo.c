@@ -171,9 +171,8 @@ test_as_root (Fixture *f,
 
   if (!can_run ())
     return;
-  f->ctx = mitogen_context_connect (f->router, "sudo",
-                                    sudo_options (UNUSED_PASSWORD), NULL, NULL,
-                                    &error);
+  f->ctx = mitogen_router_connect_context (
+      f->router, "sudo", sudo_options (UNUSED_PASSWORD), NULL, NULL, &error);
   g_assert_no_error (error);
   assert_runs_as_target (f->ctx);
 
@@ -213,8 +212,8 @@ test_unknown_user (Fixture *f,
     return;
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "username", "s", "mitogen-no-such-user");
-  f->ctx = mitogen_context_connect (f->router, "sudo", g_variant_dict_end (&dict),
-                                    NULL, NULL, &error);
+  f->ctx = mitogen_router_connect_context (
+      f->router, "sudo", g_variant_dict_end (&dict), NULL, NULL, &error);
   g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
   g_assert_nonnull (strstr (error->message, "unknown user"));
   g_assert_null (f->ctx);
@@ -244,9 +243,8 @@ test_right_password (Fixture *f,
   if (g_test_subprocess ())
     {
       become_admin ();
-      f->ctx = mitogen_context_connect (f->router, "sudo",
-                                        sudo_options (ADMIN_PASSWORD), NULL,
-                                        NULL, &error);
+      f->ctx = mitogen_router_connect_context (
+          f->router, "sudo", sudo_options (ADMIN_PASSWORD), NULL, NULL, &error);
       g_assert_no_error (error);
       assert_runs_as_target (f->ctx);
       return;
@@ -269,9 +267,9 @@ test_wrong_password (Fixture *f,
       gint64 start = g_get_monotonic_time ();
 
       become_admin ();
-      f->ctx = mitogen_context_connect (f->router, "sudo",
-                                        sudo_options ("not-the-password"), NULL,
-                                        NULL, &error);
+      f->ctx = mitogen_router_connect_context (
+          f->router, "sudo", sudo_options ("not-the-password"), NULL, NULL,
+          &error);
       g_test_message ("%s", error ? error->message : "(no error)");
       g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
       g_assert_nonnull (strstr (error->message, "incorrect password for " TARGET_USER));
@@ -300,8 +298,8 @@ test_no_password (Fixture *f,
       gint64 start = g_get_monotonic_time ();
 
       become_admin ();
-      f->ctx = mitogen_context_connect (f->router, "sudo", sudo_options (NULL),
-                                        NULL, NULL, &error);
+      f->ctx = mitogen_router_connect_context (
+          f->router, "sudo", sudo_options (NULL), NULL, NULL, &error);
       g_test_message ("%s", error ? error->message : "(no error)");
       g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
       g_assert_nonnull (strstr (error->message,

@@ -132,9 +132,9 @@ test_fetched_from_parent (Fixture *f,
     return;
   g_assert_cmpuint (count_requests (f, TRANSPORT_MODULE, NULL), ==, 0);
 
-  b = mitogen_context_connect (f->router, "local",
-                               mitogen_test_connect_options (NULL), f->a, NULL,
-                               &error);
+  b = mitogen_router_connect_context (f->router, "local",
+                                      mitogen_test_connect_options (NULL), f->a,
+                                      NULL, &error);
   g_assert_no_error (error);
   a_pid = mitogen_test_getpid (f->a);
   b_pid = mitogen_test_getpid (b);
@@ -150,10 +150,9 @@ test_fetched_from_parent (Fixture *f,
 
   /* Known from now on: a second child needs no second fetch. */
   {
-    g_autoptr(MitogenContext) b2 =
-      mitogen_context_connect (f->router, "local",
-                               mitogen_test_connect_options (NULL), f->a, NULL,
-                               &error);
+    g_autoptr (MitogenContext) b2 = mitogen_router_connect_context (
+        f->router, "local", mitogen_test_connect_options (NULL), f->a, NULL,
+        &error);
     g_assert_no_error (error);
     g_assert_cmpint (mitogen_test_getpid (b2), !=, b_pid);
   }
@@ -173,13 +172,12 @@ test_forwarded_by_intermediate (Fixture *f,
 
   if (!lacks_local (f->a))
     return;
-  b = mitogen_context_connect (f->router, "local",
-                               mitogen_test_connect_options (NULL), f->a, NULL,
-                               &error);
+  b = mitogen_router_connect_context (f->router, "local",
+                                      mitogen_test_connect_options (NULL), f->a,
+                                      NULL, &error);
   g_assert_no_error (error);
-  c = mitogen_context_connect (f->router, "local",
-                               mitogen_test_connect_options (NULL), b, NULL,
-                               &error);
+  c = mitogen_router_connect_context (
+      f->router, "local", mitogen_test_connect_options (NULL), b, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (mitogen_test_getpid (c), !=, mitogen_test_getpid (b));
 
@@ -219,7 +217,8 @@ test_unknown_transport (Fixture *f,
   g_autoptr(MitogenContext) b = NULL;
   gint64 start = g_get_monotonic_time ();
 
-  b = mitogen_context_connect (f->router, "nosuch", NULL, f->a, NULL, &error);
+  b = mitogen_router_connect_context (f->router, "nosuch", NULL, f->a, NULL,
+                                      &error);
   g_assert_null (b);
   g_assert_nonnull (error);
   g_test_message ("%s", error->message);
@@ -230,7 +229,8 @@ test_unknown_transport (Fixture *f,
 
   /* A name that could not be a module file is not even asked for. */
   g_clear_error (&error);
-  b = mitogen_context_connect (f->router, "../local", NULL, f->a, NULL, &error);
+  b = mitogen_router_connect_context (f->router, "../local", NULL, f->a, NULL,
+                                      &error);
   g_assert_null (b);
   g_assert_nonnull (strstr (error->message, "“../local” is not a transport name"));
   g_assert_cmpuint (count_requests (f, "mitogen-transport-../local", NULL), ==, 0);

@@ -233,9 +233,9 @@ static MitogenContext *
 connect (Fixture *f,
          GError **error)
 {
-  return mitogen_context_connect (f->router, "ssh",
-                                  mitogen_test_sshd_options (f->sshd, USER, "accept-new"),
-                                  NULL, NULL, error);
+  return mitogen_router_connect_context (
+      f->router, "ssh", mitogen_test_sshd_options (f->sshd, USER, "accept-new"),
+      NULL, NULL, error);
 }
 
 static gint

@@ -659,12 +659,12 @@ session_connect (Session *session,
 
       if (!parse_context_spec (hops[i], &transport, &options, error))
         return FALSE;
-      context = mitogen_context_connect (session->router, transport,
-                                         add_common_options (options, transport,
-                                                             hops[i + 1] &&
-                                                             g_str_equal (hops[i + 1], "fork"),
-                                                             passwords->pdata[i]),
-                                         via, NULL, error);
+      context = mitogen_router_connect_context (
+          session->router, transport,
+          add_common_options (options, transport,
+                              hops[i + 1] && g_str_equal (hops[i + 1], "fork"),
+                              passwords->pdata[i]),
+          via, NULL, error);
       if (!context)
         return FALSE;
       g_ptr_array_add (session->contexts, context);

@@ -26,7 +26,7 @@
  * sent; a context that dies wakes every caller waiting on it with
  * %MITOGEN_CHANNEL_ERROR_DEAD naming it.
  *
- * mitogen_context_connect() starts a child through a transport and
+ * mitogen_router_connect_context() starts a child through a transport and
  * returns its context.
  *
  * A child's log records, and the lines its functions print, are logged
@@ -1082,7 +1082,7 @@ connect_via (MitogenRouter *router,
 }
 
 /**
- * mitogen_context_connect:
+ * mitogen_router_connect_context:
  * @router: the router of this process
  * @transport: the transport's name: `local`, `ssh`, …
  * @options: (nullable): the transport's options, an `a{sv}` whose keys are
@@ -1101,12 +1101,12 @@ connect_via (MitogenRouter *router,
  *   failed
  */
 MitogenContext *
-mitogen_context_connect (MitogenRouter *router,
-                         const gchar *transport,
-                         GVariant *options,
-                         MitogenContext *via,
-                         GCancellable *cancellable,
-                         GError **error)
+mitogen_router_connect_context (MitogenRouter *router,
+                                const gchar *transport,
+                                GVariant *options,
+                                MitogenContext *via,
+                                GCancellable *cancellable,
+                                GError **error)
 {
   g_autoptr(GVariant) owned_options = options ? g_variant_ref_sink (options) : NULL;
   gsize n_parents;
@@ -1159,10 +1159,9 @@ connect_thread (GTask *task,
 {
   ConnectData *d = task_data;
   GError *error = NULL;
-  MitogenContext *context =
-    mitogen_context_connect (d->router, d->transport,
-                             d->options ? g_variant_ref (d->options) : NULL,
-                             d->via, cancellable, &error);
+  MitogenContext *context = mitogen_router_connect_context (
+      d->router, d->transport, d->options ? g_variant_ref (d->options) : NULL,
+      d->via, cancellable, &error);
 
   if (context)
     g_task_return_pointer (task, context, g_object_unref);
@@ -1171,7 +1170,7 @@ connect_thread (GTask *task,
 }
 
 /**
- * mitogen_context_connect_async:
+ * mitogen_router_connect_context_async:
  * @router: the router of this process
  * @transport: the transport's name
  * @options: (nullable): the transport's options, `a{sv}`
@@ -1180,16 +1179,16 @@ connect_thread (GTask *task,
  * @callback: (scope async): called with the new context
  * @user_data: (closure): data for @callback
  *
- * Like mitogen_context_connect(), without blocking.
+ * Like mitogen_router_connect_context(), without blocking.
  */
 void
-mitogen_context_connect_async (MitogenRouter *router,
-                               const gchar *transport,
-                               GVariant *options,
-                               MitogenContext *via,
-                               GCancellable *cancellable,
-                               GAsyncReadyCallback callback,
-                               gpointer user_data)
+mitogen_router_connect_context_async (MitogenRouter *router,
+                                      const gchar *transport,
+                                      GVariant *options,
+                                      MitogenContext *via,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (router, cancellable, callback, user_data);
   ConnectData *d = g_new0 (ConnectData, 1);
@@ -1198,21 +1197,24 @@ mitogen_context_connect_async (MitogenRouter *router,
   d->transport = g_strdup (transport);
   d->options = options ? g_variant_ref_sink (options) : NULL;
   d->via = via ? g_object_ref (via) : NULL;
-  g_task_set_source_tag (task, mitogen_context_connect_async);
+  g_task_set_source_tag (task, mitogen_router_connect_context_async);
   g_task_set_task_data (task, d, connect_data_free);
   g_task_run_in_thread (task, connect_thread);
 }
 
 /**
- * mitogen_context_connect_finish:
+ * mitogen_router_connect_context_finish:
+ * @router: the router given to mitogen_router_connect_context_async()
  * @result: the result given to the callback
  * @error: return location for an error
  *
  * Returns: (transfer full) (nullable): the new context
  */
 MitogenContext *
-mitogen_context_connect_finish (GAsyncResult *result,
-                                GError **error)
+mitogen_router_connect_context_finish (MitogenRouter *router,
+                                       GAsyncResult *result,
+                                       GError **error)
 {
+  g_return_val_if_fail (g_task_is_valid (result, router), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -28,24 +28,28 @@ MITOGEN_AVAILABLE_IN_ALL
 MitogenContext *mitogen_context_new            (MitogenRouter *router,
                                                 guint32 context_id,
                                                 const gchar *name);
+/* Router methods that make contexts: here, not in mitogen-router.h,
+ * because a router does not depend on contexts. The names avoid GObject's
+ * own connect() in introspected languages: router.connect_context(). */
 MITOGEN_AVAILABLE_IN_ALL
-MitogenContext *mitogen_context_connect        (MitogenRouter *router,
+MitogenContext *mitogen_router_connect_context (MitogenRouter *router,
                                                 const gchar *transport,
                                                 GVariant *options,
                                                 MitogenContext *via,
                                                 GCancellable *cancellable,
                                                 GError **error);
 MITOGEN_AVAILABLE_IN_ALL
-void            mitogen_context_connect_async  (MitogenRouter *router,
-                                                const gchar *transport,
-                                                GVariant *options,
-                                                MitogenContext *via,
-                                                GCancellable *cancellable,
-                                                GAsyncReadyCallback callback,
-                                                gpointer user_data);
+void mitogen_router_connect_context_async (MitogenRouter *router,
+                                           const gchar *transport,
+                                           GVariant *options,
+                                           MitogenContext *via,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
 MITOGEN_AVAILABLE_IN_ALL
-MitogenContext *mitogen_context_connect_finish (GAsyncResult *result,
-                                                GError **error);
+MitogenContext *mitogen_router_connect_context_finish (MitogenRouter *router,
+                                                       GAsyncResult *result,
+                                                       GError **error);
 
 MITOGEN_AVAILABLE_IN_ALL
 MitogenRouter  *mitogen_context_get_router     (MitogenContext *self);

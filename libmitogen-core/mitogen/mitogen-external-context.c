@@ -562,8 +562,9 @@ connect_child (MitogenExternalContext *self,
   MitogenContext *child;
 
   g_variant_get (args, "(&s@a{sv})", &transport, &options);
-  child = mitogen_context_connect (self->router, transport, options, NULL,
-                                   mitogen_call_get_cancellable (call), error);
+  child = mitogen_router_connect_context (
+      self->router, transport, options, NULL,
+      mitogen_call_get_cancellable (call), error);
   if (!child)
     return NULL;
   g_ptr_array_add (self->children, child);
@@ -743,7 +744,7 @@ finish (MitogenExternalContext *self)
 
   /* Our children share our stdout and stderr pipes: they go first, or
    * the pipes would not end. All of them: those a function started with
-   * mitogen_context_connect() as well as agent.connect's. */
+   * mitogen_router_connect_context() as well as agent.connect's. */
   for (guint i = 0; i < children->len; i++)
     {
       g_autoptr(MitogenMessage) msg =

@@ -805,8 +805,8 @@ mitogen_router_register (MitogenRouter *self,
 }
 
 /* The streams to this context's own children, however they were started
- * (agent.connect, or a function calling mitogen_context_connect()), for a
- * context that must see them gone before it exits. */
+ * (agent.connect, or a function calling mitogen_router_connect_context()), for
+ * a context that must see them gone before it exits. */
 GPtrArray *
 mitogen_router_dup_child_streams (MitogenRouter *self)
 {

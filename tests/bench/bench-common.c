@@ -136,8 +136,8 @@ bench_connect (MitogenRouter *router,
                MitogenContext *via)
 {
   g_autoptr(GError) error = NULL;
-  MitogenContext *ctx = mitogen_context_connect (router, transport, options,
-                                                 via, NULL, &error);
+  MitogenContext *ctx = mitogen_router_connect_context (
+      router, transport, options, via, NULL, &error);
 
   if (!ctx)
     g_error ("%s: %s", transport, error->message);

@@ -24,9 +24,10 @@ spawner_connect (MitogenCall *call,
   MitogenContext *child;
 
   g_variant_get (args, "(&s)", &transport);
-  child = mitogen_context_connect (mitogen_call_get_router (call), transport,
-                                   mitogen_test_connect_options (NULL), NULL,
-                                   mitogen_call_get_cancellable (call), error);
+  child = mitogen_router_connect_context (
+      mitogen_call_get_router (call), transport,
+      mitogen_test_connect_options (NULL), NULL,
+      mitogen_call_get_cancellable (call), error);
   if (!child)
     return NULL;
 
