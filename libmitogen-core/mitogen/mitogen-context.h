@@ -39,13 +39,13 @@ MitogenContext *mitogen_router_connect_context (MitogenRouter *router,
                                                 GCancellable *cancellable,
                                                 GError **error);
 MITOGEN_AVAILABLE_IN_ALL
-void mitogen_router_connect_context_async (MitogenRouter *router,
-                                           const gchar *transport,
-                                           GVariant *options,
-                                           MitogenContext *via,
-                                           GCancellable *cancellable,
-                                           GAsyncReadyCallback callback,
-                                           gpointer user_data);
+void            mitogen_router_connect_context_async (MitogenRouter *router,
+                                                      const gchar *transport,
+                                                      GVariant *options,
+                                                      MitogenContext *via,
+                                                      GCancellable *cancellable,
+                                                      GAsyncReadyCallback callback,
+                                                      gpointer user_data);
 MITOGEN_AVAILABLE_IN_ALL
 MitogenContext *mitogen_router_connect_context_finish (MitogenRouter *router,
                                                        GAsyncResult *result,

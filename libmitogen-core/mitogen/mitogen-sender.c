@@ -104,17 +104,46 @@ stream_towards (MitogenRouter *router, guint32 dst_id)
   return mitogen_router_stream_by_id (router, dst_id);
 }
 
+/* With @require_route, a value for a context we have no route to fails
+ * here instead of being dropped unseen by the router. One lookup serves
+ * both: a stream that goes after it fails the wait once it disconnects. */
+static gboolean
+no_route (MitogenRouter *router,
+          guint32 dst_id,
+          gboolean require_route,
+          GError **error)
+{
+  if (!require_route || dst_id == mitogen_router_get_context_id (router))
+    return FALSE;
+  g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_DISCONNECTED,
+               "No route to context %u: it has disconnected, or was never "
+               "connected through this router",
+               dst_id);
+  return TRUE;
+}
+
+static gboolean
+wait_room (MitogenRouter *router,
+           guint32 dst_id,
+           gboolean require_route,
+           GCancellable *cancellable,
+           GError **error)
+{
+  g_autoptr(MitogenStream) stream = stream_towards (router, dst_id);
+
+  if (!stream)
+    return !no_route (router, dst_id, require_route, error)
+           && !g_cancellable_set_error_if_cancelled (cancellable, error);
+  return mitogen_stream_wait_writable (stream, cancellable, error);
+}
+
 gboolean
 mitogen_sender_wait_room (MitogenRouter *router,
                           guint32 dst_id,
                           GCancellable *cancellable,
                           GError **error)
 {
-  g_autoptr(MitogenStream) stream = stream_towards (router, dst_id);
-
-  if (!stream)
-    return !g_cancellable_set_error_if_cancelled (cancellable, error);
-  return mitogen_stream_wait_writable (stream, cancellable, error);
+  return wait_room (router, dst_id, FALSE, cancellable, error);
 }
 
 static void
@@ -130,15 +159,17 @@ on_room (GObject *source, GAsyncResult *result, gpointer user_data)
     g_task_return_error (task, error);
 }
 
-void
-mitogen_sender_wait_room_async (MitogenRouter *router,
-                                guint32 dst_id,
-                                GCancellable *cancellable,
-                                GAsyncReadyCallback callback,
-                                gpointer user_data)
+static void
+wait_room_async (MitogenRouter *router,
+                 guint32 dst_id,
+                 gboolean require_route,
+                 GCancellable *cancellable,
+                 GAsyncReadyCallback callback,
+                 gpointer user_data)
 {
   g_autoptr(MitogenStream) stream = stream_towards (router, dst_id);
   GTask *task = g_task_new (router, cancellable, callback, user_data);
+  GError *error = NULL;
 
   g_task_set_source_tag (task, mitogen_sender_wait_room_async);
   if (stream)
@@ -146,36 +177,27 @@ mitogen_sender_wait_room_async (MitogenRouter *router,
       mitogen_stream_wait_writable_async (stream, cancellable, on_room, task);
       return;
     }
-  if (!g_task_return_error_if_cancelled (task))
+  if (no_route (router, dst_id, require_route, &error))
+    g_task_return_error (task, error);
+  else if (!g_task_return_error_if_cancelled (task))
     g_task_return_boolean (task, TRUE);
   g_object_unref (task);
+}
+
+void
+mitogen_sender_wait_room_async (MitogenRouter *router,
+                                guint32 dst_id,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  wait_room_async (router, dst_id, FALSE, cancellable, callback, user_data);
 }
 
 gboolean
 mitogen_sender_wait_room_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-/* A value for a context we have no route to would be dropped unseen; the
- * caller hears it instead. A stream that goes after this check is caught
- * by the wait for room, which fails once its stream disconnects. */
-static gboolean
-routed (MitogenSender *self, GError **error)
-{
-  g_autoptr(MitogenStream) stream = NULL;
-
-  if (self->dst_id == mitogen_router_get_context_id (self->router))
-    return TRUE;
-  stream = mitogen_router_stream_by_id (self->router, self->dst_id);
-  if (stream)
-    return TRUE;
-  g_set_error (error, MITOGEN_STREAM_ERROR,
-               MITOGEN_STREAM_ERROR_DISCONNECTED,
-               "No route to context %u: it has disconnected, or was never "
-               "connected through this router",
-               self->dst_id);
-  return FALSE;
 }
 
 /**
@@ -205,9 +227,7 @@ mitogen_sender_send (MitogenSender *self,
 
   g_return_val_if_fail (MITOGEN_IS_SENDER (self), FALSE);
 
-  if (!routed (self, error)
-      || !mitogen_sender_wait_room (self->router, self->dst_id, cancellable,
-                                    error))
+  if (!wait_room (self->router, self->dst_id, TRUE, cancellable, error))
     return FALSE;
   msg = mitogen_message_new (self->dst_id, self->dst_handle, owned);
   mitogen_router_route (self->router, msg);
@@ -254,20 +274,12 @@ mitogen_sender_send_async (MitogenSender *self,
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
-  GError *error = NULL;
-
   g_task_set_source_tag (task, mitogen_sender_send_async);
   if (data)
     g_task_set_task_data (task, g_variant_ref_sink (data),
                           (GDestroyNotify) g_variant_unref);
-  if (!routed (self, &error))
-    {
-      g_task_return_error (task, error);
-      g_object_unref (task);
-      return;
-    }
-  mitogen_sender_wait_room_async (self->router, self->dst_id, cancellable,
-                                  send_when_room, task);
+  wait_room_async (self->router, self->dst_id, TRUE, cancellable,
+                   send_when_room, task);
 }
 
 /**
