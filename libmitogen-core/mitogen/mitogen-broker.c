@@ -9,7 +9,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 
-#include "mitogen-waker.h"
+#include "mitogen-waker-private.h"
 
 /**
  * MitogenBroker:

@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "mitogen-external-context.h"
+#include "mitogen-external-context-private.h"
 
 #include <errno.h>
 #include <glib-unix.h>

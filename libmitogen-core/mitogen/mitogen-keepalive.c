@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "mitogen-keepalive.h"
+#include "mitogen-keepalive-private.h"
 
 /**
  * MitogenKeepalive:

@@ -16,7 +16,7 @@
 #include "mitogen-broker.h"
 #include "mitogen-errors.h"
 #include "mitogen-io.h"
-#include "mitogen-keepalive.h"
+#include "mitogen-keepalive-private.h"
 #include "mitogen-latch.h"
 #include "mitogen-router.h"
 

@@ -5,7 +5,7 @@
 #include "config.h"
 
 #include "mitogen-router.h"
-#include "mitogen-keepalive.h"
+#include "mitogen-keepalive-private.h"
 
 #include "mitogen-router-private.h"
 
