@@ -7,6 +7,7 @@
 #include "mitogen-basic-stream.h"
 
 #include "mitogen-broker.h"
+#include "mitogen-basic-stream-private.h"
 
 /**
  * MitogenBasicStream:

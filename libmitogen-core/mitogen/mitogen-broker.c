@@ -10,6 +10,8 @@
 #include <signal.h>
 
 #include "mitogen-waker-private.h"
+#include "mitogen-basic-stream-private.h"
+#include "mitogen-broker-private.h"
 
 /**
  * MitogenBroker:

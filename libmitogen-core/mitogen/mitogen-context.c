@@ -17,6 +17,7 @@
 #include "mitogen-protocol.h"
 #include "mitogen-sender-private.h"
 #include "mitogen-transport-registry.h"
+#include "mitogen-parent-stream-private.h"
 
 /**
  * MitogenContext:

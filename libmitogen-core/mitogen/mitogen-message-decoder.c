@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mitogen-errors.h"
+#include "mitogen-message-decoder-private.h"
 
 /**
  * MitogenMessageDecoder:

@@ -8,6 +8,7 @@
 
 #include "mitogen-protocol.h"
 #include "mitogen-sent-modules.h"
+#include "mitogen-router-private.h"
 
 /**
  * MitogenModuleForwarder:

@@ -19,6 +19,9 @@
 #include "mitogen-keepalive-private.h"
 #include "mitogen-latch.h"
 #include "mitogen-router.h"
+#include "mitogen-broker-private.h"
+#include "mitogen-parent-stream-private.h"
+#include "mitogen-stream-private.h"
 
 /**
  * MitogenParentStream:

@@ -12,6 +12,7 @@
 #include "mitogen-errors.h"
 #include "mitogen-id-allocator.h"
 #include "mitogen-log-limiter.h"
+#include "mitogen-stream-private.h"
 
 /* The longest context name kept from ADD_ROUTE: names are for logs and
  * errors, and a child's name must not cost the master more than that. */

@@ -16,6 +16,9 @@
 #include "mitogen-io.h"
 #include "mitogen-message-decoder.h"
 #include "mitogen-router-private.h"
+#include "mitogen-broker-private.h"
+#include "mitogen-message-decoder-private.h"
+#include "mitogen-stream-private.h"
 
 /**
  * MitogenStream:
