@@ -781,7 +781,7 @@ on_grace_over (gpointer data)
                             G_USEC_PER_SEC);
   g_message ("Stream %s: %s; disconnecting", priv->context_name, reason);
   priv->grace_over = TRUE;
-  mitogen_stream_disconnect (MITOGEN_STREAM (self), reason);
+  mitogen_stream_close (MITOGEN_STREAM (self), reason);
   return G_SOURCE_REMOVE;
 }
 
@@ -795,7 +795,7 @@ shutdown_on_broker (gpointer data)
     return;
   if (!send_shutdown (self))
     {
-      mitogen_stream_disconnect (MITOGEN_STREAM (self), NULL);
+      mitogen_stream_close (MITOGEN_STREAM (self), NULL);
       return;
     }
   if (!priv->grace_timer)

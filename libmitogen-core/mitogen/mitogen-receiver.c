@@ -270,7 +270,7 @@ mitogen_receiver_get (MitogenReceiver *self,
 }
 
 /**
- * mitogen_receiver_get_data:
+ * mitogen_receiver_get_value:
  * @self: a receiver
  * @timeout_usec: how long to wait, or -1 for ever
  * @cancellable: (nullable): ends the wait
@@ -282,10 +282,10 @@ mitogen_receiver_get (MitogenReceiver *self,
  *   message without data
  */
 GVariant *
-mitogen_receiver_get_data (MitogenReceiver *self,
-                           gint64 timeout_usec,
-                           GCancellable *cancellable,
-                           GError **error)
+mitogen_receiver_get_value (MitogenReceiver *self,
+                            gint64 timeout_usec,
+                            GCancellable *cancellable,
+                            GError **error)
 {
   g_autoptr(MitogenMessage) msg =
     mitogen_receiver_get (self, timeout_usec, cancellable, error);

@@ -139,7 +139,7 @@ disconnect_on_broker (gpointer data)
 }
 
 /**
- * mitogen_stream_disconnect:
+ * mitogen_stream_close:
  * @self: a stream
  * @reason: (nullable): why, for logs and for waiters' errors
  *
@@ -147,8 +147,7 @@ disconnect_on_broker (gpointer data)
  * soon otherwise. The first reason given is kept.
  */
 void
-mitogen_stream_disconnect (MitogenStream *self,
-                           const gchar *reason)
+mitogen_stream_close (MitogenStream *self, const gchar *reason)
 {
   MitogenStreamPrivate *priv = PRIV (self);
   MitogenBroker *broker = stream_broker (self);
@@ -174,7 +173,7 @@ fail_protocol (MitogenStream *self,
                        MITOGEN_BASIC_STREAM (self)) ?: "(unnamed)", what);
 
   g_message ("%s; disconnecting", reason);
-  mitogen_stream_disconnect (self, reason);
+  mitogen_stream_close (self, reason);
 }
 
 /* What a queued frame costs beyond its bytes: the frame, its list link,
@@ -461,7 +460,7 @@ mitogen_stream_send (MitogenStream *self,
   g_mutex_unlock (&priv->lock);
 
   if (!ok)
-    mitogen_stream_disconnect (self, error->message);
+    mitogen_stream_close (self, error->message);
   else if (start_transmit)
     mitogen_broker_start_transmit (stream_broker (self),
                                    MITOGEN_BASIC_STREAM (self));
@@ -492,7 +491,7 @@ mitogen_stream_on_transmit (MitogenBasicStream *stream,
 
   if (!ok)
     {
-      mitogen_stream_disconnect (self, error->message);
+      mitogen_stream_close (self, error->message);
       return;
     }
   if (drained)
@@ -542,7 +541,7 @@ mitogen_stream_on_receive (MitogenBasicStream *stream,
    * and what it left unread by us can no longer be answered. */
   if (priv->pauses > 0)
     {
-      mitogen_stream_disconnect (self, "The peer closed the connection");
+      mitogen_stream_close (self, "The peer closed the connection");
       return;
     }
 
@@ -583,7 +582,7 @@ mitogen_stream_on_receive (MitogenBasicStream *stream,
     }
   if (n == 0)
     {
-      mitogen_stream_disconnect (self, "The peer closed the connection");
+      mitogen_stream_close (self, "The peer closed the connection");
       return;
     }
 

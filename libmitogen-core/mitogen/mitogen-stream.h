@@ -60,8 +60,7 @@ void           mitogen_stream_set_max_message_size (MitogenStream *self,
 MITOGEN_AVAILABLE_IN_ALL
 const gchar   *mitogen_stream_get_disconnect_reason (MitogenStream *self);
 MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_stream_disconnect         (MitogenStream *self,
-                                                  const gchar *reason);
+void mitogen_stream_close (MitogenStream *self, const gchar *reason);
 MITOGEN_AVAILABLE_IN_ALL
 guint64        mitogen_stream_get_bytes_received (MitogenStream *self);
 MITOGEN_AVAILABLE_IN_ALL
