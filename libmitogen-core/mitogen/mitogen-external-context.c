@@ -33,7 +33,7 @@
  *
  * It talks to its parent over the descriptors it was started with,
  * replaces its stdin with `/dev/null` and its stdout and stderr with
- * [class@IoLogger] pipes, so nothing a function or its subprocesses print
+ * logger pipes, so nothing a function or its subprocesses print
  * can corrupt the stream, and forwards its log records to the master.
  *
  * `CALL_FUNCTION` messages, accepted only from its parent chain, run one

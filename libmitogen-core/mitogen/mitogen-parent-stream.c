@@ -49,7 +49,7 @@
  * after %MITOGEN_BROKER_KILL_DELAY, and it is reaped: nothing the child
  * does keeps it, or a shutdown waiting for it, alive longer.
  *
- * A #MitogenKeepalive watches the link (#MitogenParentStream:keepalive-interval,
+ * A keepalive watches the link (#MitogenParentStream:keepalive-interval,
  * #MitogenParentStream:keepalive-count): a child that stays silent, even to
  * its probes, is disconnected as dead.
  */
@@ -1061,7 +1061,7 @@ mitogen_parent_stream_class_init (MitogenParentStreamClass *klass)
    * MitogenParentStream:keepalive-interval:
    *
    * Seconds of silence from the child after which it is probed; 0 turns
-   * the keepalive off. See #MitogenKeepalive.
+   * the keepalive off. See mitogen-keepalive.c.
    */
   props[PROP_KEEPALIVE_INTERVAL] =
     g_param_spec_double ("keepalive-interval", NULL, NULL, 0.0, G_MAXINT / 1000,
