@@ -8,9 +8,37 @@
 
 #include <string.h>
 
+/**
+ * mitogen_stream_error_quark:
+ *
+ * The error domain of #MitogenStreamError, errors of streams and file descriptors.
+ *
+ * Returns: the domain's quark
+ */
 G_DEFINE_QUARK (mitogen-stream-error-quark, mitogen_stream_error)
+/**
+ * mitogen_timeout_error_quark:
+ *
+ * The error domain of #MitogenTimeoutError, waits that ended before they got what they waited for.
+ *
+ * Returns: the domain's quark
+ */
 G_DEFINE_QUARK (mitogen-timeout-error-quark, mitogen_timeout_error)
+/**
+ * mitogen_channel_error_quark:
+ *
+ * The error domain of #MitogenChannelError, errors of receivers, senders and channels.
+ *
+ * Returns: the domain's quark
+ */
 G_DEFINE_QUARK (mitogen-channel-error-quark, mitogen_channel_error)
+/**
+ * mitogen_latch_error_quark:
+ *
+ * The error domain of #MitogenLatchError.
+ *
+ * Returns: the domain's quark
+ */
 G_DEFINE_QUARK (mitogen-latch-error-quark, mitogen_latch_error)
 
 /* A call error remembers where it came from: the remote error's own
@@ -75,6 +103,15 @@ call_error_clear (GError *error)
   mitogen_call_error_private_clear (mitogen_call_error_get_private (error));
 }
 
+/**
+ * mitogen_call_error_quark:
+ *
+ * The error domain of #MitogenCallError, errors of remote function calls.
+ * Its errors keep the remote domain, code and context: see
+ * mitogen_call_error_get_remote_domain().
+ *
+ * Returns: the domain's quark
+ */
 /* Written out rather than G_DEFINE_EXTENDED_ERROR, which would name the
  * domain "MitogenCallError" unlike the other four. */
 GQuark

@@ -108,6 +108,9 @@ static GParamSpec *props[N_PROPS];
 /**
  * mitogen_parent_stream_get_agent_path:
  *
+ * Returns the agent program: `MITOGEN_AGENT` if set, otherwise the installed
+ * `mitogen-agent`.
+ *
  * Returns: (transfer full): the agent program: `MITOGEN_AGENT` if set,
  *   otherwise the installed `mitogen-agent`
  */
@@ -124,6 +127,10 @@ mitogen_parent_stream_get_agent_path (void)
 /**
  * mitogen_parent_stream_get_upload_agent:
  * @self: a stream
+ *
+ * Returns whether the agent is uploaded: #MitogenParentStream:upload-agent if
+ * set, otherwise whether the transport uploads by default or this process
+ * runs from an uploaded agent itself, with none installed.
  *
  * Returns: whether the agent is uploaded: #MitogenParentStream:upload-agent
  *   if set, otherwise whether the transport uploads by default or this
@@ -184,6 +191,8 @@ mitogen_parent_stream_get_agent_command (MitogenParentStream *self,
 /**
  * mitogen_parent_stream_get_password:
  * @self: a stream
+ *
+ * Returns the password prompts are answered with.
  *
  * Returns: (nullable): the password prompts are answered with
  */
@@ -1219,6 +1228,8 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
  * mitogen_parent_stream_get_pid:
  * @self: a stream
  *
+ * Returns the child's pid, or 0 before it started.
+ *
  * Returns: the child's pid, or 0 before it started
  */
 GPid
@@ -1230,6 +1241,8 @@ mitogen_parent_stream_get_pid (MitogenParentStream *self)
 /**
  * mitogen_parent_stream_get_connect_timeout:
  * @self: a stream
+ *
+ * Returns the connect timeout, in seconds.
  *
  * Returns: the connect timeout, in seconds
  */
@@ -1243,6 +1256,8 @@ mitogen_parent_stream_get_connect_timeout (MitogenParentStream *self)
  * mitogen_parent_stream_get_context_name:
  * @self: a stream
  *
+ * Returns the child context's name.
+ *
  * Returns: (nullable): the child context's name
  */
 const gchar *
@@ -1254,6 +1269,8 @@ mitogen_parent_stream_get_context_name (MitogenParentStream *self)
 /**
  * mitogen_parent_stream_get_debug:
  * @self: a stream
+ *
+ * Returns whether the child forwards debug records.
  *
  * Returns: whether the child forwards debug records
  */

@@ -859,6 +859,9 @@ mitogen_stream_accept (MitogenStream *self,
  *   mitogen_stream_accept() later
  * @transmit_fd: the descriptor to write; may equal @receive_fd
  *
+ * Creates a framed message stream on @router to @remote_id, reading
+ * @receive_fd and writing @transmit_fd.
+ *
  * Returns: (transfer full): a new stream
  */
 MitogenStream *
@@ -879,6 +882,8 @@ mitogen_stream_new (MitogenRouter *router,
 /**
  * mitogen_stream_get_router:
  * @self: a stream
+ *
+ * Returns the router.
  *
  * Returns: (transfer none) (nullable): the router
  */
@@ -904,6 +909,8 @@ mitogen_stream_set_router (MitogenStream *self,
  * mitogen_stream_get_remote_id:
  * @self: a stream
  *
+ * Returns the id of the context at the other end.
+ *
  * Returns: the id of the context at the other end
  */
 guint32
@@ -928,6 +935,8 @@ mitogen_stream_set_remote_id (MitogenStream *self,
  * mitogen_stream_get_is_privileged:
  * @self: a stream
  *
+ * Returns whether the other end is this context's parent.
+ *
  * Returns: whether the other end is this context's parent
  */
 gboolean
@@ -940,6 +949,8 @@ mitogen_stream_get_is_privileged (MitogenStream *self)
  * mitogen_stream_set_is_privileged:
  * @self: a stream
  * @is_privileged: whether the other end is this context's parent
+ *
+ * Sets whether the other end is this context's parent.
  */
 void
 mitogen_stream_set_is_privileged (MitogenStream *self,
@@ -951,6 +962,8 @@ mitogen_stream_set_is_privileged (MitogenStream *self,
 /**
  * mitogen_stream_get_max_message_size:
  * @self: a stream
+ *
+ * Returns the largest frame body accepted.
  *
  * Returns: the largest frame body accepted
  */
@@ -965,6 +978,8 @@ mitogen_stream_get_max_message_size (MitogenStream *self)
  * @self: a stream
  * @max_message_size: the largest frame body accepted; set it before the
  *   stream receives
+ *
+ * Sets the largest frame body accepted; set it before the stream receives.
  */
 void
 mitogen_stream_set_max_message_size (MitogenStream *self,
@@ -980,6 +995,8 @@ mitogen_stream_set_max_message_size (MitogenStream *self,
  * mitogen_stream_get_disconnect_reason:
  * @self: a stream
  *
+ * Returns why the stream disconnected, or %NULL.
+ *
  * Returns: (nullable): why the stream disconnected, or %NULL
  */
 const gchar *
@@ -992,6 +1009,8 @@ mitogen_stream_get_disconnect_reason (MitogenStream *self)
  * mitogen_stream_get_bytes_received:
  * @self: a stream
  *
+ * Returns bytes read from the peer so far.
+ *
  * Returns: bytes read from the peer so far
  */
 guint64
@@ -1003,6 +1022,8 @@ mitogen_stream_get_bytes_received (MitogenStream *self)
 /**
  * mitogen_stream_get_bytes_sent:
  * @self: a stream
+ *
+ * Returns bytes written to the peer so far.
  *
  * Returns: bytes written to the peer so far
  */
@@ -1022,6 +1043,8 @@ mitogen_stream_get_bytes_sent (MitogenStream *self)
  * mitogen_stream_get_messages_received:
  * @self: a stream
  *
+ * Returns frames decoded so far.
+ *
  * Returns: frames decoded so far
  */
 guint64
@@ -1033,6 +1056,8 @@ mitogen_stream_get_messages_received (MitogenStream *self)
 /**
  * mitogen_stream_get_pending_bytes:
  * @self: a stream
+ *
+ * Returns bytes queued but not yet written.
  *
  * Returns: bytes queued but not yet written
  */
@@ -1051,6 +1076,9 @@ mitogen_stream_get_pending_bytes (MitogenStream *self)
 /**
  * mitogen_stream_get_transmit_window:
  * @self: a stream
+ *
+ * Returns the bytes that may wait to be written before the stream stops being
+ * writable.
  *
  * Returns: the bytes that may wait to be written before the stream stops
  *   being writable
@@ -1102,6 +1130,9 @@ mitogen_stream_set_transmit_window (MitogenStream *self, gsize window)
 /**
  * mitogen_stream_is_writable:
  * @self: a stream
+ *
+ * Returns the value of #MitogenStream:writable: whether a producer that can
+ * wait should send now.
  *
  * Returns: the value of #MitogenStream:writable: whether a producer that
  *   can wait should send now
@@ -1300,6 +1331,8 @@ mitogen_stream_wait_writable_async (MitogenStream *self,
  * @self: a stream
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_stream_wait_writable_async().
  *
  * Returns: %TRUE when the producer may send; %FALSE with
  *   %MITOGEN_STREAM_ERROR_DISCONNECTED or %G_IO_ERROR_CANCELLED
