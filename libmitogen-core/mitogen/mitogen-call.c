@@ -140,8 +140,8 @@ mitogen_call_get_function (MitogenCall *self)
  * mitogen_call_get_cancellable:
  * @self: a call
  *
- * Returns the cancellable of the call, cancelled when the caller cancels or
- * the context shuts down; a long function should watch it.
+ * Returns the cancellable of the call, cancelled when the context shuts
+ * down; a long function should watch it.
  *
  * Returns: (transfer none): cancelled when the context shuts down; a long
  *   function should watch it
