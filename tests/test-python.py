@@ -177,6 +177,29 @@ class ContextTest(unittest.TestCase):
         self.assertIsNone(Mitogen.call_error_get_remote_domain(error))
         self.assertEqual(Mitogen.call_error_get_remote_code(error), 0)
 
+    # Only a whole trailer, as mitogen_call_error_new_remote() writes it,
+    # is read back: anything else gives no details rather than wrong ones.
+    def test_remote_details_malformed(self):
+        for message in ('ctx: boom (dom, 99999999999)', 'ctx: boom (dom, x)',
+                        'ctx: boom (dom, 3) trailing', 'ctx: boom (, 3)',
+                        'no context (dom, 3)', 'ctx: boom (dom 3)', ''):
+            error = GLib.Error.new_literal(Mitogen.call_error_quark(),
+                                           message,
+                                           Mitogen.CallError.REMOTE)
+            self.assertIsNone(Mitogen.call_error_get_remote_domain(error),
+                              message)
+            self.assertEqual(Mitogen.call_error_get_remote_code(error), 0,
+                             message)
+
+        error = GLib.Error.new_literal(Mitogen.call_error_quark(),
+                                       'ssh.web1: a (b, c) (g-io-error-quark, -3)',
+                                       Mitogen.CallError.REMOTE)
+        self.assertEqual(Mitogen.call_error_get_remote_domain(error),
+                         'g-io-error-quark')
+        self.assertEqual(Mitogen.call_error_get_remote_code(error), -3)
+        self.assertEqual(Mitogen.call_error_get_context_name(error),
+                         'ssh.web1')
+
     def test_no_such_function(self):
         with self.assertRaises(GLib.Error) as caught:
             self.context.call('nosuch.fn', None, None)
