@@ -275,6 +275,16 @@ class TypelibNamesTest(unittest.TestCase):
         self.assertGreater(n_methods, 100)
         self.assertEqual(collisions, [])
 
+    def test_private_types_not_introspected(self):
+        # What only the library's own files use stays out of the typelib.
+        repo = Repository.get_default()
+        for name in ('Waker', 'Keepalive', 'IoLogger', 'IdAllocator'):
+            self.assertIsNone(repo.find_by_name('Mitogen', name), name)
+        self.assertIsNotNone(repo.find_by_name('Mitogen', 'Context'))
+        stream = repo.find_by_name('Mitogen', 'ParentStream')
+        methods = {m.get_name() for m in stream.get_methods()}
+        self.assertFalse(methods & {'connect', 'send_config', 'write_secret'})
+
     def test_check_sees_a_collision(self):
         # The check itself: GObject.Object's own names are in the set.
         names = gobject_names()
