@@ -234,6 +234,9 @@ def gobject_names():
     info = repo.find_by_name('GObject', 'Object')
     names |= {m.get_name() for m in info.get_methods()}
     names |= {v.get_name() for v in info.get_vfuncs()}
+    # What GJS adds to GObject.Object, beside connect/disconnect/emit.
+    names |= {'connect_after', 'block_signal_handler',
+              'unblock_signal_handler', 'stop_emission_by_name'}
     return names
 
 
