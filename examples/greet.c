@@ -7,9 +7,7 @@
 #include <mitogen/mitogen.h>
 
 static GVariant *
-greet_hello (MitogenCall *call,
-             GVariant *args,
-             GError **error)
+greet_hello (MitogenCall *call, GVariant *args, GError **error)
 {
   const gchar *name;
 
@@ -23,9 +21,8 @@ greet_hello (MitogenCall *call,
   return g_variant_new_take_string (g_strdup_printf ("hello, %s", name));
 }
 
-static const MitogenFunctionInfo greet_functions[] = {
-  { "hello", "(s)", "s", greet_hello, "Return a greeting for a name" },
-  { NULL }
-};
+static const MitogenFunctionInfo greet_functions[]
+    = { { "hello", "(s)", "s", greet_hello, "Return a greeting for a name" },
+        { NULL } };
 
 MITOGEN_MODULE_DEFINE ("greet", NULL, greet_functions);

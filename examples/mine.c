@@ -10,7 +10,8 @@
 #define MY_TYPE_STREAM (my_stream_get_type ())
 G_DECLARE_FINAL_TYPE (MyStream, my_stream, MY, STREAM, MitogenParentStream)
 
-struct _MyStream {
+struct _MyStream
+{
   MitogenParentStream parent_instance;
 };
 
