@@ -33,5 +33,11 @@ GVariant *core_run         (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_read_file   (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_write_file  (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_stat        (MitogenCall *call, GVariant *args, GError **error);
+GVariant *core_fetch_file (MitogenCall *call, GVariant *args, GError **error);
+GVariant *core_send_file (MitogenCall *call, GVariant *args, GError **error);
+gboolean core_check_result_size (MitogenCall *call,
+                                 const gchar *path,
+                                 gsize length,
+                                 GError **error);
 
 G_END_DECLS
