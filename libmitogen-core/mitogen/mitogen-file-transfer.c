@@ -8,6 +8,7 @@
 
 #include "mitogen-errors.h"
 #include "mitogen-file-service-private.h"
+#include "mitogen-file-transfer-private.h"
 #include "mitogen-file-stream-private.h"
 #include "mitogen-protocol.h"
 #include "mitogen-service-pool-private.h"
@@ -50,13 +51,15 @@ describe_version (const struct stat *st)
                           (long) st->st_mtim.tv_nsec);
 }
 
-static gboolean
-put_file (MitogenContext *self,
-          const gchar *src,
-          const gchar *dst,
-          MitogenFileProgress *progress,
-          GCancellable *cancellable,
-          GError **error)
+gboolean
+mitogen_context_put_file_at (MitogenContext *self,
+                             const gchar *src,
+                             const gchar *dst,
+                             MitogenFileProgress *progress,
+                             guint64 base,
+                             guint64 total,
+                             GCancellable *cancellable,
+                             GError **error)
 {
   MitogenRouter *router = mitogen_context_get_router (self);
   MitogenFileService *service = mitogen_file_service_get_default (router);
@@ -67,8 +70,6 @@ put_file (MitogenContext *self,
   struct stat st;
   guint64 token;
 
-  if (!mitogen_file_service_register (service, src, error))
-    return FALSE;
   real = realpath (src, NULL);
   if (!real || stat (real, &st) < 0)
     {
@@ -77,9 +78,12 @@ put_file (MitogenContext *self,
                    "Cannot read “%s”: %s", src, g_strerror (errsv));
       return FALSE;
     }
+  if (!mitogen_file_service_register (service, real, error))
+    return FALSE;
   version = describe_version (&st);
-  token = mitogen_file_service_begin_transfer (service, cancellable, progress,
-                                               0, (guint64) st.st_size);
+  token = mitogen_file_service_begin_transfer (
+      service, cancellable, progress, base,
+      total ? total : base + (guint64) st.st_size);
   /* Not cancellable itself: cancelling stops the sending, and the child's
    * reply then says it removed what it had written. */
   result = mitogen_context_call (
@@ -97,6 +101,18 @@ put_file (MitogenContext *self,
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+put_file (MitogenContext *self,
+          const gchar *src,
+          const gchar *dst,
+          MitogenFileProgress *progress,
+          GCancellable *cancellable,
+          GError **error)
+{
+  return mitogen_context_put_file_at (self, src, dst, progress, 0, 0,
+                                      cancellable, error);
 }
 
 static void
@@ -146,16 +162,9 @@ get_file (MitogenContext *self,
   return mitogen_atomic_file_commit (file, header, error);
 }
 
-typedef gboolean (*TransferFunc) (MitogenContext *self,
-                                  const gchar *src,
-                                  const gchar *dst,
-                                  MitogenFileProgress *progress,
-                                  GCancellable *cancellable,
-                                  GError **error);
-
 typedef struct
 {
-  TransferFunc func;
+  MitogenTransferFunc func;
   gchar *src;
   gchar *dst;
   MitogenFileProgress *progress;
@@ -187,16 +196,16 @@ transfer_thread (GTask *task,
     g_task_return_error (task, error);
 }
 
-static void
-start_transfer (MitogenContext *self,
-                TransferFunc func,
-                gpointer tag,
-                const gchar *src,
-                const gchar *dst,
-                MitogenFileProgress *progress,
-                GCancellable *cancellable,
-                GAsyncReadyCallback callback,
-                gpointer user_data)
+void
+mitogen_file_transfer_start (MitogenContext *self,
+                             MitogenTransferFunc func,
+                             gpointer tag,
+                             const gchar *src,
+                             const gchar *dst,
+                             MitogenFileProgress *progress,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   TransferData *t = g_new0 (TransferData, 1);
@@ -267,8 +276,9 @@ mitogen_context_put_file_async (MitogenContext *self,
                                 gpointer user_data)
 {
   g_return_if_fail (MITOGEN_IS_CONTEXT (self));
-  start_transfer (self, put_file, mitogen_context_put_file_async, src, dst,
-                  progress, cancellable, callback, user_data);
+  mitogen_file_transfer_start (self, put_file, mitogen_context_put_file_async,
+                               src, dst, progress, cancellable, callback,
+                               user_data);
 }
 
 /**
@@ -337,8 +347,9 @@ mitogen_context_get_file_async (MitogenContext *self,
                                 gpointer user_data)
 {
   g_return_if_fail (MITOGEN_IS_CONTEXT (self));
-  start_transfer (self, get_file, mitogen_context_get_file_async, src, dst,
-                  progress, cancellable, callback, user_data);
+  mitogen_file_transfer_start (self, get_file, mitogen_context_get_file_async,
+                               src, dst, progress, cancellable, callback,
+                               user_data);
 }
 
 /**

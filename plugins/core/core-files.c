@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 GVariant *
 core_read_file (MitogenCall *call,
@@ -111,6 +112,45 @@ core_write_file (MitogenCall *call,
                                  G_FILE_SET_CONTENTS_CONSISTENT, (int) mode,
                                  error))
     return NULL;
+  return g_variant_new ("()");
+}
+
+GVariant *
+core_make_dir (MitogenCall *call, GVariant *args, GError **error)
+{
+  const gchar *path;
+  guint32 mode;
+
+  g_variant_get (args, "(&su)", &path, &mode);
+  if ((g_mkdir (path, 0700) < 0 && errno != EEXIST) ||
+      !g_file_test (path, G_FILE_TEST_IS_DIR) || g_chmod (path, (int) (mode & 07777)) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errsv),
+                   "Cannot make directory “%s”: %s", path, g_strerror (errsv));
+      return NULL;
+    }
+  return g_variant_new ("()");
+}
+
+/* Replaces whatever is at @path, atomically: a symlink made beside it and
+ * renamed over it. */
+GVariant *
+core_make_symlink (MitogenCall *call, GVariant *args, GError **error)
+{
+  const gchar *target, *path;
+  g_autofree gchar *tmp = NULL;
+
+  g_variant_get (args, "(&s&s)", &target, &path);
+  tmp = g_strdup_printf ("%s.mitogen-%08x", path, g_random_int ());
+  if (symlink (target, tmp) < 0 || g_rename (tmp, path) < 0)
+    {
+      int errsv = errno;
+      g_unlink (tmp);
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errsv),
+                   "Cannot make symlink “%s”: %s", path, g_strerror (errsv));
+      return NULL;
+    }
   return g_variant_new ("()");
 }
 

@@ -177,6 +177,10 @@ static const MitogenFunctionInfo core_functions[] = {
     "local path, atomically (mitogen_context_put_file())" },
   { "send_file", "(su)", "()", core_send_file,
     "Stream a file to the caller's handle (mitogen_context_get_file())" },
+  { "make_dir", "(su)", "()", core_make_dir,
+    "Create a directory if missing and set its mode" },
+  { "make_symlink", "(ss)", "()", core_make_symlink,
+    "Point a symlink at a target, replacing what was there atomically" },
   { "stat", "(s)", "a{sv}", core_stat,
     "Describe a file without following a final symlink: size, mode, uid, "
     "gid, mtime, type" },
