@@ -32,7 +32,8 @@ propagate_unwrapped (GError **dest, GError *error)
   if (g_strcmp0 (domain, g_quark_to_string (G_FILE_ERROR)) == 0
       || g_strcmp0 (domain, g_quark_to_string (G_IO_ERROR)) == 0)
     {
-      g_set_error_literal (dest, g_quark_from_string (domain), error->code,
+      g_set_error_literal (dest, g_quark_from_string (domain),
+                           mitogen_call_error_get_remote_code (error),
                            error->message);
       g_error_free (error);
       return;
