@@ -399,6 +399,7 @@ mitogen_file_fetch (MitogenRouter *router,
   g_autoptr (MitogenAtomicFile) file = NULL;
   g_autoptr (MitogenReceiver) sink = NULL;
   g_autoptr (GVariant) header = NULL;
+  GError *local_error = NULL;
 
   g_return_val_if_fail (MITOGEN_IS_ROUTER (router), FALSE);
 
@@ -419,8 +420,14 @@ mitogen_file_fetch (MitogenRouter *router,
     return FALSE;
   header = mitogen_file_stream_receive (router, sink, parents[0],
                                         mitogen_atomic_file_get_fd (file), dst,
-                                        NULL, NULL, cancellable, error);
-  return header && mitogen_atomic_file_commit (file, header, error);
+                                        NULL, NULL, cancellable, &local_error);
+  /* In its own domain, so it goes on up as what it is. */
+  if (!header)
+    {
+      propagate_unwrapped (error, local_error);
+      return FALSE;
+    }
+  return mitogen_atomic_file_commit (file, header, error);
 }
 
 /**
