@@ -6,6 +6,9 @@
  */
 #include <mitogen/mitogen.h>
 #include "mitogen-test-util.h"
+#include "mitogen-test-sshd.h"
+
+#include <pwd.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -614,6 +617,95 @@ test_push_through_hop (Fixture *f, gconstpointer data)
     }
 }
 
+/* put and get of @size bytes to @ctx, whose files land in @dir. */
+static void
+assert_round_trip (Fixture *f,
+                   MitogenContext *ctx,
+                   const gchar *dir,
+                   gsize size)
+{
+  g_autofree gchar *src = make_file (f, "rt-src", size, 0640);
+  g_autofree gchar *there = g_build_filename (dir, "rt-there", NULL);
+  g_autofree gchar *back = g_build_filename (f->dir, "rt-back", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *data = NULL, *copy = NULL;
+  gsize length, copy_length;
+
+  g_assert_true (
+      mitogen_context_put_file (ctx, src, there, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (
+      mitogen_context_get_file (ctx, there, back, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (src, &data, &length, NULL));
+  g_assert_true (g_file_get_contents (back, &copy, &copy_length, NULL));
+  g_assert_cmpmem (data, length, copy, copy_length);
+  g_unlink (there);
+}
+
+static void
+test_two_hops (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenContext) middle
+      = mitogen_test_connect (f->router, "local", NULL, f->child);
+  g_autoptr (MitogenContext) leaf
+      = mitogen_test_connect (f->router, "local", NULL, middle);
+
+  assert_round_trip (f, leaf, f->dir, 5 * 1024 * 1024 + 1);
+  mitogen_test_shutdown_ok (leaf);
+  mitogen_test_shutdown_ok (middle);
+}
+
+static void
+test_ssh (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *skip = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenTestSshd) sshd = NULL;
+  g_autoptr (MitogenContext) ctx = NULL;
+
+  if (!mitogen_test_sshd_can_run (&skip))
+    {
+      g_test_skip (skip);
+      return;
+    }
+  sshd = mitogen_test_sshd_start (NULL, "127.0.0.1", NULL, &error);
+  g_assert_no_error (error);
+  ctx = mitogen_test_connect (
+      f->router, "ssh", mitogen_test_sshd_options (sshd, "root", "ignore"),
+      NULL);
+  assert_round_trip (f, ctx, f->dir, 3 * 1024 * 1024 + 5);
+  mitogen_test_shutdown_ok (ctx);
+}
+
+/* The sudo target of tests/test-sudo.c, made by scripts/setup-test-env. */
+#define SUDO_USER "mitogen-test"
+
+static void
+test_sudo (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *sudo = g_find_program_in_path ("sudo");
+  g_autoptr (MitogenContext) ctx = NULL;
+  g_autofree gchar *there = g_build_filename (f->dir, "sudo-dir", NULL);
+  GVariantDict dict;
+
+  if (!sudo || getuid () != 0 || !getpwnam (SUDO_USER))
+    {
+      g_test_skip ("Needs sudo, root and the user " SUDO_USER);
+      return;
+    }
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "username", "s", SUDO_USER);
+  ctx = mitogen_test_connect (f->router, "sudo", g_variant_dict_end (&dict),
+                              NULL);
+  /* A directory the other user may write to, below one it may enter. */
+  g_assert_cmpint (g_chmod (f->dir, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (there, 0777), ==, 0);
+  g_assert_cmpint (g_chmod (there, 0777), ==, 0);
+  assert_round_trip (f, ctx, there, 2 * 1024 * 1024 + 9);
+  mitogen_test_shutdown_ok (ctx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -642,5 +734,8 @@ main (int argc, char **argv)
               test_read_file_limit, teardown);
   g_test_add ("/files/push-through-hop", Fixture, NULL, setup,
               test_push_through_hop, teardown);
+  g_test_add ("/files/two-hops", Fixture, NULL, setup, test_two_hops, teardown);
+  g_test_add ("/files/ssh", Fixture, NULL, setup, test_ssh, teardown);
+  g_test_add ("/files/sudo", Fixture, NULL, setup, test_sudo, teardown);
   return g_test_run ();
 }
