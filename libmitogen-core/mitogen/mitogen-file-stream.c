@@ -75,7 +75,7 @@ take_ack (MitogenReceiver *acks,
   g_autoptr (GVariant) data = NULL;
   guint64 value;
 
-  data = mitogen_receiver_get_data (acks, -1, cancellable, error);
+  data = mitogen_receiver_get_value (acks, -1, cancellable, error);
   if (!data)
     return FALSE;
   if (!g_variant_is_of_type (data, G_VARIANT_TYPE_UINT64))

@@ -9,6 +9,7 @@
 #include "mitogen-errors.h"
 #include "mitogen-protocol.h"
 #include "mitogen-receiver.h"
+#include "mitogen-router-private.h"
 #include "mitogen-sender-private.h"
 
 /**
