@@ -566,20 +566,6 @@ test_sender_killed (Fixture *f, gconstpointer data)
   assert_dir_holds (f->dir, (const gchar *const[]){ "src", NULL });
 }
 
-static void
-test_read_file_limit (Fixture *f, gconstpointer data)
-{
-  g_autofree gchar *src = make_sparse (f, "huge", 200 * 1024 * 1024);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) result = mitogen_context_call (
-      f->child, "core.read_file", g_variant_new ("(s)", src), NULL, &error);
-
-  g_assert_null (result);
-  g_assert_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_REMOTE);
-  g_assert_nonnull (strstr (error->message, "message limit"));
-  g_assert_nonnull (strstr (error->message, "mitogen_context_get_file"));
-}
-
 #define N_LEAVES 10
 
 /* Ten leaves under one hop: the file crosses the master's link once. */
@@ -730,8 +716,6 @@ main (int argc, char **argv)
               test_receiver_killed, teardown);
   g_test_add ("/files/sender-killed", Fixture, NULL, setup, test_sender_killed,
               teardown);
-  g_test_add ("/files/read-file-limit", Fixture, NULL, setup,
-              test_read_file_limit, teardown);
   g_test_add ("/files/push-through-hop", Fixture, NULL, setup,
               test_push_through_hop, teardown);
   g_test_add ("/files/two-hops", Fixture, NULL, setup, test_two_hops, teardown);

@@ -18,43 +18,12 @@ core_read_file (MitogenCall *call,
   gchar *contents = NULL;
   gsize length = 0;
 
-  GStatBuf st;
-
   g_variant_get (args, "(&s)", &path);
-  /* Before reading: a file too large to return is not read at all. */
-  if (g_stat (path, &st) == 0
-      && !core_check_result_size (call, path, (gsize) st.st_size, error))
-    return NULL;
   /* The error names the path. */
-  if (!g_file_get_contents (path, &contents, &length, error)
-      || !core_check_result_size (call, path, length, error))
-    {
-      g_free (contents);
-      return NULL;
-    }
+  if (!g_file_get_contents (path, &contents, &length, error))
+    return NULL;
   return g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, contents, length,
                                   TRUE, g_free, contents);
-}
-
-/* A result past the message limit would never arrive: say so, and where
- * to go instead. The margin is the reply's framing. */
-gboolean
-core_check_result_size (MitogenCall *call,
-                        const gchar *path,
-                        gsize length,
-                        GError **error)
-{
-  gsize limit
-      = mitogen_router_get_max_message_size (mitogen_call_get_router (call));
-
-  if (limit == 0 || length + 4096 <= limit)
-    return TRUE;
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-               "“%s” has %" G_GSIZE_FORMAT " bytes, over the message limit of "
-               "%" G_GSIZE_FORMAT ": use mitogen_context_get_file() or "
-               "`mitogen copy` for large files",
-               path, length, limit);
-  return FALSE;
 }
 
 GVariant *

@@ -37,9 +37,5 @@ GVariant *core_fetch_file (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_make_dir    (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_make_symlink (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_send_file (MitogenCall *call, GVariant *args, GError **error);
-gboolean core_check_result_size (MitogenCall *call,
-                                 const gchar *path,
-                                 gsize length,
-                                 GError **error);
 
 G_END_DECLS
