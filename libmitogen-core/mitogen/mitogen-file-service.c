@@ -47,7 +47,6 @@ struct _MitogenFileService
   GHashTable *files;     /* resolved path -> itself */
   GPtrArray *roots;      /* resolved directories */
   GHashTable *transfers; /* &token -> Transfer */
-  guint64 next_token;
 };
 
 G_DEFINE_FINAL_TYPE (MitogenFileService, mitogen_file_service, G_TYPE_OBJECT)
@@ -88,7 +87,6 @@ mitogen_file_service_init (MitogenFileService *self)
   self->roots = g_ptr_array_new_with_free_func (g_free);
   self->transfers = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                            transfer_free);
-  self->next_token = 1;
 }
 
 static gchar *
@@ -324,7 +322,11 @@ mitogen_file_service_begin_transfer (MitogenFileService *self,
   transfer->base = base;
   transfer->total = total;
   g_mutex_lock (&self->lock);
-  token = self->next_token++;
+  /* Random, not counted: a child cannot guess another's transfer and
+   * cancel it or feed its progress. */
+  do
+    token = ((guint64) g_random_int () << 32) | g_random_int ();
+  while (token == 0 || g_hash_table_contains (self->transfers, &token));
   g_hash_table_insert (self->transfers, g_memdup2 (&token, sizeof token),
                        transfer);
   g_mutex_unlock (&self->lock);
