@@ -213,9 +213,10 @@ send_ack (MitogenRouter *router, guint32 dst_id, guint32 handle, guint64 value)
     return;
   /* An acknowledgement is tiny and the sender waits for it: it must not
    * wait for room itself, or two full windows could wait on each other. */
-  mitogen_router_route (
-      router,
-      mitogen_message_new (dst_id, handle, g_variant_new_uint64 (value)));
+  g_autoptr (MitogenMessage) ack =
+      mitogen_message_new (dst_id, handle, g_variant_new_uint64 (value));
+
+  mitogen_router_route (router, ack);
 }
 
 static gboolean

@@ -437,6 +437,7 @@ handle_request (MitogenServicePool *self, MitogenMessage *msg, GError **error)
   g_autoptr (GVariant) body = NULL;
   g_autoptr (GVariant) args = NULL;
   const gchar *service, *name;
+  GVariant *result;
   Method method;
 
   body = mitogen_message_get_data (msg, error);
@@ -473,7 +474,9 @@ handle_request (MitogenServicePool *self, MitogenMessage *msg, GError **error)
                    g_variant_get_type_string (args));
       return NULL;
     }
-  return method.func (msg, args, method.user_data, error);
+  /* Floating or not, the result is ours now (transfer full). */
+  result = method.func (msg, args, method.user_data, error);
+  return result ? g_variant_take_ref (result) : NULL;
 }
 
 static void
@@ -500,7 +503,7 @@ run_request (gpointer data, gpointer user_data)
     }
   else
     body = g_variant_ref_sink (
-        mitogen_protocol_reply_ok (result ? g_variant_ref (result) : NULL));
+        mitogen_protocol_reply_ok (result));
   reply = mitogen_message_new (dst_id, reply_to, body);
   /* A caller that stopped reading slows the worker, not the memory. */
   if (mitogen_sender_wait_room (self->router, dst_id, NULL, NULL))
