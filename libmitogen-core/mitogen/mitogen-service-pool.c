@@ -87,8 +87,9 @@ mitogen_service_pool_finalize (GObject *object)
 {
   MitogenServicePool *self = MITOGEN_SERVICE_POOL (object);
 
-  /* Waits for running methods: they use the tables below. */
-  g_thread_pool_free (self->threads, TRUE, TRUE);
+  /* Normally done already, as the router went (router_disposed()). */
+  if (self->threads)
+    g_thread_pool_free (self->threads, TRUE, TRUE);
   if (self->activator_destroy)
     self->activator_destroy (self->activator_data);
   g_hash_table_unref (self->methods);
@@ -166,8 +167,9 @@ mitogen_service_pool_init (MitogenServicePool *self)
   self->services
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   /* Threads start on demand, so an idle pool costs none. */
-  self->threads = g_thread_pool_new (
-      run_request, self, MITOGEN_SERVICE_POOL_DEFAULT_SIZE, FALSE, NULL);
+  self->threads = g_thread_pool_new_full (
+      run_request, self, (GDestroyNotify) mitogen_message_unref,
+      MITOGEN_SERVICE_POOL_DEFAULT_SIZE, FALSE, NULL);
 }
 
 /* On the broker thread: everything else happens on a worker. */
@@ -178,7 +180,20 @@ on_call_service (MitogenMessage *msg, gpointer user_data)
 
   if (mitogen_message_is_dead (msg))
     return;
-  g_thread_pool_push (self->threads, mitogen_message_ref (msg), NULL);
+  if (self->threads)
+    g_thread_pool_push (self->threads, mitogen_message_ref (msg), NULL);
+}
+
+/* While the router is still whole (its dispose), the requests still
+ * queued are dropped and the running ones finish: a worker must never
+ * touch a router being finalized. */
+static void
+router_disposed (gpointer data, GObject *where_the_router_was)
+{
+  MitogenServicePool *self = data;
+
+  g_thread_pool_free (self->threads, TRUE, TRUE);
+  self->threads = NULL;
 }
 
 /**
@@ -206,6 +221,7 @@ mitogen_service_pool_get_default (MitogenRouter *router)
       self->router = router;
       g_object_set_data_full (G_OBJECT (router), DEFAULT_POOL_KEY, self,
                               g_object_unref);
+      g_object_weak_ref (G_OBJECT (router), router_disposed, self);
       /* The policy is each method's: the handler admits all. */
       mitogen_router_add_handler (
           router, MITOGEN_HANDLE_CALL_SERVICE,
@@ -239,7 +255,8 @@ guint
 mitogen_service_pool_get_size (MitogenServicePool *self)
 {
   g_return_val_if_fail (MITOGEN_IS_SERVICE_POOL (self), 0);
-  return (guint) g_thread_pool_get_max_threads (self->threads);
+  return self->threads ? (guint) g_thread_pool_get_max_threads (self->threads)
+                       : 0;
 }
 
 /**
@@ -255,7 +272,7 @@ mitogen_service_pool_set_size (MitogenServicePool *self, guint size)
   g_return_if_fail (MITOGEN_IS_SERVICE_POOL (self));
   g_return_if_fail (size >= 1);
 
-  if (size == mitogen_service_pool_get_size (self))
+  if (!self->threads || size == mitogen_service_pool_get_size (self))
     return;
   g_thread_pool_set_max_threads (self->threads, (gint) size, NULL);
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SIZE]);
@@ -502,8 +519,7 @@ run_request (gpointer data, gpointer user_data)
           mitogen_protocol_reply_error (name ? name : "service", error));
     }
   else
-    body = g_variant_ref_sink (
-        mitogen_protocol_reply_ok (result));
+    body = g_variant_ref_sink (mitogen_protocol_reply_ok (result));
   reply = mitogen_message_new (dst_id, reply_to, body);
   /* A caller that stopped reading slows the worker, not the memory. */
   if (mitogen_sender_wait_room (self->router, dst_id, NULL, NULL))
