@@ -327,6 +327,26 @@ PYTHON
   fi
 fi
 
+# copy: a tree to a context and a file back; no progress bar off a
+# terminal, so stderr stays empty.
+t="copy -r to local, copy back"
+mkdir -p "$tmp/tree/sub" && printf 'one\n' >"$tmp/tree/a" &&
+  head -c 300000 /dev/urandom >"$tmp/tree/sub/b" && ln -s a "$tmp/tree/link" &&
+  chmod 0750 "$tmp/tree/sub"
+cli copy -r "$tmp/tree" "local:$tmp/copy"
+expect_rc 0 "$t"
+expect_empty err "$t"
+cmp -s "$tmp/tree/sub/b" "$tmp/copy/sub/b" || fail "$t: sub/b differs"
+[ "$(readlink "$tmp/copy/link")" = a ] || fail "$t: link not a symlink to a"
+[ "$(stat -c %a "$tmp/copy/sub")" = 750 ] || fail "$t: sub lost its mode"
+cli copy "local:$tmp/copy/sub/b" "$tmp/back"
+expect_rc 0 "$t"
+cmp -s "$tmp/tree/sub/b" "$tmp/back" || fail "$t: the file copied back differs"
+t="copy of a directory without -r"
+cli copy "$tmp/tree" "local:$tmp/copy2"
+expect_rc 2 "$t"
+expect_text err "copy it with -r" "$t"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2
   exit 1

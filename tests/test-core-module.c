@@ -278,6 +278,10 @@ test_info (void)
     { "sleep", "(d)", "()" },
     { "fail", "(s)", "()" },
     { "echo", "(v)", "v" },
+    { "fetch_file", "(ssts)", "()" },
+    { "send_file", "(su)", "()" },
+    { "make_dir", "(su)", "()" },
+    { "make_symlink", "(ss)", "()" },
   };
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   guint n = 0;

@@ -134,6 +134,46 @@ class ContextTest(unittest.TestCase):
         self.assertNotIn('error', outcome)
         self.assertEqual(outcome['value'], socket.gethostname())
 
+    def test_put_file_with_progress(self):
+        loop = GLib.MainLoop()
+        outcome = {'seen': []}
+        data = os.urandom(3 * 1024 * 1024)
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, 'src')
+            dst = os.path.join(tmp, 'dst')
+            with open(src, 'wb') as f:
+                f.write(data)
+            progress = Mitogen.FileProgress.new()
+            progress.connect('notify::bytes-done',
+                             lambda p, _: outcome['seen'].append(p.props.bytes_done))
+
+            def on_done(context, result, user_data):
+                try:
+                    outcome['ok'] = context.put_file_finish(result)
+                except GLib.Error as e:
+                    outcome['error'] = e
+                loop.quit()
+
+            def on_timeout():
+                outcome['timed out'] = True
+                loop.quit()
+                return GLib.SOURCE_REMOVE
+
+            self.context.put_file_async(src, dst, progress, None, on_done, None)
+            timeout_id = GLib.timeout_add_seconds(ASYNC_TIMEOUT_SECONDS, on_timeout)
+            loop.run()
+            if 'timed out' not in outcome:
+                GLib.source_remove(timeout_id)
+            # The last notification may still be queued behind the result.
+            while GLib.MainContext.default().iteration(False):
+                pass
+            self.assertNotIn('error', outcome)
+            self.assertTrue(outcome.get('ok'))
+            with open(dst, 'rb') as f:
+                self.assertEqual(f.read(), data)
+            self.assertEqual(progress.props.bytes_total, len(data))
+            self.assertEqual(outcome['seen'][-1], len(data))
+
     def test_call_fail(self):
         with self.assertRaises(GLib.Error) as caught:
             self.context.call('core.fail', GLib.Variant('(s)', ('boom',)),

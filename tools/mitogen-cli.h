@@ -28,6 +28,7 @@ typedef struct
   gchar *host_key_policy;
   gchar *identity_file;
   gchar *known_hosts;
+  gboolean recursive; /* copy -r */
 } CliOptions;
 
 extern CliOptions cli_options;
@@ -71,5 +72,12 @@ gboolean cli_command_call (CliSession *session,
                            GError **error);
 gboolean
 cli_command_run (CliSession *session, GStrv words, int *status, GError **error);
+
+/* mitogen-cli-copy.c: its CONTEXT is inside a SRC or DST word. */
+gchar *cli_copy_context (GStrv words, GError **error);
+gboolean cli_command_copy (CliSession *session,
+                           GStrv words,
+                           int *status,
+                           GError **error);
 
 G_END_DECLS

@@ -61,6 +61,8 @@ static const gchar description[] =
   "  mitogen call local core.echo \"['a', 'b']\"\n"
   "  mitogen call local core.run \"['id']\" nothing nothing '{}'\n"
   "  mitogen run local -- uname -a\n"
+  "  mitogen copy -r ./site local:/srv/site\n"
+  "  mitogen copy ssh:web1:/etc/hostname ./web1-hostname\n"
   "  mitogen run -v local -- sh -c 'echo out; echo err >&2; exit 7'\n"
   "  mitogen --ask-password run ssh:alice@web1/sudo:root -- id\n"
   "  mitogen transports\n"
@@ -103,6 +105,8 @@ static const GOptionEntry option_entries[] = {
   { "known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &cli_options.known_hosts,
     "ssh hops: the known hosts file to check and record host keys in",
     "PATH" },
+  { "recursive", 'r', 0, G_OPTION_ARG_NONE, &cli_options.recursive,
+    "copy: directories and everything below them", NULL },
   { NULL }
 };
 
@@ -310,11 +314,15 @@ typedef struct {
                    GStrv words,
                    int *status,
                    GError **error);
+  /* The CONTEXT, when it is not words[1]; NULL for words[1]. */
+  gchar *(*context_of) (GStrv words, GError **error);
 } ContextCommand;
 
 static const ContextCommand context_commands[] = {
   { "call", "mitogen call CONTEXT MODULE.FUNCTION [ARG...]", 3, cli_command_call },
   { "run", "mitogen run CONTEXT -- COMMAND [ARG...]", 3, cli_command_run },
+  { "copy", "mitogen copy [-r] SRC... CONTEXT:DST | CONTEXT:SRC DST", 3,
+    cli_command_copy, cli_copy_context },
 };
 
 static const ContextCommand *
@@ -334,10 +342,15 @@ run_in_context (const ContextCommand *command,
                 GError **error)
 {
   g_autoptr(CliSession) session = NULL;
+  g_autofree gchar *spec = NULL;
 
   if (!want_words (words, command->min_words, command->usage, error))
     return FALSE;
-  session = cli_session_connect (words[1], error);
+  spec = command->context_of ? command->context_of (words, error)
+                             : g_strdup (words[1]);
+  if (!spec)
+    return FALSE;
+  session = cli_session_connect (spec, error);
   if (!session)
     return FALSE;
   return command->run (session, words, status, error);
@@ -364,7 +377,7 @@ run_command (GStrv words,
     return run_in_context (command, words, status, error);
 
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-               "unknown command “%s”; commands are call, run and transports",
+               "unknown command “%s”; commands are call, run, copy and transports",
                words[0]);
   return FALSE;
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "mitogen-external-context-private.h"
+#include "mitogen-push-file-service.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -462,6 +463,8 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
                                            self->importer);
   /* Our own children fetch through us. */
   self->forwarder = mitogen_module_forwarder_new (self->router, self->importer);
+  /* And files, from a cache, each once (see mitogen_context_put_file()). */
+  mitogen_push_file_service_get_default (self->router);
   self->context = mitogen_context_new (self->router, parent_id, "parent");
   self->channel = mitogen_receiver_new (self->router, MITOGEN_HANDLE_CALL_FUNCTION,
                                         TRUE, MITOGEN_CONTEXT_ID_NONE,

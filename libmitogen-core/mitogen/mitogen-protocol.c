@@ -23,18 +23,21 @@ mitogen_protocol_reply_error (const gchar *context_name,
   const gchar *domain = g_quark_to_string (error->domain);
   const gchar *origin = context_name;
   const gchar *message = error->message;
+  gint code = error->code;
 
-  /* An error that already crossed a context keeps its first origin. */
+  /* An error that already crossed a context keeps its first origin, and
+   * its code with its domain. */
   if (error->domain == MITOGEN_CALL_ERROR &&
       mitogen_call_error_get_remote_domain (error))
     {
       domain = mitogen_call_error_get_remote_domain (error);
       origin = mitogen_call_error_get_context_name (error);
+      code = mitogen_call_error_get_remote_code (error);
     }
   return g_variant_new ("(bv)", FALSE,
                         g_variant_new (MITOGEN_REMOTE_ERROR_TYPE, origin,
                                        domain ? domain : "unknown",
-                                       error->code, message));
+                                       code, message));
 }
 
 GVariant *

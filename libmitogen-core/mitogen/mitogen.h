@@ -38,5 +38,10 @@
 #include <mitogen/mitogen-module-responder.h>
 #include <mitogen/mitogen-fork-server.h>
 #include <mitogen/mitogen-module-forwarder.h>
+#include <mitogen/mitogen-service-pool.h>
+#include <mitogen/mitogen-file-progress.h>
+#include <mitogen/mitogen-file-service.h>
+#include <mitogen/mitogen-push-file-service.h>
+#include <mitogen/mitogen-file-transfer.h>
 
 #undef __MITOGEN_H_INSIDE__

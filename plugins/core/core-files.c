@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 GVariant *
 core_read_file (MitogenCall *call,
@@ -23,6 +24,34 @@ core_read_file (MitogenCall *call,
     return NULL;
   return g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, contents, length,
                                   TRUE, g_free, contents);
+}
+
+GVariant *
+core_fetch_file (MitogenCall *call, GVariant *args, GError **error)
+{
+  const gchar *path, *version, *dst;
+  guint64 token;
+
+  g_variant_get (args, "(&s&st&s)", &path, &version, &token, &dst);
+  if (!mitogen_file_fetch (mitogen_call_get_router (call), path, version, token,
+                           dst, mitogen_call_get_cancellable (call), error))
+    return NULL;
+  return g_variant_new ("()");
+}
+
+GVariant *
+core_send_file (MitogenCall *call, GVariant *args, GError **error)
+{
+  const gchar *path;
+  guint32 sink;
+
+  g_variant_get (args, "(&su)", &path, &sink);
+  /* Only to the caller: a parent, as for every call. */
+  if (!mitogen_file_send (mitogen_call_get_router (call),
+                          mitogen_call_get_caller_id (call), sink, path,
+                          mitogen_call_get_cancellable (call), error))
+    return NULL;
+  return g_variant_new ("()");
 }
 
 GVariant *
@@ -52,6 +81,45 @@ core_write_file (MitogenCall *call,
                                  G_FILE_SET_CONTENTS_CONSISTENT, (int) mode,
                                  error))
     return NULL;
+  return g_variant_new ("()");
+}
+
+GVariant *
+core_make_dir (MitogenCall *call, GVariant *args, GError **error)
+{
+  const gchar *path;
+  guint32 mode;
+
+  g_variant_get (args, "(&su)", &path, &mode);
+  if ((g_mkdir (path, 0700) < 0 && errno != EEXIST) ||
+      !g_file_test (path, G_FILE_TEST_IS_DIR) || g_chmod (path, (int) (mode & 07777)) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errsv),
+                   "Cannot make directory “%s”: %s", path, g_strerror (errsv));
+      return NULL;
+    }
+  return g_variant_new ("()");
+}
+
+/* Replaces whatever is at @path, atomically: a symlink made beside it and
+ * renamed over it. */
+GVariant *
+core_make_symlink (MitogenCall *call, GVariant *args, GError **error)
+{
+  const gchar *target, *path;
+  g_autofree gchar *tmp = NULL;
+
+  g_variant_get (args, "(&s&s)", &target, &path);
+  tmp = g_strdup_printf ("%s.mitogen-%08x", path, g_random_int ());
+  if (symlink (target, tmp) < 0 || g_rename (tmp, path) < 0)
+    {
+      int errsv = errno;
+      g_unlink (tmp);
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errsv),
+                   "Cannot make symlink “%s”: %s", path, g_strerror (errsv));
+      return NULL;
+    }
   return g_variant_new ("()");
 }
 

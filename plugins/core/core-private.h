@@ -33,5 +33,9 @@ GVariant *core_run         (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_read_file   (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_write_file  (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_stat        (MitogenCall *call, GVariant *args, GError **error);
+GVariant *core_fetch_file (MitogenCall *call, GVariant *args, GError **error);
+GVariant *core_make_dir    (MitogenCall *call, GVariant *args, GError **error);
+GVariant *core_make_symlink (MitogenCall *call, GVariant *args, GError **error);
+GVariant *core_send_file (MitogenCall *call, GVariant *args, GError **error);
 
 G_END_DECLS

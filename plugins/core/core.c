@@ -159,8 +159,7 @@ core_echo (MitogenCall *call,
 }
 
 static const MitogenFunctionInfo core_functions[] = {
-  { "getpid", "()", "i", core_getpid,
-    "Return the process id of the context" },
+  { "getpid", "()", "i", core_getpid, "Return the process id of the context" },
   { "hostname", "()", "s", core_hostname,
     "Return the host name of the machine the context runs on" },
   { "getenv", "(s)", "ms", core_getenv,
@@ -169,11 +168,19 @@ static const MitogenFunctionInfo core_functions[] = {
     "Run argv with optional stdin, cwd and extra environment; return "
     "(exit status or 128+signal, stdout, stderr), or stream output as "
     "(fd, chunk) progress" },
-  { "read_file", "(s)", "ay", core_read_file,
-    "Return the contents of a file" },
+  { "read_file", "(s)", "ay", core_read_file, "Return the contents of a file" },
   { "write_file", "(sayu)", "()", core_write_file,
     "Replace a file atomically with the given bytes, created with the given "
     "mode (less the umask)" },
+  { "fetch_file", "(ssts)", "()", core_fetch_file,
+    "Fetch (path, version, token) from the parent's file service into a "
+    "local path, atomically (mitogen_context_put_file())" },
+  { "send_file", "(su)", "()", core_send_file,
+    "Stream a file to the caller's handle (mitogen_context_get_file())" },
+  { "make_dir", "(su)", "()", core_make_dir,
+    "Create a directory if missing and set its mode" },
+  { "make_symlink", "(ss)", "()", core_make_symlink,
+    "Point a symlink at a target, replacing what was there atomically" },
   { "stat", "(s)", "a{sv}", core_stat,
     "Describe a file without following a final symlink: size, mode, uid, "
     "gid, mtime, type" },
