@@ -133,6 +133,25 @@ mitogen_context_new (MitogenRouter *router,
 }
 
 /**
+ * mitogen_router_myself:
+ * @router: a router
+ *
+ * A context for this process, as Mitogen's `Router.myself()`: handed to
+ * another context in a message, it lets that one call back or send here;
+ * used here, messages go to this process's own handlers.
+ *
+ * Returns: (transfer full): a context with @router's own id, named "self"
+ */
+MitogenContext *
+mitogen_router_myself (MitogenRouter *router)
+{
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), NULL);
+
+  return mitogen_context_new (router, mitogen_router_get_context_id (router),
+                              "self");
+}
+
+/**
  * mitogen_context_get_router:
  * @self: a context
  *

@@ -52,6 +52,9 @@ MitogenContext *mitogen_router_connect_context_finish (MitogenRouter *router,
                                                        GError **error);
 
 MITOGEN_AVAILABLE_IN_ALL
+MitogenContext *mitogen_router_myself (MitogenRouter *router);
+
+MITOGEN_AVAILABLE_IN_ALL
 MitogenRouter  *mitogen_context_get_router     (MitogenContext *self);
 MITOGEN_AVAILABLE_IN_ALL
 guint32         mitogen_context_get_context_id (MitogenContext *self);

@@ -824,6 +824,37 @@ mitogen_router_dup_child_streams (MitogenRouter *self)
 }
 
 /**
+ * mitogen_router_disconnect_all:
+ * @self: a router
+ *
+ * Disconnects every stream of this router, from any thread, as Mitogen's
+ * `Router.disconnect_all()` does: each child is told its connection is
+ * gone, waiters on contexts behind the streams are woken with dead
+ * messages, and the broker goes on serving whatever connects next.
+ */
+void
+mitogen_router_disconnect_all (MitogenRouter *self)
+{
+  g_autoptr (GPtrArray) streams
+      = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer stream;
+
+  g_return_if_fail (MITOGEN_IS_ROUTER (self));
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->streams);
+  while (g_hash_table_iter_next (&iter, &stream, NULL))
+    g_ptr_array_add (streams, g_object_ref (stream));
+  g_mutex_unlock (&self->lock);
+  /* Outside the lock: disconnecting on the broker thread re-enters the
+   * router to drop the stream's routes. */
+  for (guint i = 0; i < streams->len; i++)
+    mitogen_stream_disconnect (streams->pdata[i],
+                               "mitogen_router_disconnect_all() was called");
+}
+
+/**
  * mitogen_router_add_route:
  * @self: a router
  * @target_id: a context id

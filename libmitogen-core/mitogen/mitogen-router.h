@@ -147,6 +147,8 @@ MITOGEN_AVAILABLE_IN_ALL
 gboolean       mitogen_router_del_handler     (MitogenRouter *self,
                                                guint32 handle);
 MITOGEN_AVAILABLE_IN_ALL
+void mitogen_router_disconnect_all (MitogenRouter *self);
+MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_router_route           (MitogenRouter *self,
                                                MitogenMessage *msg);
 MITOGEN_AVAILABLE_IN_ALL

@@ -1,0 +1,232 @@
+/* test-core-api.c: the smaller pieces of Mitogen's core API: replies,
+ * myself(), to_sender(), disconnect_all(), defer_sync()
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#include <mitogen/mitogen.h>
+#include "mitogen-test-util.h"
+
+#define WAIT MITOGEN_TEST_WAIT
+
+typedef struct
+{
+  MitogenBroker *broker;
+  MitogenRouter *router;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  mitogen_test_master_new (&f->broker, &f->router);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  mitogen_test_master_stop (f->broker, NULL);
+  mitogen_test_master_clear (&f->broker, &f->router);
+}
+
+static MitogenReceiver *
+new_inbox (Fixture *f)
+{
+  return mitogen_receiver_new (f->router, 0, TRUE, MITOGEN_CONTEXT_ID_NONE,
+                               NULL);
+}
+
+static gchar *
+get_string (MitogenReceiver *recv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) v = mitogen_receiver_get_data (recv, WAIT, NULL, &error);
+
+  g_assert_no_error (error);
+  return g_variant_dup_string (v, NULL);
+}
+
+typedef struct
+{
+  MitogenMessage *msg;
+  MitogenRouter *router;
+} ReplyJob;
+
+static gpointer
+reply_from_thread (gpointer data)
+{
+  ReplyJob *job = data;
+
+  return GINT_TO_POINTER (mitogen_message_reply (
+      job->msg, job->router, g_variant_new_string ("pong")));
+}
+
+/* The answer reaches the asker's reply_to, sent from a thread that is
+ * neither the broker's nor the receiver's. */
+static void
+test_message_reply_reaches_reply_to (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenReceiver) server = new_inbox (f);
+  g_autoptr (MitogenReceiver) asker = new_inbox (f);
+  g_autoptr (MitogenMessage) question = mitogen_message_new (
+      mitogen_router_get_context_id (f->router),
+      mitogen_receiver_get_handle (server), g_variant_new_string ("ping"));
+  g_autoptr (MitogenMessage) got = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *answer = NULL;
+  ReplyJob job;
+  GThread *thread;
+
+  mitogen_message_set_reply_to (question, mitogen_receiver_get_handle (asker));
+  mitogen_router_route (f->router, question);
+  got = mitogen_receiver_get (server, WAIT, NULL, &error);
+  g_assert_no_error (error);
+
+  job.msg = got;
+  job.router = f->router;
+  thread = g_thread_new ("reply", reply_from_thread, &job);
+  g_assert_true (GPOINTER_TO_INT (g_thread_join (thread)));
+  answer = get_string (asker);
+  g_assert_cmpstr (answer, ==, "pong");
+}
+
+static void
+test_message_reply_without_reply_to_sends_nothing (Fixture *f,
+                                                   gconstpointer data)
+{
+  g_autoptr (MitogenMessage) msg = mitogen_message_new (0, 1, NULL);
+
+  g_assert_false (mitogen_message_reply (msg, f->router, NULL));
+}
+
+/* myself() is a context for this process: a message sent to it arrives
+ * here. */
+static void
+test_router_myself_is_this_process (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenContext) self = mitogen_router_myself (f->router);
+  g_autoptr (MitogenReceiver) inbox = new_inbox (f);
+  g_autoptr (MitogenMessage) msg = mitogen_message_new (
+      0, mitogen_receiver_get_handle (inbox), g_variant_new_string ("to me"));
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *got = NULL;
+
+  g_assert_cmpuint (mitogen_context_get_context_id (self), ==,
+                    mitogen_router_get_context_id (f->router));
+  g_assert_cmpstr (mitogen_context_get_name (self), ==, "self");
+  g_assert_true (mitogen_context_get_router (self) == f->router);
+  g_assert_true (mitogen_context_send (self, msg, NULL, &error));
+  g_assert_no_error (error);
+  got = get_string (inbox);
+  g_assert_cmpstr (got, ==, "to me");
+}
+
+static void
+test_receiver_to_sender_delivers_to_receiver (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenReceiver) inbox = new_inbox (f);
+  g_autoptr (MitogenSender) sender = mitogen_receiver_to_sender (inbox);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *got = NULL;
+
+  g_assert_cmpuint (mitogen_sender_get_dst_id (sender), ==,
+                    mitogen_router_get_context_id (f->router));
+  g_assert_true (mitogen_sender_send (
+      sender, g_variant_new_string ("via sender"), NULL, &error));
+  g_assert_no_error (error);
+  got = get_string (inbox);
+  g_assert_cmpstr (got, ==, "via sender");
+}
+
+/* Every child is cut off; calls to them fail instead of waiting, and the
+ * router still serves a context connected afterwards. */
+static void
+test_router_disconnect_all_cuts_every_child (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenContext) a
+      = mitogen_test_connect (f->router, "local", NULL, NULL);
+  g_autoptr (MitogenContext) b
+      = mitogen_test_connect (f->router, "local", NULL, NULL);
+  g_autoptr (MitogenContext) c = NULL;
+  MitogenContext *cut[] = { a, b };
+
+  mitogen_router_disconnect_all (f->router);
+  mitogen_test_broker_idle (f->broker);
+  for (guint i = 0; i < G_N_ELEMENTS (cut); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) result = NULL;
+
+      g_assert_false (mitogen_context_is_connected (cut[i]));
+      result = mitogen_context_call (cut[i], "core.getpid", NULL, NULL, &error);
+      g_assert_null (result);
+      g_assert_nonnull (error);
+    }
+
+  c = mitogen_test_connect (f->router, "local", NULL, NULL);
+  g_assert_cmpint (mitogen_test_remote_pid (c), >, 0);
+  mitogen_test_shutdown_ok (c);
+}
+
+static gpointer
+on_broker (gpointer user_data, GError **error)
+{
+  MitogenBroker *broker = user_data;
+
+  if (!mitogen_broker_is_broker_thread (broker))
+    return g_strdup ("not on the broker thread");
+  return g_strdup ("ran on the broker");
+}
+
+static gpointer
+fail_on_broker (gpointer user_data, GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                       "the work failed");
+  return NULL;
+}
+
+static void
+test_broker_defer_sync_returns_result (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *result
+      = mitogen_broker_defer_sync (f->broker, on_broker, f->broker, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (result, ==, "ran on the broker");
+  g_assert_null (
+      mitogen_broker_defer_sync (f->broker, fail_on_broker, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_clear_error (&error);
+
+  /* Once the broker is gone, the work cannot run: the caller is told so
+   * instead of waiting for ever. */
+  mitogen_broker_shutdown (f->broker);
+  mitogen_broker_join (f->broker);
+  g_assert_null (
+      mitogen_broker_defer_sync (f->broker, on_broker, f->broker, &error));
+  g_assert_error (error, MITOGEN_STREAM_ERROR,
+                  MITOGEN_STREAM_ERROR_DISCONNECTED);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, fn)                                                          \
+  g_test_add ("/core-api/" path, Fixture, NULL, fixture_setup, fn,             \
+              fixture_teardown)
+  ADD ("message-reply-reaches-reply-to", test_message_reply_reaches_reply_to);
+  ADD ("message-reply-without-reply-to-sends-nothing",
+       test_message_reply_without_reply_to_sends_nothing);
+  ADD ("router-myself-is-this-process", test_router_myself_is_this_process);
+  ADD ("receiver-to-sender-delivers-to-receiver",
+       test_receiver_to_sender_delivers_to_receiver);
+  ADD ("router-disconnect-all-cuts-every-child",
+       test_router_disconnect_all_cuts_every_child);
+  ADD ("broker-defer-sync-returns-result",
+       test_broker_defer_sync_returns_result);
+#undef ADD
+
+  return g_test_run ();
+}
