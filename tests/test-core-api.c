@@ -166,6 +166,54 @@ test_router_disconnect_all_cuts_every_child (Fixture *f, gconstpointer data)
   mitogen_test_shutdown_ok (c);
 }
 
+/* Both figures are in the error: the size of what was refused and the limit
+ * it broke, so the reader knows by how much and which setting to raise. */
+static void
+test_size_limit_error_states_limit_and_size (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenReceiver) server = new_inbox (f);
+  g_autoptr (MitogenReceiver) asker = new_inbox (f);
+  g_autofree gchar *big = g_strnfill (10000, 'x');
+  g_autoptr (MitogenMessage) msg = mitogen_message_new (
+      mitogen_router_get_context_id (f->router),
+      mitogen_receiver_get_handle (server), g_variant_new_string (big));
+  g_autofree gchar *size = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenMessage) reply = NULL;
+
+  mitogen_router_set_max_message_size (f->router, 4096);
+  mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (asker));
+  size = g_strdup_printf ("%" G_GSIZE_FORMAT " bytes",
+                          mitogen_message_get_size (msg));
+  mitogen_router_route (f->router, msg);
+  reply = mitogen_receiver_get (asker, WAIT, NULL, &error);
+  g_assert_null (reply);
+  g_assert_error (error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_DEAD);
+  g_assert_nonnull (strstr (error->message, size));
+  g_assert_nonnull (strstr (error->message, "max_message_size 4096"));
+}
+
+static void
+test_decoder_size_error_states_limit_and_size (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenMessageDecoder) decoder
+      = mitogen_message_decoder_new (4096);
+  g_autofree gchar *big = g_strnfill (10000, 'y');
+  g_autoptr (MitogenMessage) msg
+      = mitogen_message_new (1, 100, g_variant_new_string (big));
+  g_autoptr (GBytes) frame = mitogen_message_encode (msg);
+  g_autofree gchar *size = g_strdup_printf ("%" G_GSIZE_FORMAT " bytes",
+                                            mitogen_message_get_size (msg));
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (
+      mitogen_message_decoder_feed (decoder, g_bytes_get_data (frame, NULL),
+                                    MITOGEN_MESSAGE_HEADER_SIZE, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, size));
+  g_assert_nonnull (strstr (error->message, "4096 bytes"));
+}
+
 static gpointer
 on_broker (gpointer user_data, GError **error)
 {
@@ -224,6 +272,10 @@ main (int argc, char **argv)
        test_receiver_to_sender_delivers_to_receiver);
   ADD ("router-disconnect-all-cuts-every-child",
        test_router_disconnect_all_cuts_every_child);
+  ADD ("size-limit-error-states-limit-and-size",
+       test_size_limit_error_states_limit_and_size);
+  ADD ("decoder-size-error-states-limit-and-size",
+       test_decoder_size_error_states_limit_and_size);
   ADD ("broker-defer-sync-returns-result",
        test_broker_defer_sync_returns_result);
 #undef ADD

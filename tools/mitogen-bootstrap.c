@@ -125,8 +125,8 @@ read_bundle (Entry *entries, size_t *n_entries)
   total = get_be (header + MAGIC_LEN, 8);
   if (total > MAX_BUNDLE_SIZE)
     {
-      report ("the bundle is too large (%llu bytes)",
-              (unsigned long long) total);
+      report ("the bundle of %llu bytes exceeds the limit of %llu bytes",
+              (unsigned long long) total, (unsigned long long) MAX_BUNDLE_SIZE);
       return NULL;
     }
   buf = malloc (total ? total : 1);
