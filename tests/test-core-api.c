@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #include <mitogen/mitogen.h>
+#include "mitogen-test-sshd.h"
 #include "mitogen-test-util.h"
 
 #define WAIT MITOGEN_TEST_WAIT
@@ -214,6 +215,72 @@ test_decoder_size_error_states_limit_and_size (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "4096 bytes"));
 }
 
+/* A child started here is named after its transport and pid. */
+static void
+test_context_name_local_has_pid (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenContext) ctx
+      = mitogen_test_connect (f->router, "local", NULL, NULL);
+  g_autofree gchar *expected
+      = g_strdup_printf ("local.%d", mitogen_test_remote_pid (ctx));
+
+  g_assert_cmpstr (mitogen_context_get_name (ctx), ==, expected);
+  mitogen_test_shutdown_ok (ctx);
+}
+
+/* Names say where a context is: ssh.HOST (with the port sshd listens on),
+ * sudo.USER, and a context reached through others is named by the path,
+ * as ssh.bastion/ssh.web1/sudo.root. */
+static void
+test_context_name_says_where (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *skip = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenTestSshd) sshd = NULL;
+  g_autoptr (MitogenContext) bastion = NULL, web = NULL, root = NULL;
+  g_autofree gchar *host = NULL, *chain = NULL;
+  g_autoptr (GVariant) options = NULL;
+  GVariantDict dict;
+
+  if (!mitogen_test_sshd_can_run (&skip))
+    {
+      g_test_skip (skip);
+      return;
+    }
+  sshd = mitogen_test_sshd_start (NULL, "127.0.0.1", NULL, &error);
+  g_assert_no_error (error);
+  options
+      = g_variant_ref_sink (mitogen_test_sshd_options (sshd, "root", "ignore"));
+  host
+      = g_strdup_printf ("ssh.127.0.0.1:%u", mitogen_test_sshd_get_port (sshd));
+
+  bastion
+      = mitogen_test_connect (f->router, "ssh", g_variant_ref (options), NULL);
+  g_assert_cmpstr (mitogen_context_get_name (bastion), ==, host);
+  web = mitogen_test_connect (f->router, "ssh", g_variant_ref (options),
+                              bastion);
+  chain = g_strdup_printf ("%s/%s", host, host);
+  g_assert_cmpstr (mitogen_context_get_name (web), ==, chain);
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "username", "s", "root");
+  root = mitogen_router_connect_context (
+      f->router, "sudo",
+      mitogen_test_connect_options (g_variant_dict_end (&dict)), web, NULL,
+      &error);
+  if (root)
+    {
+      g_autofree gchar *full = g_strdup_printf ("%s/sudo.root", chain);
+
+      g_assert_cmpstr (mitogen_context_get_name (root), ==, full);
+      mitogen_test_shutdown_ok (root);
+    }
+  else
+    g_test_message ("sudo hop not run here: %s", error->message);
+  mitogen_test_shutdown_ok (web);
+  mitogen_test_shutdown_ok (bastion);
+}
+
 static gpointer
 on_broker (gpointer user_data, GError **error)
 {
@@ -276,6 +343,8 @@ main (int argc, char **argv)
        test_size_limit_error_states_limit_and_size);
   ADD ("decoder-size-error-states-limit-and-size",
        test_decoder_size_error_states_limit_and_size);
+  ADD ("context-name-local-has-pid", test_context_name_local_has_pid);
+  ADD ("context-name-says-where", test_context_name_says_where);
   ADD ("broker-defer-sync-returns-result",
        test_broker_defer_sync_returns_result);
 #undef ADD

@@ -1068,6 +1068,7 @@ connect_via (MitogenRouter *router,
 {
   guint32 context_id;
   g_autoptr (GVariant) result = NULL;
+  g_autofree gchar *path = NULL;
   const gchar *name;
   MitogenContext *self;
 
@@ -1094,7 +1095,10 @@ connect_via (MitogenRouter *router,
       return NULL;
     }
   g_variant_get (result, "(u&s)", &context_id, &name);
-  self = mitogen_context_new (router, context_id, name);
+  /* The hop knows its child by where it is from there; from here, the path
+   * says where it is: ssh.bastion/ssh.web1/sudo.root. */
+  path = g_strconcat (mitogen_context_get_name (via), "/", name, NULL);
+  self = mitogen_context_new (router, context_id, path);
   mitogen_router_set_context_name (router, context_id, self->name);
   watch_route (self);
   return self;

@@ -1113,9 +1113,16 @@ fail_connect (MitogenParentStream *self,
     g_prefix_error (error, "(child exited with status %d) ", WEXITSTATUS (status));
 }
 
+/* Mitogen's names: where the context is for transports that reach another
+ * host or user, the pid for those that start one here. */
 static gchar *
 default_context_name (MitogenParentStream *self)
 {
+  MitogenParentStreamClass *klass = MITOGEN_PARENT_STREAM_GET_CLASS (self);
+  gchar *name = klass->dup_default_name ? klass->dup_default_name (self) : NULL;
+
+  if (name)
+    return name;
   return g_strdup_printf ("%s.%d",
                           MITOGEN_PARENT_STREAM_GET_CLASS (self)->transport_name,
                           PRIV (self)->pid);
