@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -219,9 +220,18 @@ read_exactly (int fd,
   while (done < len)
     {
       gssize n = read (fd, buf + done, len - done);
+      struct pollfd pfd = { fd, POLLIN, 0 };
 
       if (n < 0 && errno == EINTR)
         continue;
+      /* The descriptor's flags are whatever the process that started us
+       * left; a non-blocking one has no data yet, not an end. */
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          if (poll (&pfd, 1, -1) < 0 && errno != EINTR)
+            break;
+          continue;
+        }
       if (n <= 0)
         {
           g_set_error (error, MITOGEN_STREAM_ERROR,
