@@ -390,6 +390,49 @@ test_boot_with_nonblocking_stdin (Fixture *f, gconstpointer data)
     }
 }
 
+static gchar *
+remote_getenv (MitogenContext *ctx, const gchar *name)
+{
+  g_autoptr (GVariant) v
+      = mitogen_test_call_ok (ctx, "core.getenv", g_variant_new ("(s)", name));
+  g_autoptr (GVariant) inner = g_variant_get_maybe (v);
+
+  return inner ? g_variant_dup_string (inner, NULL) : NULL;
+}
+
+/* agent-path is the command the far side runs, per connection: here a
+ * wrapper (env) before the agent, given for a child started by another
+ * context, which runs it there. A sibling connected without it is started
+ * as usual. */
+static void
+test_agent_path_per_connection (Fixture *f, gconstpointer data)
+{
+  const gchar *agent = g_getenv ("MITOGEN_AGENT");
+  g_autoptr (MitogenContext) hop
+      = mitogen_test_connect (f->router, "local", NULL, NULL);
+  g_autoptr (MitogenContext) wrapped = NULL, plain = NULL;
+  g_autofree gchar *seen = NULL, *unset = NULL;
+  const gchar *command[]
+      = { "env", "MITOGEN_TEST_AGENT_PATH=used", agent, NULL };
+  GVariantDict dict;
+
+  g_assert_nonnull (agent);
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert_value (&dict, "agent-path",
+                               g_variant_new_strv (command, -1));
+  wrapped = mitogen_test_connect (f->router, "local",
+                                  g_variant_dict_end (&dict), hop);
+  plain = mitogen_test_connect (f->router, "local", NULL, hop);
+
+  seen = remote_getenv (wrapped, "MITOGEN_TEST_AGENT_PATH");
+  g_assert_cmpstr (seen, ==, "used");
+  unset = remote_getenv (plain, "MITOGEN_TEST_AGENT_PATH");
+  g_assert_null (unset);
+  mitogen_test_shutdown_ok (wrapped);
+  mitogen_test_shutdown_ok (plain);
+  mitogen_test_shutdown_ok (hop);
+}
+
 static gpointer
 on_broker (gpointer user_data, GError **error)
 {
@@ -460,6 +503,7 @@ main (int argc, char **argv)
   g_test_add ("/core-api/boot-with-nonblocking-stdin/first-stage", Fixture,
               GINT_TO_POINTER (TRUE), fixture_setup,
               test_boot_with_nonblocking_stdin, fixture_teardown);
+  ADD ("agent-path-per-connection", test_agent_path_per_connection);
   ADD ("broker-defer-sync-returns-result",
        test_broker_defer_sync_returns_result);
 #undef ADD
