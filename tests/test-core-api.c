@@ -433,6 +433,43 @@ test_agent_path_per_connection (Fixture *f, gconstpointer data)
   mitogen_test_shutdown_ok (hop);
 }
 
+/* A context's auth_id override is what the message carries, and the
+ * recipient's policy judges it as any other: here a handler that admits
+ * only its parents' authority refuses an authority that is not one. */
+static void
+test_auth_id_override_checked_by_policy (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenContext) self = mitogen_router_myself (f->router);
+  g_autoptr (MitogenReceiver) guarded
+      = mitogen_receiver_new (f->router, 0, TRUE, MITOGEN_CONTEXT_ID_NONE,
+                              mitogen_router_policy_has_parent_authority);
+  g_autoptr (MitogenReceiver) asker = new_inbox (f);
+  g_autoptr (MitogenMessage) refused = NULL, admitted = NULL, got = NULL;
+  g_autoptr (GError) error = NULL;
+
+  refused = mitogen_message_new (0, mitogen_receiver_get_handle (guarded),
+                                 g_variant_new_string ("on 77's authority"));
+  mitogen_message_set_reply_to (refused, mitogen_receiver_get_handle (asker));
+  mitogen_context_set_auth_id (self, 77);
+  g_assert_true (mitogen_context_send (self, refused, NULL, &error));
+  g_assert_cmpuint (mitogen_message_get_auth_id (refused), ==, 77);
+  got = mitogen_receiver_get (asker, WAIT, NULL, &error);
+  g_assert_null (got);
+  g_assert_error (error, MITOGEN_CHANNEL_ERROR, MITOGEN_CHANNEL_ERROR_DEAD);
+  g_clear_error (&error);
+  g_assert_true (mitogen_receiver_empty (guarded));
+
+  mitogen_context_set_auth_id (self, MITOGEN_CONTEXT_ID_NONE);
+  admitted = mitogen_message_new (0, mitogen_receiver_get_handle (guarded),
+                                  g_variant_new_string ("own authority"));
+  g_assert_true (mitogen_context_send (self, admitted, NULL, &error));
+  g_clear_pointer (&got, mitogen_message_unref);
+  got = mitogen_receiver_get (guarded, WAIT, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mitogen_message_get_auth_id (got), ==,
+                    mitogen_router_get_context_id (f->router));
+}
+
 static gpointer
 on_broker (gpointer user_data, GError **error)
 {
@@ -504,6 +541,8 @@ main (int argc, char **argv)
               GINT_TO_POINTER (TRUE), fixture_setup,
               test_boot_with_nonblocking_stdin, fixture_teardown);
   ADD ("agent-path-per-connection", test_agent_path_per_connection);
+  ADD ("auth-id-override-checked-by-policy",
+       test_auth_id_override_checked_by_policy);
   ADD ("broker-defer-sync-returns-result",
        test_broker_defer_sync_returns_result);
 #undef ADD

@@ -43,6 +43,7 @@ struct _MitogenContext {
 
   MitogenRouter *router;
   guint32 context_id;
+  guint32 auth_id; /* MITOGEN_CONTEXT_ID_NONE: our own */
   gchar *name;
   MitogenStream *stream; /* for a child started from here */
   gulong route_removed_id;
@@ -127,6 +128,7 @@ mitogen_context_new (MitogenRouter *router,
 
   self->router = g_object_ref (router);
   self->context_id = context_id;
+  self->auth_id = MITOGEN_CONTEXT_ID_NONE;
   self->name = name ? g_strdup (name)
                     : mitogen_router_dup_context_name (router, context_id);
   return self;
@@ -219,7 +221,29 @@ static void
 queue_message (MitogenContext *self, MitogenMessage *msg)
 {
   mitogen_message_set_dst_id (msg, self->context_id);
-  mitogen_router_route (self->router, msg);
+  if (self->auth_id != MITOGEN_CONTEXT_ID_NONE)
+    mitogen_router_route_with_authority (self->router, msg, self->auth_id);
+  else
+    mitogen_router_route (self->router, msg);
+}
+
+/**
+ * mitogen_context_set_auth_id:
+ * @self: a context
+ * @auth_id: the authority to send on, or %MITOGEN_CONTEXT_ID_NONE for this
+ *   process's own
+ *
+ * Sends everything for @self from now on (calls, messages) on @auth_id's
+ * authority, as Mitogen's calls under another context's authority: in a
+ * child the master allowed (mitogen_router_grant_authority()), a context
+ * for a sibling with the master's id as authority lets the sibling accept
+ * the calls under its usual policy.
+ */
+void
+mitogen_context_set_auth_id (MitogenContext *self, guint32 auth_id)
+{
+  g_return_if_fail (MITOGEN_IS_CONTEXT (self));
+  self->auth_id = auth_id;
 }
 
 /**

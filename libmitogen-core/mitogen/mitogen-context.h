@@ -64,6 +64,8 @@ MITOGEN_AVAILABLE_IN_ALL
 MitogenStream  *mitogen_context_get_stream     (MitogenContext *self);
 MITOGEN_AVAILABLE_IN_ALL
 gboolean        mitogen_context_is_connected   (MitogenContext *self);
+MITOGEN_AVAILABLE_IN_ALL
+void mitogen_context_set_auth_id (MitogenContext *self, guint32 auth_id);
 
 MITOGEN_AVAILABLE_IN_ALL
 gboolean         mitogen_context_send          (MitogenContext *self,
