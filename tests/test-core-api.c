@@ -3,10 +3,7 @@
  *
  * SPDX-License-Identifier: BSD-3-Clause
  */
-#include <fcntl.h>
 #include <mitogen/mitogen.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include "mitogen-test-sshd.h"
 #include "mitogen-test-util.h"
 
@@ -42,7 +39,8 @@ static gchar *
 get_string (MitogenReceiver *recv)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) v = mitogen_receiver_get_data (recv, WAIT, NULL, &error);
+  g_autoptr (GVariant) v
+      = mitogen_receiver_get_value (recv, WAIT, NULL, &error);
 
   g_assert_no_error (error);
   return g_variant_dup_string (v, NULL);
@@ -284,66 +282,6 @@ test_context_name_says_where (Fixture *f, gconstpointer data)
   mitogen_test_shutdown_ok (bastion);
 }
 
-/* A parent stream whose child's end of the link is O_NONBLOCK, as when the
- * process that started the agent shares it. Only the spawn is the test's
- * own: the first stage, loader, handshake and agent are the real ones. */
-#define TEST_TYPE_NONBLOCK_STREAM (test_nonblock_stream_get_type ())
-G_DECLARE_FINAL_TYPE (TestNonblockStream,
-                      test_nonblock_stream,
-                      TEST,
-                      NONBLOCK_STREAM,
-                      MitogenParentStream)
-
-struct _TestNonblockStream
-{
-  MitogenParentStream parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (TestNonblockStream,
-                     test_nonblock_stream,
-                     MITOGEN_TYPE_PARENT_STREAM)
-
-static gboolean
-nonblock_create_child (MitogenParentStream *self,
-                       const gchar *const *argv,
-                       GPid *out_pid,
-                       int *out_fd,
-                       GError **error)
-{
-  int fds[2];
-  gboolean ok;
-
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==,
-                   0);
-  g_assert_cmpint (
-      fcntl (fds[1], F_SETFL, fcntl (fds[1], F_GETFL) | O_NONBLOCK), ==, 0);
-  ok = g_spawn_async_with_fds (NULL, (gchar **) argv, NULL,
-                               G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, out_pid,
-                               fds[1], fds[1], -1, error);
-  close (fds[1]);
-  if (!ok)
-    {
-      close (fds[0]);
-      return FALSE;
-    }
-  *out_fd = fds[0];
-  return TRUE;
-}
-
-static void
-test_nonblock_stream_class_init (TestNonblockStreamClass *klass)
-{
-  MitogenParentStreamClass *parent_class = MITOGEN_PARENT_STREAM_CLASS (klass);
-
-  parent_class->transport_name = "nonblock";
-  parent_class->create_child = nonblock_create_child;
-}
-
-static void
-test_nonblock_stream_init (TestNonblockStream *self)
-{
-}
-
 /* The bug: the agent (and the first stage, and its loader) took EAGAIN on
  * a non-blocking stdin for the end, so the boot failed whenever the
  * configuration had not arrived by the time they read. @data: upload the
@@ -352,41 +290,18 @@ test_nonblock_stream_init (TestNonblockStream *self)
 static void
 test_boot_with_nonblocking_stdin (Fixture *f, gconstpointer data)
 {
-  /* What mitogen_router_connect_context() sets up first: the master's
-   * module responder, which the agent fetches core from. */
-  mitogen_module_responder_get_for_router (f->router);
   for (guint i = 0; i < 3; i++)
     {
-      g_autoptr (MitogenParentStream) stream = g_object_new (
-          TEST_TYPE_NONBLOCK_STREAM, "upload-agent", GPOINTER_TO_INT (data),
-          "connect-timeout", mitogen_test_scaled_seconds (30), NULL);
-      guint32 id = mitogen_router_allocate_id (f->router);
-      guint32 parents[] = { mitogen_router_get_context_id (f->router) };
-      g_autoptr (GError) error = NULL;
       g_autoptr (MitogenContext) ctx = NULL;
       GVariantDict dict;
 
       g_variant_dict_init (&dict, NULL);
-      g_variant_dict_insert (&dict, "context_id", "u", id);
-      g_variant_dict_insert_value (
-          &dict, "parent_ids",
-          g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, parents, 1,
-                                     sizeof (guint32)));
-      g_variant_dict_insert (
-          &dict, "max_message_size", "t",
-          (guint64) mitogen_router_get_max_message_size (f->router));
-      g_assert_true (mitogen_parent_stream_connect (
-          stream, f->router, id, g_variant_dict_end (&dict), NULL, &error));
-      g_assert_no_error (error);
-      ctx = mitogen_context_new (f->router, id, NULL);
-      g_assert_cmpint (mitogen_test_remote_pid (ctx), ==,
-                       mitogen_parent_stream_get_pid (stream));
-      /* A context made here does not watch its route: wait for the
-       * stream's child instead. */
-      g_assert_true (mitogen_context_shutdown (ctx, FALSE, NULL, &error));
-      g_assert_true (
-          mitogen_parent_stream_wait_exited (stream, WAIT, NULL, &error));
-      g_assert_no_error (error);
+      g_variant_dict_insert (&dict, "upload-agent", "b",
+                             GPOINTER_TO_INT (data));
+      ctx = mitogen_test_connect (f->router, "nonblock",
+                                  g_variant_dict_end (&dict), NULL);
+      g_assert_cmpint (mitogen_test_remote_pid (ctx), >, 0);
+      mitogen_test_shutdown_ok (ctx);
     }
 }
 

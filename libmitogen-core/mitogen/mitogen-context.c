@@ -17,6 +17,7 @@
 #include "mitogen-protocol.h"
 #include "mitogen-sender-private.h"
 #include "mitogen-transport-registry.h"
+#include "mitogen-parent-stream-private.h"
 
 /**
  * MitogenContext:
@@ -157,6 +158,8 @@ mitogen_router_myself (MitogenRouter *router)
  * mitogen_context_get_router:
  * @self: a context
  *
+ * Returns the router messages leave by.
+ *
  * Returns: (transfer none): the router messages leave by
  */
 MitogenRouter *
@@ -168,6 +171,8 @@ mitogen_context_get_router (MitogenContext *self)
 /**
  * mitogen_context_get_context_id:
  * @self: a context
+ *
+ * Returns the context's id.
  *
  * Returns: the context's id
  */
@@ -181,6 +186,8 @@ mitogen_context_get_context_id (MitogenContext *self)
  * mitogen_context_get_name:
  * @self: a context
  *
+ * Returns the context's name, such as `local.4242`.
+ *
  * Returns: the context's name, such as `local.4242`
  */
 const gchar *
@@ -192,6 +199,8 @@ mitogen_context_get_name (MitogenContext *self)
 /**
  * mitogen_context_get_stream:
  * @self: a context
+ *
+ * Returns the stream to the child, if it was started from this process.
  *
  * Returns: (transfer none) (nullable): the stream to the child, if it was
  *   started from this process
@@ -205,6 +214,9 @@ mitogen_context_get_stream (MitogenContext *self)
 /**
  * mitogen_context_is_connected:
  * @self: a context
+ *
+ * Returns %FALSE once a context started from here (directly or through
+ * another) has become unreachable; %TRUE otherwise.
  *
  * Returns: %FALSE once a context started from here (directly or through
  *   another) has become unreachable; %TRUE otherwise
@@ -541,6 +553,8 @@ mitogen_context_call_chained_async (MitogenContext *self,
  * @result: the result given to the callback
  * @error: return location for an error
  *
+ * Finishes mitogen_context_call_async().
+ *
  * Returns: (transfer full) (nullable): the function's result, or %NULL
  *   with @error set as for mitogen_context_call()
  */
@@ -853,6 +867,8 @@ mitogen_context_shutdown_async (MitogenContext *self,
  * @self: a context
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_context_shutdown_async().
  *
  * Returns: %TRUE once the context is gone
  */
@@ -1254,6 +1270,8 @@ mitogen_router_connect_context_async (MitogenRouter *router,
  * @router: the router given to mitogen_router_connect_context_async()
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_router_connect_context_async().
  *
  * Returns: (transfer full) (nullable): the new context
  */

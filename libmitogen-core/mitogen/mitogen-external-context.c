@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include "mitogen-external-context.h"
 #include "mitogen-external-context-private.h"
 
 #include <errno.h>
@@ -36,7 +35,7 @@
  *
  * It talks to its parent over the descriptors it was started with,
  * replaces its stdin with `/dev/null` and its stdout and stderr with
- * [class@IoLogger] pipes, so nothing a function or its subprocesses print
+ * logger pipes, so nothing a function or its subprocesses print
  * can corrupt the stream, and forwards its log records to the master.
  *
  * `CALL_FUNCTION` messages, accepted only from its parent chain, run one
@@ -139,6 +138,9 @@ mitogen_external_context_init (MitogenExternalContext *self)
 
 /**
  * mitogen_external_context_new:
+ *
+ * Creates the context a child's agent runs: call
+ * mitogen_external_context_bootstrap(), then mitogen_external_context_run().
  *
  * Returns: (transfer full): a context to bootstrap and run
  */
@@ -854,6 +856,8 @@ mitogen_external_context_run (MitogenExternalContext *self)
  * mitogen_external_context_get_broker:
  * @self: a context
  *
+ * Returns the broker.
+ *
  * Returns: (transfer none) (nullable): the broker
  */
 MitogenBroker *
@@ -865,6 +869,8 @@ mitogen_external_context_get_broker (MitogenExternalContext *self)
 /**
  * mitogen_external_context_get_router:
  * @self: a context
+ *
+ * Returns the router.
  *
  * Returns: (transfer none) (nullable): the router
  */
@@ -878,6 +884,8 @@ mitogen_external_context_get_router (MitogenExternalContext *self)
  * mitogen_external_context_get_context:
  * @self: a context
  *
+ * Returns the parent context.
+ *
  * Returns: (transfer none) (nullable): the parent context
  */
 MitogenContext *
@@ -890,6 +898,8 @@ mitogen_external_context_get_context (MitogenExternalContext *self)
  * mitogen_external_context_get_channel:
  * @self: a context
  *
+ * Returns the receiver of `CALL_FUNCTION`.
+ *
  * Returns: (transfer none) (nullable): the receiver of `CALL_FUNCTION`
  */
 MitogenReceiver *
@@ -901,6 +911,8 @@ mitogen_external_context_get_channel (MitogenExternalContext *self)
 /**
  * mitogen_external_context_get_importer:
  * @self: a context
+ *
+ * Returns the importer of function modules.
  *
  * Returns: (transfer none) (nullable): the importer of function modules
  */

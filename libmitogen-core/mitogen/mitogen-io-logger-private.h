@@ -1,16 +1,27 @@
-/* mitogen-io-logger-private.h: what the agent needs of an IoLogger
+/* mitogen-io-logger-private.h
  *
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #pragma once
 
-#include "mitogen-io-logger.h"
+#include "mitogen-basic-stream.h"
 
 G_BEGIN_DECLS
 
+#define MITOGEN_TYPE_IO_LOGGER (mitogen_io_logger_get_type ())
 G_GNUC_INTERNAL
-void mitogen_io_logger_set_writer (MitogenIoLogger *self,
-                                   GLogWriterFunc writer,
-                                   gpointer user_data);
+G_DECLARE_FINAL_TYPE (MitogenIoLogger, mitogen_io_logger, MITOGEN, IO_LOGGER,
+                      MitogenBasicStream)
+
+G_GNUC_INTERNAL
+MitogenIoLogger *mitogen_io_logger_new        (const gchar *name,
+                                               int dest_fd,
+                                               GError **error);
+G_GNUC_INTERNAL
+guint64          mitogen_io_logger_get_lines  (MitogenIoLogger *self);
+G_GNUC_INTERNAL
+void             mitogen_io_logger_set_writer (MitogenIoLogger *self,
+                                               GLogWriterFunc writer,
+                                               gpointer user_data);
 
 G_END_DECLS

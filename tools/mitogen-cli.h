@@ -1,0 +1,75 @@
+/* mitogen-cli.h: what the parts of the mitogen command line share.
+ *
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+#pragma once
+
+#include <mitogen/mitogen.h>
+
+G_BEGIN_DECLS
+
+/* Exit statuses; `run` exits with the command's own instead. Usage errors
+ * are reported in G_OPTION_ERROR, like GOptionContext's own. */
+enum
+{
+  CLI_EXIT_OK = 0,
+  CLI_EXIT_FAILED = 1,
+  CLI_EXIT_USAGE = 2,
+};
+
+/* The options common to every command, parsed in mitogen.c. */
+typedef struct
+{
+  gdouble connect_timeout; /* negative: the transport's own */
+  gboolean debug;
+  gboolean verbose;
+  gboolean ask_password;
+  gint password_fd; /* G_MININT: not given */
+  gchar *host_key_policy;
+  gchar *identity_file;
+  gchar *known_hosts;
+} CliOptions;
+
+extern CliOptions cli_options;
+
+void cli_print_error (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
+
+/* mitogen-cli-spec.c: one hop of a CONTEXT */
+gboolean cli_parse_hop (const gchar *hop,
+                        gchar **transport,
+                        GVariant **options,
+                        GError **error);
+gboolean cli_hop_takes_password (const gchar *transport);
+GVariant *cli_add_common_options (GVariant *options,
+                                  const gchar *transport,
+                                  gboolean next_is_fork,
+                                  const gchar *password);
+gchar *cli_describe_specs (void);
+gchar *cli_list_specs (void);
+
+/* mitogen-cli-password.c */
+GPtrArray *cli_gather_passwords (const gchar *spec, GError **error);
+
+/* mitogen-cli-session.c: the contexts of one CONTEXT */
+typedef struct
+{
+  MitogenBroker *broker;
+  MitogenRouter *router;
+  GPtrArray *contexts;
+} CliSession;
+
+gboolean cli_session_check_spec (const gchar *spec, GError **error);
+CliSession *cli_session_connect (const gchar *spec, GError **error);
+MitogenContext *cli_session_get_target (CliSession *session);
+void cli_session_free (CliSession *session);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliSession, cli_session_free)
+
+/* The commands: words[0] is the command, words[1] its CONTEXT. */
+gboolean cli_command_call (CliSession *session,
+                           GStrv words,
+                           int *status,
+                           GError **error);
+gboolean
+cli_command_run (CliSession *session, GStrv words, int *status, GError **error);
+
+G_END_DECLS
