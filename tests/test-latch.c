@@ -612,7 +612,8 @@ select_fixture_init (SelectFixture *f,
   for (guint i = 0; i < G_N_ELEMENTS (f->latches); i++)
     {
       f->latches[i] = mitogen_latch_new ();
-      mitogen_select_add (f->select, G_OBJECT (f->latches[i]));
+      g_assert_true (
+          mitogen_select_add (f->select, G_OBJECT (f->latches[i]), NULL));
     }
 }
 
@@ -689,7 +690,7 @@ test_select_counts_queued_items (void)
 
   mitogen_latch_put (latch, GUINT_TO_POINTER (1), NULL);
   mitogen_latch_put (latch, GUINT_TO_POINTER (2), NULL);
-  mitogen_select_add (select, G_OBJECT (latch));
+  g_assert_true (mitogen_select_add (select, G_OBJECT (latch), NULL));
 
   assert_select_gets (select, 1, latch);
   assert_select_gets (select, 2, latch);
@@ -773,7 +774,7 @@ test_select_oneshot_queued (void)
 
   mitogen_latch_put (latch, GUINT_TO_POINTER (1), NULL);
   mitogen_latch_put (latch, GUINT_TO_POINTER (2), NULL);
-  mitogen_select_add (select, G_OBJECT (latch));
+  g_assert_true (mitogen_select_add (select, G_OBJECT (latch), NULL));
 
   assert_select_gets (select, 1, latch);
   g_assert_null (mitogen_select_get (select, 0, NULL, NULL, &error));
@@ -793,7 +794,7 @@ test_select_oneshot_owns_source (void)
 
   mitogen_latch_put (latch, GUINT_TO_POINTER (1), NULL);
   mitogen_latch_put (latch, GUINT_TO_POINTER (2), NULL);
-  mitogen_select_add (select, G_OBJECT (latch));
+  g_assert_true (mitogen_select_add (select, G_OBJECT (latch), NULL));
   g_object_unref (latch);
 
   g_assert_cmpuint (GPOINTER_TO_UINT (mitogen_select_get (select, 0, NULL,
@@ -812,8 +813,8 @@ test_select_unhooks_sources (void)
   g_autoptr(MitogenLatch) kept = mitogen_latch_new ();
   MitogenSelect *select = mitogen_select_new (FALSE);
 
-  mitogen_select_add (select, G_OBJECT (removed));
-  mitogen_select_add (select, G_OBJECT (kept));
+  g_assert_true (mitogen_select_add (select, G_OBJECT (removed), NULL));
+  g_assert_true (mitogen_select_add (select, G_OBJECT (kept), NULL));
   g_assert_true (mitogen_select_remove (select, G_OBJECT (removed)));
   g_object_unref (select);
 

@@ -247,6 +247,23 @@ class ContextTest(unittest.TestCase):
         self.assertTrue(caught.exception.matches(
             Mitogen.call_error_quark(), Mitogen.CallError.NO_SUCH_FUNCTION))
 
+    def test_select_get_returns_message(self):
+        # select.get() hands Python the message and the receiver it came
+        # to, as Mitogen's Select.get() does: no ctypes needed.
+        recv = Mitogen.Receiver.new(self.router, 0, True, 0xffffffff, None)
+        select = Mitogen.Select.new(False)
+        select.add(recv)
+        msg = Mitogen.Message.new(self.router.get_context_id(),
+                                  recv.get_handle(), GLib.Variant('s', 'hi'))
+        self.router.route(msg)
+        got, source = select.get(ASYNC_TIMEOUT_SECONDS * 1000000, None)
+        self.assertEqual(got.get_data().unpack(), 'hi')
+        self.assertEqual(source, recv)
+        with self.assertRaises(GLib.Error) as caught:
+            select.add(recv)
+        self.assertTrue(caught.exception.matches(
+            Mitogen.select_error_quark(), Mitogen.SelectError.OWNED))
+
 
 class ContextManagerTest(unittest.TestCase):
 

@@ -560,8 +560,8 @@ test_select (Fixture *f, gconstpointer data)
   MitogenReceiver *recvs[] = { r1, r2 };
   gboolean seen[2] = { FALSE, FALSE };
 
-  mitogen_select_add (select, G_OBJECT (r1));
-  mitogen_select_add (select, G_OBJECT (r2));
+  g_assert_true (mitogen_select_add (select, G_OBJECT (r1), NULL));
+  g_assert_true (mitogen_select_add (select, G_OBJECT (r2), NULL));
   for (guint i = 0; i < 2; i++)
     {
       g_autoptr(MitogenMessage) msg = mitogen_message_new (

@@ -22,6 +22,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -78,9 +79,18 @@ read_exact (void *buf, size_t len)
   while (len > 0)
     {
       ssize_t n = read (STDIN_FILENO, p, len);
+      struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
 
       if (n < 0 && errno == EINTR)
         continue;
+      /* Whoever shares our stdin may have made it non-blocking: wait for
+       * data rather than take EAGAIN for the end. */
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          if (poll (&pfd, 1, -1) < 0 && errno != EINTR)
+            return -1;
+          continue;
+        }
       if (n <= 0)
         return -1;
       p += n;
@@ -125,8 +135,8 @@ read_bundle (Entry *entries, size_t *n_entries)
   total = get_be (header + MAGIC_LEN, 8);
   if (total > MAX_BUNDLE_SIZE)
     {
-      report ("the bundle is too large (%llu bytes)",
-              (unsigned long long) total);
+      report ("the bundle of %llu bytes exceeds the limit of %llu bytes",
+              (unsigned long long) total, (unsigned long long) MAX_BUNDLE_SIZE);
       return NULL;
     }
   buf = malloc (total ? total : 1);

@@ -506,7 +506,14 @@ mitogen_agent_bundle_get_first_stage (MitogenAgentBundle *self)
   interp = g_shell_quote (self->interpreter);
   /* printf '' (not `:`) tests a directory: a failed redirection ends the
    * shell for special builtins only. `2>&-` keeps a shell's complaint
-   * about an unwritable place out of the output. */
+   * about an unwritable place out of the output.
+   *
+   * Whoever shares our stdin may have made it O_NONBLOCK, and `read`
+   * takes EAGAIN for failure. A pipe or terminal is opened afresh
+   * (/dev/stdin), a new open file with flags of its own, blocking; a
+   * socket cannot be, so `read` is retried, keeping what each attempt got,
+   * a bounded number of times (the loader line follows `upload` at once;
+   * the bound ends the loop if the parent is gone). */
   return g_strdup_printf (
       "H=%s L=%s\n"
       "D=\"${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/mitogen/$H\"\n"
@@ -522,7 +529,11 @@ mitogen_agent_bundle_get_first_stage (MitogenAgentBundle *self)
       "break; fi; done\n"
       "if test -z \"$F\"; then echo 'MITO000 nowrite'; exit 1; fi\n"
       "echo 'MITO000 upload'\n"
-      "IFS= read -r S || exit 1\n"
+      "if (: </dev/stdin) 2>&-; then exec </dev/stdin; fi\n"
+      "S= N=0\n"
+      "until IFS= read -r T; do S=\"$S$T\"; N=$((N+1)); "
+      "test $N -lt 1000000 || exit 1; done\n"
+      "S=\"$S$T\"\n"
       "eval \"$S\" || exit 1\n"
       "exec \"$L\" \"$F\" \"$F\" \"$D\" \"$L\"\n",
       self->hash, interp);

@@ -9,6 +9,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 
+#include "mitogen-errors.h"
 #include "mitogen-waker-private.h"
 #include "mitogen-basic-stream-private.h"
 #include "mitogen-broker-private.h"
@@ -428,6 +429,118 @@ mitogen_broker_defer (MitogenBroker *self,
       return TRUE;
     }
   return mitogen_waker_defer (self->waker, func, user_data, destroy);
+}
+
+/* One mitogen_broker_defer_sync(): shared by the waiting thread and the
+ * broker, freed by whichever lets go last. */
+typedef struct
+{
+  gatomicrefcount refs;
+  GMutex lock;
+  GCond cond;
+  gboolean done; /* the broker ran or dropped the work */
+  gboolean ran;
+  MitogenDeferSyncFunc func;
+  gpointer user_data;
+  gpointer result;
+  GError *error;
+} DeferSync;
+
+static void
+defer_sync_unref (gpointer data)
+{
+  DeferSync *sync = data;
+
+  if (!g_atomic_ref_count_dec (&sync->refs))
+    return;
+  g_mutex_clear (&sync->lock);
+  g_cond_clear (&sync->cond);
+  g_free (sync);
+}
+
+static void
+defer_sync_run (gpointer data)
+{
+  DeferSync *sync = data;
+  GError *error = NULL;
+  gpointer result = sync->func (sync->user_data, &error);
+
+  g_mutex_lock (&sync->lock);
+  sync->result = result;
+  sync->error = error;
+  sync->ran = TRUE;
+  g_mutex_unlock (&sync->lock);
+}
+
+/* Runs after defer_sync_run(), or instead of it when the broker exited
+ * with the work still queued: either way the waiter may go. */
+static void
+defer_sync_done (gpointer data)
+{
+  DeferSync *sync = data;
+
+  g_mutex_lock (&sync->lock);
+  sync->done = TRUE;
+  g_cond_signal (&sync->cond);
+  g_mutex_unlock (&sync->lock);
+  defer_sync_unref (sync);
+}
+
+/**
+ * mitogen_broker_defer_sync:
+ * @self: a broker
+ * @func: (scope call): the work
+ * @user_data: (closure): data for @func
+ * @error: return location for an error
+ *
+ * Runs @func on the broker thread and waits for it, as Mitogen's
+ * `Broker.defer_sync()` does: for work that must touch broker state and
+ * whose answer the caller needs. Called on the broker thread, @func runs at
+ * once. @func should be short: the broker serves no stream meanwhile.
+ *
+ * Returns: (nullable) (transfer full): what @func returned; %NULL with its
+ *   error, or with %MITOGEN_STREAM_ERROR_DISCONNECTED when the broker exited
+ *   before running it
+ */
+gpointer
+mitogen_broker_defer_sync (MitogenBroker *self,
+                           MitogenDeferSyncFunc func,
+                           gpointer user_data,
+                           GError **error)
+{
+  DeferSync *sync;
+  gpointer result;
+
+  g_return_val_if_fail (MITOGEN_IS_BROKER (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  if (mitogen_broker_is_broker_thread (self))
+    return func (user_data, error);
+
+  sync = g_new0 (DeferSync, 1);
+  g_atomic_ref_count_init (&sync->refs);
+  g_atomic_ref_count_inc (&sync->refs); /* the broker's */
+  g_mutex_init (&sync->lock);
+  g_cond_init (&sync->cond);
+  sync->func = func;
+  sync->user_data = user_data;
+  /* On failure defer ran defer_sync_done(), so the wait below ends. */
+  mitogen_broker_defer (self, defer_sync_run, sync, defer_sync_done);
+
+  g_mutex_lock (&sync->lock);
+  while (!sync->done)
+    g_cond_wait (&sync->cond, &sync->lock);
+  g_mutex_unlock (&sync->lock);
+
+  result = sync->result;
+  if (!sync->ran)
+    g_set_error_literal (error, MITOGEN_STREAM_ERROR,
+                         MITOGEN_STREAM_ERROR_DISCONNECTED,
+                         "The broker exited before running the deferred work");
+  else if (sync->error)
+    g_propagate_error (error, g_steal_pointer (&sync->error));
+  defer_sync_unref (sync);
+  return result;
 }
 
 typedef struct {

@@ -51,6 +51,18 @@ G_BEGIN_DECLS
  */
 typedef void (*MitogenDeferFunc) (gpointer user_data);
 
+/**
+ * MitogenDeferSyncFunc:
+ * @user_data: the data given to mitogen_broker_defer_sync()
+ * @error: return location for the error of the work
+ *
+ * Work run on the broker thread whose result the caller waits for.
+ *
+ * Returns: (nullable) (transfer full): the result, handed to the caller of
+ *   mitogen_broker_defer_sync(); %NULL with @error set on failure
+ */
+typedef gpointer (*MitogenDeferSyncFunc) (gpointer user_data, GError **error);
+
 #define MITOGEN_TYPE_BROKER (mitogen_broker_get_type ())
 MITOGEN_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (MitogenBroker, mitogen_broker, MITOGEN, BROKER, GObject)
@@ -68,6 +80,11 @@ gboolean       mitogen_broker_defer                (MitogenBroker *self,
                                                     MitogenDeferFunc func,
                                                     gpointer user_data,
                                                     GDestroyNotify destroy);
+MITOGEN_AVAILABLE_IN_ALL
+gpointer mitogen_broker_defer_sync (MitogenBroker *self,
+                                    MitogenDeferSyncFunc func,
+                                    gpointer user_data,
+                                    GError **error);
 MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_broker_start_receive        (MitogenBroker *self,
                                                     MitogenBasicStream *stream);

@@ -44,6 +44,7 @@ struct _MitogenContext {
 
   MitogenRouter *router;
   guint32 context_id;
+  guint32 auth_id; /* MITOGEN_CONTEXT_ID_NONE: our own */
   gchar *name;
   MitogenStream *stream; /* for a child started from here */
   gulong route_removed_id;
@@ -128,9 +129,29 @@ mitogen_context_new (MitogenRouter *router,
 
   self->router = g_object_ref (router);
   self->context_id = context_id;
+  self->auth_id = MITOGEN_CONTEXT_ID_NONE;
   self->name = name ? g_strdup (name)
                     : mitogen_router_dup_context_name (router, context_id);
   return self;
+}
+
+/**
+ * mitogen_router_myself:
+ * @router: a router
+ *
+ * A context for this process, as Mitogen's `Router.myself()`: handed to
+ * another context in a message, it lets that one call back or send here;
+ * used here, messages go to this process's own handlers.
+ *
+ * Returns: (transfer full): a context with @router's own id, named "self"
+ */
+MitogenContext *
+mitogen_router_myself (MitogenRouter *router)
+{
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), NULL);
+
+  return mitogen_context_new (router, mitogen_router_get_context_id (router),
+                              "self");
 }
 
 /**
@@ -212,7 +233,29 @@ static void
 queue_message (MitogenContext *self, MitogenMessage *msg)
 {
   mitogen_message_set_dst_id (msg, self->context_id);
-  mitogen_router_route (self->router, msg);
+  if (self->auth_id != MITOGEN_CONTEXT_ID_NONE)
+    mitogen_router_route_with_authority (self->router, msg, self->auth_id);
+  else
+    mitogen_router_route (self->router, msg);
+}
+
+/**
+ * mitogen_context_set_auth_id:
+ * @self: a context
+ * @auth_id: the authority to send on, or %MITOGEN_CONTEXT_ID_NONE for this
+ *   process's own
+ *
+ * Sends everything for @self from now on (calls, messages) on @auth_id's
+ * authority, as Mitogen's calls under another context's authority: in a
+ * child the master allowed (mitogen_router_grant_authority()), a context
+ * for a sibling with the master's id as authority lets the sibling accept
+ * the calls under its usual policy.
+ */
+void
+mitogen_context_set_auth_id (MitogenContext *self, guint32 auth_id)
+{
+  g_return_if_fail (MITOGEN_IS_CONTEXT (self));
+  self->auth_id = auth_id;
 }
 
 /**
@@ -1065,6 +1108,7 @@ connect_via (MitogenRouter *router,
 {
   guint32 context_id;
   g_autoptr (GVariant) result = NULL;
+  g_autofree gchar *path = NULL;
   const gchar *name;
   MitogenContext *self;
 
@@ -1091,7 +1135,10 @@ connect_via (MitogenRouter *router,
       return NULL;
     }
   g_variant_get (result, "(u&s)", &context_id, &name);
-  self = mitogen_context_new (router, context_id, name);
+  /* The hop knows its child by where it is from there; from here, the path
+   * says where it is: ssh.bastion/ssh.web1/sudo.root. */
+  path = g_strconcat (mitogen_context_get_name (via), "/", name, NULL);
+  self = mitogen_context_new (router, context_id, path);
   mitogen_router_set_context_name (router, context_id, self->name);
   watch_route (self);
   return self;

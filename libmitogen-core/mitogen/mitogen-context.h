@@ -52,6 +52,9 @@ MitogenContext *mitogen_router_connect_context_finish (MitogenRouter *router,
                                                        GError **error);
 
 MITOGEN_AVAILABLE_IN_ALL
+MitogenContext *mitogen_router_myself (MitogenRouter *router);
+
+MITOGEN_AVAILABLE_IN_ALL
 MitogenRouter  *mitogen_context_get_router     (MitogenContext *self);
 MITOGEN_AVAILABLE_IN_ALL
 guint32         mitogen_context_get_context_id (MitogenContext *self);
@@ -61,6 +64,8 @@ MITOGEN_AVAILABLE_IN_ALL
 MitogenStream  *mitogen_context_get_stream     (MitogenContext *self);
 MITOGEN_AVAILABLE_IN_ALL
 gboolean        mitogen_context_is_connected   (MitogenContext *self);
+MITOGEN_AVAILABLE_IN_ALL
+void mitogen_context_set_auth_id (MitogenContext *self, guint32 auth_id);
 
 MITOGEN_AVAILABLE_IN_ALL
 gboolean         mitogen_context_send          (MitogenContext *self,

@@ -13,5 +13,7 @@ G_GNUC_INTERNAL
 MitogenIoLogger *mitogen_external_context_get_stdout_log (MitogenExternalContext *self);
 G_GNUC_INTERNAL
 MitogenIoLogger *mitogen_external_context_get_stderr_log (MitogenExternalContext *self);
+G_GNUC_INTERNAL
+void mitogen_external_context_set_log_writer_taken (MitogenExternalContext *self);
 
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "mitogen-errors.h"
 #include "mitogen-fork-server.h"
 #include "mitogen-io.h"
+#include "mitogen-io-logger-private.h"
 #include "mitogen-message-decoder.h"
 #include "mitogen-parent-stream.h"
 #include "mitogen-protocol.h"
@@ -71,6 +73,7 @@ struct _MitogenExternalContext {
   GHashTable *failed_chains; /* chain id -> GError* */
   gint shutting_down;        /* atomic */
   gint forwarding_logs;      /* atomic: FALSE once the broker stops */
+  gboolean log_writer_taken; /* a fork child's writer is the master's */
   GCond done_cond;
   gboolean done;
   GThread *reaper;           /* under lock; joined before the context goes */
@@ -223,9 +226,18 @@ read_exactly (int fd,
   while (done < len)
     {
       gssize n = read (fd, buf + done, len - done);
+      struct pollfd pfd = { fd, POLLIN, 0 };
 
       if (n < 0 && errno == EINTR)
         continue;
+      /* The descriptor's flags are whatever the process that started us
+       * left; a non-blocking one has no data yet, not an end. */
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          if (poll (&pfd, 1, -1) < 0 && errno != EINTR)
+            break;
+          continue;
+        }
       if (n <= 0)
         {
           g_set_error (error, MITOGEN_STREAM_ERROR,
@@ -448,7 +460,11 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
 
   the_context = self;
   g_atomic_int_set (&self->forwarding_logs, TRUE);
-  g_log_set_writer_func (forward_log, NULL, NULL);
+  /* GLib aborts a second g_log_set_writer_func(). A fork child whose master
+   * set one keeps it: what it logs goes where the master's writer puts it,
+   * stderr as a rule, which the stderr logger below forwards. */
+  if (!self->log_writer_taken)
+    g_log_set_writer_func (forward_log, NULL, NULL);
 
   self->stdout_log = start_logger (self, "stdout", STDOUT_FILENO, error);
   if (!self->stdout_log)
@@ -456,6 +472,13 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
   self->stderr_log = start_logger (self, "stderr", STDERR_FILENO, error);
   if (!self->stderr_log)
     return FALSE;
+  /* Through GLib, their lines would reach the master's writer, which may
+   * print them to this very stderr again. */
+  if (self->log_writer_taken)
+    {
+      mitogen_io_logger_set_writer (self->stdout_log, forward_log, NULL);
+      mitogen_io_logger_set_writer (self->stderr_log, forward_log, NULL);
+    }
 
   mitogen_importer_set_parent (self->importer, self->router, parent_id);
   /* A transport not installed here comes from upstream too. */
@@ -924,4 +947,17 @@ MitogenIoLogger *
 mitogen_external_context_get_stderr_log (MitogenExternalContext *self)
 {
   return self->stderr_log;
+}
+
+/*
+ * mitogen_external_context_set_log_writer_taken:
+ * @self: a context not yet bootstrapped
+ *
+ * Says that this process already has a GLib log writer (a fork child of a
+ * master that set one), so bootstrap must not set its own.
+ */
+void
+mitogen_external_context_set_log_writer_taken (MitogenExternalContext *self)
+{
+  self->log_writer_taken = TRUE;
 }

@@ -19,6 +19,7 @@
 
 #include "mitogen-errors.h"
 #include "mitogen-external-context.h"
+#include "mitogen-external-context-private.h"
 #include "mitogen-io.h"
 
 /* The fork server: see mitogen_fork_server_start() for the why.
@@ -38,6 +39,10 @@ static GPid server_owner;       /* the process that started it */
 static gboolean server_lost;
 
 /* Known to the fork server because it is set before the fork. */
+/* In the server and its children: whether the master had set a GLib log
+ * writer, which a child cannot replace. */
+static gboolean log_writer_taken;
+
 static MitogenForkFunc on_fork_func;
 static gpointer on_fork_data;
 
@@ -153,6 +158,8 @@ child_main (int link)
     _exit (1);
 
   context = mitogen_external_context_new ();
+  if (log_writer_taken)
+    mitogen_external_context_set_log_writer_taken (context);
   if (!mitogen_external_context_bootstrap (context, link, link, &error))
     {
       g_printerr ("mitogen fork child: %s\n", error->message);
@@ -242,6 +249,39 @@ preload_modules (void)
     }
 }
 
+static GLogWriterOutput
+probe_writer (GLogLevelFlags level,
+              const GLogField *fields,
+              gsize n_fields,
+              gpointer user_data)
+{
+  return G_LOG_WRITER_HANDLED;
+}
+
+/* GLib can say neither whether a log writer was set nor let one be set
+ * twice (it aborts). A throwaway child tries; its fate is the answer. */
+static gboolean
+probe_log_writer_taken (void)
+{
+  int status = 0;
+  pid_t pid = fork ();
+
+  if (pid == 0)
+    {
+      /* The abort's complaint is expected; it is not the master's. */
+      int null_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (null_fd >= 0)
+        dup2 (null_fd, STDERR_FILENO);
+      g_log_set_writer_func (probe_writer, NULL, NULL);
+      _exit (0);
+    }
+  if (pid < 0)
+    return TRUE; /* as if it were: forwarding stderr works either way */
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  return !(WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
 static void G_GNUC_NORETURN
 server_main (int ctl)
 {
@@ -249,6 +289,9 @@ server_main (int ctl)
    * fork server's client. */
   server_fd = -1;
   server_pid = 0;
+
+  /* Before SIGCHLD is ignored, which would leave the probe unwaitable. */
+  log_writer_taken = probe_log_writer_taken ();
 
   /* No terminal's signals: the server goes when the master does. */
   setsid ();
@@ -438,9 +481,10 @@ mitogen_fork_server_preload (const gchar *module)
  * round trip, which lasts one fork() in the server.
  *
  * Call it early in main(), while the process has a single thread: before
- * any broker, thread pool or GTask thread starts, and before
- * g_log_set_writer_func(), which a child calls to forward its logs and
- * which GLib allows only once. Set the hook with
+ * any broker, thread pool or GTask thread starts. A GLib log writer the
+ * program set before is the children's too (GLib allows one per process):
+ * they keep it, and what it prints on stderr reaches the master as their
+ * stderr; without one, children forward their log records. Set the hook with
  * mitogen_fork_server_set_on_fork() first. Calling this again while the
  * server runs does nothing.
  *

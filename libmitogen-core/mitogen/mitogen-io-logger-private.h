@@ -19,5 +19,9 @@ MitogenIoLogger *mitogen_io_logger_new        (const gchar *name,
                                                GError **error);
 G_GNUC_INTERNAL
 guint64          mitogen_io_logger_get_lines  (MitogenIoLogger *self);
+G_GNUC_INTERNAL
+void             mitogen_io_logger_set_writer (MitogenIoLogger *self,
+                                               GLogWriterFunc writer,
+                                               gpointer user_data);
 
 G_END_DECLS

@@ -38,6 +38,8 @@ struct _MitogenIoLogger {
   int dest_fd;
   GString *partial;
   guint64 lines;
+  GLogWriterFunc writer; /* instead of GLib's writer, when set */
+  gpointer writer_data;
 };
 
 G_DEFINE_FINAL_TYPE (MitogenIoLogger, mitogen_io_logger,
@@ -63,7 +65,30 @@ log_line (MitogenIoLogger *self,
     len--;
   ((GLogField *) fields)[2].length = (gssize) len;
   self->lines++;
-  g_log_structured_array (G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS (fields));
+  if (self->writer)
+    self->writer (G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS (fields),
+                  self->writer_data);
+  else
+    g_log_structured_array (G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS (fields));
+}
+
+/*
+ * mitogen_io_logger_set_writer:
+ * @self: a logger
+ * @writer: where its lines go instead of GLib's log writer
+ * @user_data: data for @writer
+ *
+ * For a fork child whose GLib log writer is the master's (GLib lets a
+ * process set it once): that writer may print to the very stderr this
+ * logger reads, which would go round for ever.
+ */
+void
+mitogen_io_logger_set_writer (MitogenIoLogger *self,
+                              GLogWriterFunc writer,
+                              gpointer user_data)
+{
+  self->writer = writer;
+  self->writer_data = user_data;
 }
 
 static void

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "mitogen-latch.h"
+#include "mitogen-latch-private.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -464,4 +465,35 @@ mitogen_latch_set_notify (MitogenLatch *self,
   self->notify = notify;
   self->notify_data = user_data;
   g_mutex_unlock (&self->mutex);
+}
+
+/*
+ * mitogen_latch_claim_notify:
+ * @self: a latch
+ * @notify: the hook to install
+ * @user_data: its data, which names the owner
+ *
+ * Installs @notify only if no hook is installed, in one step, so that two
+ * selects adding the same source at once cannot both believe they own it.
+ *
+ * Returns: (nullable): %NULL if the hook was installed, else the data of
+ *   the hook already there (the owner)
+ */
+gpointer
+mitogen_latch_claim_notify (MitogenLatch *self,
+                            MitogenLatchNotify notify,
+                            gpointer user_data)
+{
+  gpointer owner = NULL;
+
+  g_mutex_lock (&self->mutex);
+  if (self->notify)
+    owner = self->notify_data ? self->notify_data : (gpointer) self;
+  else
+    {
+      self->notify = notify;
+      self->notify_data = user_data;
+    }
+  g_mutex_unlock (&self->mutex);
+  return owner;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mitogen-errors.h"
+#include "mitogen-router.h"
 
 /**
  * MitogenMessage:
@@ -410,4 +411,38 @@ mitogen_message_encode (const MitogenMessage *self)
     memcpy (frame + MITOGEN_MESSAGE_HEADER_SIZE,
             g_bytes_get_data (self->data, NULL), len);
   return g_bytes_new_take (frame, MITOGEN_MESSAGE_HEADER_SIZE + len);
+}
+
+/**
+ * mitogen_message_reply:
+ * @self: a message this context received
+ * @router: the router to answer through
+ * @data: (nullable): the reply's body; a floating reference is sunk
+ *
+ * Answers @self: sends @data to its sender's `reply_to` handle, as
+ * Mitogen's `Message.reply()` does. Callable from any thread. A message
+ * that asked for no reply (`reply_to` 0) is not answered.
+ *
+ * Returns: %TRUE if a reply was sent, %FALSE if @self wanted none
+ */
+gboolean
+mitogen_message_reply (const MitogenMessage *self,
+                       MitogenRouter *router,
+                       GVariant *data)
+{
+  g_autoptr (MitogenMessage) reply = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (MITOGEN_IS_ROUTER (router), FALSE);
+
+  reply = mitogen_message_new (self->src_id, self->reply_to, data);
+  if (self->reply_to == MITOGEN_HANDLE_NONE)
+    {
+      g_debug ("Dropping a reply to a message from %u on handle %u that "
+               "has no return address",
+               self->src_id, self->handle);
+      return FALSE;
+    }
+  mitogen_router_route (router, reply);
+  return TRUE;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib-object.h>
+#include <mitogen/mitogen-types.h>
 #include <mitogen/mitogen-version.h>
 
 G_BEGIN_DECLS
@@ -129,6 +130,10 @@ void     mitogen_message_encode_header (const MitogenMessage *self,
                                         guint8 *header);
 MITOGEN_AVAILABLE_IN_ALL
 GBytes  *mitogen_message_encode        (const MitogenMessage *self);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean mitogen_message_reply (const MitogenMessage *self,
+                                MitogenRouter *router,
+                                GVariant *data);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MitogenMessage, mitogen_message_unref)
 

@@ -66,6 +66,7 @@ typedef struct {
   gchar *password;
   gboolean upload_agent;
   gboolean upload_agent_set;
+  gchar **agent_path;
   MitogenAgentBundle *bundle;
 
   gdouble keepalive_interval;
@@ -86,7 +87,8 @@ typedef struct {
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (MitogenParentStream, mitogen_parent_stream,
                                      MITOGEN_TYPE_STREAM)
 
-enum {
+enum
+{
   PROP_0,
   PROP_CONNECT_TIMEOUT,
   PROP_DEBUG,
@@ -95,6 +97,7 @@ enum {
   PROP_PID,
   PROP_PASSWORD,
   PROP_UPLOAD_AGENT,
+  PROP_AGENT_PATH,
   PROP_KEEPALIVE_INTERVAL,
   PROP_KEEPALIVE_COUNT,
   N_PROPS
@@ -134,7 +137,8 @@ mitogen_parent_stream_get_agent_path (void)
  *
  * Returns: whether the agent is uploaded: #MitogenParentStream:upload-agent
  *   if set, otherwise whether the transport uploads by default or this
- *   process runs from an uploaded agent itself, with none installed
+ *   process runs from an uploaded agent itself, with none installed; never
+ *   by default with #MitogenParentStream:agent-path, which says where one is
  */
 gboolean
 mitogen_parent_stream_get_upload_agent (MitogenParentStream *self)
@@ -144,6 +148,8 @@ mitogen_parent_stream_get_upload_agent (MitogenParentStream *self)
 
   if (priv->upload_agent_set)
     return priv->upload_agent;
+  if (priv->agent_path && priv->agent_path[0])
+    return FALSE;
   if (MITOGEN_PARENT_STREAM_GET_CLASS (self)->uploads_agent)
     return TRUE;
   if (!mitogen_agent_bundle_get_default_directory ())
@@ -158,8 +164,9 @@ mitogen_parent_stream_get_upload_agent (MitogenParentStream *self)
  * @error: return location for an error
  *
  * The command that starts the agent on the far side, which transports put
- * at the end of their own: the agent's path, or with
- * #MitogenParentStream:upload-agent, `/bin/sh -c` and the first stage.
+ * at the end of their own: #MitogenParentStream:agent-path or this
+ * process's agent's path, or with #MitogenParentStream:upload-agent,
+ * `/bin/sh -c` and the first stage.
  *
  * Returns: (transfer full) (array zero-terminated=1): the command, or
  *   %NULL with @error set if the agent cannot be bundled
@@ -171,6 +178,9 @@ mitogen_parent_stream_get_agent_command (MitogenParentStream *self,
   MitogenParentStreamPrivate *priv = PRIV (self);
   gchar **argv;
 
+  if (!mitogen_parent_stream_get_upload_agent (self) && priv->agent_path
+      && priv->agent_path[0])
+    return g_strdupv (priv->agent_path);
   if (!mitogen_parent_stream_get_upload_agent (self))
     {
       argv = g_new0 (gchar *, 2);
@@ -900,6 +910,9 @@ mitogen_parent_stream_get_property (GObject *object,
       g_value_set_boolean (value,
                            mitogen_parent_stream_get_upload_agent (MITOGEN_PARENT_STREAM (object)));
       break;
+    case PROP_AGENT_PATH:
+      g_value_set_boxed (value, priv->agent_path);
+      break;
     case PROP_KEEPALIVE_INTERVAL:
       g_value_set_double (value, priv->keepalive_interval);
       break;
@@ -950,6 +963,10 @@ mitogen_parent_stream_set_property (GObject *object,
       priv->upload_agent = g_value_get_boolean (value);
       priv->upload_agent_set = TRUE;
       break;
+    case PROP_AGENT_PATH:
+      g_strfreev (priv->agent_path);
+      priv->agent_path = g_value_dup_boxed (value);
+      break;
     case PROP_KEEPALIVE_INTERVAL:
       priv->keepalive_interval = g_value_get_double (value);
       break;
@@ -979,6 +996,7 @@ mitogen_parent_stream_finalize (GObject *object)
   g_clear_pointer (&priv->context, g_main_context_unref);
   g_free (priv->context_name);
   clear_password (priv);
+  g_strfreev (priv->agent_path);
   g_clear_object (&priv->bundle);
   G_OBJECT_CLASS (mitogen_parent_stream_parent_class)->finalize (object);
 }
@@ -1067,6 +1085,20 @@ mitogen_parent_stream_class_init (MitogenParentStreamClass *klass)
     g_param_spec_boolean ("upload-agent", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
+   * MitogenParentStream:agent-path:
+   *
+   * The command that runs the agent on the far side, for this connection
+   * only: its path there, with any program before it that should run it
+   * (`env`, `nice`, a wrapper), as Mitogen's `python_path` is the far
+   * side's interpreter. By default the path of this process's own agent,
+   * which suits the same host. Setting it means an agent is there: it is
+   * not uploaded unless #MitogenParentStream:upload-agent says so, and then
+   * this is not used.
+   */
+  props[PROP_AGENT_PATH]
+      = g_param_spec_boxed ("agent-path", NULL, NULL, G_TYPE_STRV,
+                            G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
    * MitogenParentStream:keepalive-interval:
    *
    * Seconds of silence from the child after which it is probed; 0 turns
@@ -1125,9 +1157,16 @@ fail_connect (MitogenParentStream *self,
     g_prefix_error (error, "(child exited with status %d) ", WEXITSTATUS (status));
 }
 
+/* Mitogen's names: where the context is for transports that reach another
+ * host or user, the pid for those that start one here. */
 static gchar *
 default_context_name (MitogenParentStream *self)
 {
+  MitogenParentStreamClass *klass = MITOGEN_PARENT_STREAM_GET_CLASS (self);
+  gchar *name = klass->dup_default_name ? klass->dup_default_name (self) : NULL;
+
+  if (name)
+    return name;
   return g_strdup_printf ("%s.%d",
                           MITOGEN_PARENT_STREAM_GET_CLASS (self)->transport_name,
                           PRIV (self)->pid);

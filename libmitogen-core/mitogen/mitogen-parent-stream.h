@@ -48,6 +48,9 @@ G_DECLARE_DERIVABLE_TYPE (MitogenParentStream, mitogen_parent_stream,
  *   reaps (`fork`) set it to %FALSE: waiting for a pid that is not our
  *   child fails, and signalling it could hit a reused pid, so the stream
  *   leaves both to the transport
+ * @dup_default_name: the context's name when none was given, saying where
+ *   it is (`ssh.web1`, `sudo.root`); %NULL, the default, names it after
+ *   its transport and pid (`local.4242`)
  *
  * The class of streams to child contexts, one subclass per transport.
  */
@@ -77,8 +80,10 @@ struct _MitogenParentStreamClass {
   gboolean reaps_child;
   gboolean uploads_agent;
 
+  gchar *(*dup_default_name) (MitogenParentStream *self);
+
   /*< private >*/
-  gpointer padding[4];
+  gpointer padding[3];
 };
 
 MITOGEN_AVAILABLE_IN_ALL

@@ -462,3 +462,21 @@ mitogen_receiver_close (MitogenReceiver *self)
                                          MITOGEN_CHANNEL_ERROR_CLOSED,
                                          "The receiver is closed"));
 }
+
+/**
+ * mitogen_receiver_to_sender:
+ * @self: a receiver
+ *
+ * A sender that delivers to this receiver, from this context or, handed to
+ * another one in a message, from there: Mitogen's `Receiver.to_sender()`.
+ *
+ * Returns: (transfer full): a sender to this context and @self's handle
+ */
+MitogenSender *
+mitogen_receiver_to_sender (MitogenReceiver *self)
+{
+  MitogenRouter *router = mitogen_receiver_get_router (self);
+
+  return mitogen_sender_new (router, mitogen_router_get_context_id (router),
+                             mitogen_receiver_get_handle (self));
+}

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <mitogen/mitogen-latch.h>
 #include <mitogen/mitogen-router.h>
+#include <mitogen/mitogen-sender.h>
 
 G_BEGIN_DECLS
 
@@ -27,6 +28,8 @@ MITOGEN_AVAILABLE_IN_ALL
 MitogenRouter   *mitogen_receiver_get_router (MitogenReceiver *self);
 MITOGEN_AVAILABLE_IN_ALL
 MitogenLatch    *mitogen_receiver_get_latch  (MitogenReceiver *self);
+MITOGEN_AVAILABLE_IN_ALL
+MitogenSender *mitogen_receiver_to_sender (MitogenReceiver *self);
 MITOGEN_AVAILABLE_IN_ALL
 gboolean         mitogen_receiver_empty      (MitogenReceiver *self);
 MITOGEN_AVAILABLE_IN_ALL

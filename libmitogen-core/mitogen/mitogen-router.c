@@ -79,6 +79,7 @@ struct _MitogenRouter {
   GHashTable *streams;       /* MitogenStream* -> signal handler id */
   GHashTable *names;         /* context id -> gchar*, while routed */
   GHashTable *refusing;      /* streams whose route refusals were logged */
+  GHashTable *grants;        /* (context id << 32 | auth_id), as gint64 */
   guint n_refused_routes;
   gboolean shut_down;
 
@@ -280,6 +281,21 @@ local_deliver (MitogenRouter *self,
   invoke_handler (h, msg);
 }
 
+/* Whether the message's sender was allowed to send on its auth_id's
+ * authority (mitogen_router_grant_authority()). */
+static gboolean
+is_granted (MitogenRouter *self, MitogenMessage *msg)
+{
+  gint64 key = (gint64) mitogen_message_get_src_id (msg) << 32
+               | mitogen_message_get_auth_id (msg);
+  gboolean granted;
+
+  g_mutex_lock (&self->lock);
+  granted = g_hash_table_contains (self->grants, &key);
+  g_mutex_unlock (&self->lock);
+  return granted;
+}
+
 static void
 forward (MitogenRouter *self,
          MitogenMessage *msg,
@@ -305,9 +321,9 @@ forward (MitogenRouter *self,
       mitogen_router_send_dead (self, msg, "Message would loop back");
       return;
     }
-  if (in_stream && self->unidirectional &&
-      !mitogen_stream_get_is_privileged (in_stream) &&
-      !mitogen_stream_get_is_privileged (out))
+  if (in_stream && self->unidirectional
+      && !mitogen_stream_get_is_privileged (in_stream)
+      && !mitogen_stream_get_is_privileged (out) && !is_granted (self, msg))
     {
       g_autofree gchar *reason =
         g_strdup_printf ("Context %u may not send to context %u: routing "
@@ -399,8 +415,10 @@ mitogen_router_route_from_stream (MitogenRouter *self,
   guint32 src_id = mitogen_message_get_src_id (msg);
 
   /* A forgery gets no dead message: it would go to the context the
-   * forger claims to be. */
-  if (!arrives_via (self, auth_id, in_stream))
+   * forger claims to be. An authority this router granted the sender is
+   * no forgery. */
+  if (!arrives_via (self, auth_id, in_stream)
+      && !(arrives_via (self, src_id, in_stream) && is_granted (self, msg)))
     {
       mitogen_log_limiter_log (&self->drop_log, G_LOG_LEVEL_MESSAGE,
                                "Stream %s: dropping message claiming auth_id "
@@ -822,6 +840,89 @@ mitogen_router_dup_child_streams (MitogenRouter *self)
       g_ptr_array_add (children, g_object_ref (stream));
   g_mutex_unlock (&self->lock);
   return children;
+}
+
+/**
+ * mitogen_router_grant_authority:
+ * @self: a router
+ * @context_id: a context reached through this router
+ * @auth_id: the context whose authority it may send on
+ *
+ * Lets @context_id send messages whose `auth_id` is @auth_id instead of
+ * its own, as in Mitogen a context may call a sibling with another
+ * context's authority: this router passes them on (across children too,
+ * even when unidirectional) instead of dropping them as forged. Their
+ * recipient's policies decide as for any message: a sibling call needs an
+ * @auth_id that mitogen_router_policy_has_parent_authority() accepts
+ * there, such as this router's own id. See
+ * [method@Context.set_auth_id] for the sending side.
+ */
+void
+mitogen_router_grant_authority (MitogenRouter *self,
+                                guint32 context_id,
+                                guint32 auth_id)
+{
+  gint64 key = (gint64) context_id << 32 | auth_id;
+
+  g_return_if_fail (MITOGEN_IS_ROUTER (self));
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_add (self->grants, g_memdup2 (&key, sizeof key));
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * mitogen_router_route_with_authority:
+ * @self: a router
+ * @msg: a message sent by this context
+ * @auth_id: the authority it is sent on
+ *
+ * mitogen_router_route(), with @auth_id in place of this context's own as
+ * the message's authority: for sending on an authority this context's
+ * parent granted it (mitogen_router_grant_authority()). Routers on the way
+ * that granted nothing drop it as forged.
+ */
+void
+mitogen_router_route_with_authority (MitogenRouter *self,
+                                     MitogenMessage *msg,
+                                     guint32 auth_id)
+{
+  g_return_if_fail (MITOGEN_IS_ROUTER (self));
+
+  mitogen_message_set_src_id (msg, self->context_id);
+  mitogen_message_set_auth_id (msg, auth_id);
+  dispatch (self, msg, NULL);
+}
+
+/**
+ * mitogen_router_disconnect_all:
+ * @self: a router
+ *
+ * Disconnects every stream of this router, from any thread, as Mitogen's
+ * `Router.disconnect_all()` does: each child is told its connection is
+ * gone, waiters on contexts behind the streams are woken with dead
+ * messages, and the broker goes on serving whatever connects next.
+ */
+void
+mitogen_router_disconnect_all (MitogenRouter *self)
+{
+  g_autoptr (GPtrArray) streams
+      = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer stream;
+
+  g_return_if_fail (MITOGEN_IS_ROUTER (self));
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->streams);
+  while (g_hash_table_iter_next (&iter, &stream, NULL))
+    g_ptr_array_add (streams, g_object_ref (stream));
+  g_mutex_unlock (&self->lock);
+  /* Outside the lock: disconnecting on the broker thread re-enters the
+   * router to drop the stream's routes. */
+  for (guint i = 0; i < streams->len; i++)
+    mitogen_stream_close (streams->pdata[i],
+                               "mitogen_router_disconnect_all() was called");
 }
 
 /**
@@ -1287,6 +1388,7 @@ mitogen_router_finalize (GObject *object)
   g_hash_table_unref (self->streams);
   g_hash_table_unref (self->names);
   g_hash_table_unref (self->refusing);
+  g_hash_table_unref (self->grants);
   g_object_unref (self->ids);
   g_array_unref (self->parent_ids);
   g_mutex_clear (&self->lock);
@@ -1326,6 +1428,8 @@ mitogen_router_init (MitogenRouter *self)
   self->streams = g_hash_table_new (NULL, NULL);
   self->names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->refusing = g_hash_table_new (NULL, NULL);
+  self->grants
+      = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->ids = mitogen_id_allocator_new (self);
   self->parent_ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->max_message_size = MITOGEN_MAX_MESSAGE_SIZE;

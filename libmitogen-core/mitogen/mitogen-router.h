@@ -144,6 +144,16 @@ MITOGEN_AVAILABLE_IN_ALL
 gboolean       mitogen_router_del_handler     (MitogenRouter *self,
                                                guint32 handle);
 MITOGEN_AVAILABLE_IN_ALL
+void mitogen_router_disconnect_all (MitogenRouter *self);
+MITOGEN_AVAILABLE_IN_ALL
+void mitogen_router_grant_authority (MitogenRouter *self,
+                                     guint32 context_id,
+                                     guint32 auth_id);
+MITOGEN_AVAILABLE_IN_ALL
+void mitogen_router_route_with_authority (MitogenRouter *self,
+                                          MitogenMessage *msg,
+                                          guint32 auth_id);
+MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_router_route           (MitogenRouter *self,
                                                MitogenMessage *msg);
 

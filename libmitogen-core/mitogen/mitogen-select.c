@@ -6,13 +6,18 @@
 
 #include "mitogen-select.h"
 
+#include "mitogen-channel.h"
 #include "mitogen-errors.h"
+#include "mitogen-latch-private.h"
+
+G_DEFINE_QUARK (mitogen - select - error - quark, mitogen_select_error)
 
 /**
  * MitogenSelect:
  *
- * Waits on several [class@Receiver]s and [class@Latch]es at once, returning
- * items in the order they arrived, with the source each came from.
+ * Waits on several [class@Receiver]s, [class@Channel]s, [class@Latch]es
+ * and other selects at once, returning items in the order they arrived,
+ * with the source each came from.
  *
  * Each source tells the select, through its latch's notify hook, when it
  * queues an item; the select queues the source on a latch of its own and
@@ -30,13 +35,43 @@ struct _MitogenSelect {
 
 G_DEFINE_FINAL_TYPE (MitogenSelect, mitogen_select, G_TYPE_OBJECT)
 
+/* The latch whose hook announces @source's items. A select nested in
+ * another is announced by its own ready latch, so the outer select wakes
+ * whenever the inner one would. */
 static MitogenLatch *
 source_latch (GObject *source)
 {
   if (MITOGEN_IS_RECEIVER (source))
     return mitogen_receiver_get_latch (MITOGEN_RECEIVER (source));
-  g_return_val_if_fail (MITOGEN_IS_LATCH (source), NULL);
-  return MITOGEN_LATCH (source);
+  if (MITOGEN_IS_CHANNEL (source))
+    return mitogen_receiver_get_latch (
+        mitogen_channel_get_receiver (MITOGEN_CHANNEL (source)));
+  if (MITOGEN_IS_SELECT (source))
+    return MITOGEN_SELECT (source)->ready;
+  if (MITOGEN_IS_LATCH (source))
+    return MITOGEN_LATCH (source);
+  return NULL;
+}
+
+/* Whether @self, directly or through selects inside it, watches @target:
+ * adding @self to @target would then make a loop of hooks. */
+static gboolean
+reaches (MitogenSelect *self, MitogenSelect *target)
+{
+  g_autoptr (GPtrArray) nested
+      = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (self == target)
+    return TRUE;
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->sources->len; i++)
+    if (MITOGEN_IS_SELECT (self->sources->pdata[i]))
+      g_ptr_array_add (nested, g_object_ref (self->sources->pdata[i]));
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < nested->len; i++)
+    if (reaches (nested->pdata[i], target))
+      return TRUE;
+  return FALSE;
 }
 
 static void
@@ -102,34 +137,64 @@ mitogen_select_new (gboolean oneshot)
 /**
  * mitogen_select_add:
  * @self: a select
- * @source: a [class@Receiver] or [class@Latch], in one select at a time
+ * @source: a [class@Receiver], [class@Channel], [class@Latch] or another
+ *   select, in one select at a time
+ * @error: return location for an error
  *
- * Starts watching @source, counting items it already holds.
+ * Starts watching @source, counting items it already holds. As in Mitogen,
+ * a source belongs to one select at a time: adding it twice, adding one
+ * another select watches, or adding a select that watches this one fails
+ * with a [error@SelectError] and changes nothing.
+ *
+ * Returns: %TRUE if @source is now watched
  */
-void
-mitogen_select_add (MitogenSelect *self,
-                    GObject *source)
+gboolean
+mitogen_select_add (MitogenSelect *self, GObject *source, GError **error)
 {
   MitogenLatch *latch = source_latch (source);
+  gpointer owner;
   gsize queued;
 
-  g_return_if_fail (latch != NULL);
+  g_return_val_if_fail (MITOGEN_IS_SELECT (self), FALSE);
+  if (!latch)
+    {
+      g_set_error (error, MITOGEN_SELECT_ERROR, MITOGEN_SELECT_ERROR_BAD_SOURCE,
+                   "A select cannot watch a %s: it watches receivers, "
+                   "channels, latches and selects",
+                   G_OBJECT_TYPE_NAME (source));
+      return FALSE;
+    }
+  if (MITOGEN_IS_SELECT (source) && reaches (MITOGEN_SELECT (source), self))
+    {
+      g_set_error_literal (error, MITOGEN_SELECT_ERROR,
+                           MITOGEN_SELECT_ERROR_CYCLE,
+                           "Adding this select would create a select cycle");
+      return FALSE;
+    }
+
+  /* Claimed in one step under the latch's lock: of two selects adding the
+   * same source at once, exactly one wins. An item arriving from now on is
+   * announced by the hook; one that arrived before is counted below. One
+   * counted twice costs get() a retry, one counted never would hang it.
+   * Neither step holds our lock while taking the latch's: the hook takes
+   * them in the other order. */
+  owner = mitogen_latch_claim_notify (latch, on_source_put, self);
+  if (owner)
+    {
+      g_set_error (error, MITOGEN_SELECT_ERROR, MITOGEN_SELECT_ERROR_OWNED,
+                   owner == self ? "This %s is already in this select"
+                                 : "Cannot add a %s to more than one select",
+                   G_OBJECT_TYPE_NAME (source));
+      return FALSE;
+    }
 
   g_mutex_lock (&self->lock);
   g_ptr_array_add (self->sources, g_object_ref (source));
   g_mutex_unlock (&self->lock);
-
-  /* Outside our lock: the hook takes it under the latch's lock. An item
-   * arriving from now on is announced by the hook; one that arrived
-   * before is counted below. One counted twice costs get() a retry, one
-   * counted never would hang it. */
-  mitogen_latch_set_notify (latch, on_source_put, self);
-
-  g_mutex_lock (&self->lock);
   queued = mitogen_latch_size (latch);
   for (gsize i = 0; i < queued; i++)
     mitogen_latch_put (self->ready, source, NULL);
-  g_mutex_unlock (&self->lock);
+  return TRUE;
 }
 
 /**
@@ -208,16 +273,20 @@ hold_if_watched (MitogenSelect *self,
 }
 
 /**
- * mitogen_select_get:
+ * mitogen_select_get: (skip)
  * @self: a select
  * @timeout_usec: how long to wait, or -1
  * @cancellable: (nullable): ends the wait
  * @out_source: (out) (optional) (transfer none): the source of the item
  * @error: return location for an error
  *
- * Takes the next item of any source: a [struct@Message] for a receiver
- * (a dead one fails with %MITOGEN_CHANNEL_ERROR_DEAD), the latch's item for
- * a latch.
+ * Takes the next item of any source: a [struct@Message] for a receiver or
+ * channel (a dead one fails with %MITOGEN_CHANNEL_ERROR_DEAD), the latch's
+ * item for a latch, and for a select inside this one, that select's next
+ * item, with @out_source set to the source inside it the item came from.
+ *
+ * The item's type depends on its source, which introspection cannot say:
+ * bindings use [method@Select.get_message] under this name.
  *
  * Returns: (transfer full) (nullable): the item; %NULL with
  *   %MITOGEN_CHANNEL_ERROR_CLOSED when no source is left, or with the
@@ -254,6 +323,30 @@ mitogen_select_get (MitogenSelect *self,
       source = hold_if_watched (self, announced);
       if (!source)
         continue;
+      if (MITOGEN_IS_SELECT (source))
+        {
+          g_autoptr (GError) local_error = NULL;
+          GObject *inner_source = NULL;
+
+          /* The item is the inner select's, dead messages and all; an
+           * announcement another thread answered first leaves it empty. */
+          item = mitogen_select_get (MITOGEN_SELECT (source), 0, NULL,
+                                     &inner_source, &local_error);
+          if (!item
+              && (g_error_matches (local_error, MITOGEN_TIMEOUT_ERROR,
+                                   MITOGEN_TIMEOUT_ERROR_TIMED_OUT)
+                  || g_error_matches (local_error, MITOGEN_CHANNEL_ERROR,
+                                      MITOGEN_CHANNEL_ERROR_CLOSED)))
+            continue;
+          if (self->oneshot)
+            mitogen_select_remove (self, source);
+          if (out_source)
+            *out_source = inner_source;
+          if (!item)
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          return item;
+        }
+
       /* Another thread may have taken the item meanwhile. */
       item = mitogen_latch_get (source_latch (source), 0, FALSE, NULL, NULL);
       if (!item)
@@ -266,7 +359,7 @@ mitogen_select_get (MitogenSelect *self,
       if (out_source)
         *out_source = source;
 
-      if (MITOGEN_IS_RECEIVER (source) && mitogen_message_is_dead (item))
+      if (!MITOGEN_IS_LATCH (source) && mitogen_message_is_dead (item))
         {
           g_autoptr(GVariant) unused = mitogen_message_get_data (item, error);
           mitogen_message_unref (item);
@@ -274,6 +367,46 @@ mitogen_select_get (MitogenSelect *self,
         }
       return item;
     }
+}
+
+/**
+ * mitogen_select_get_message: (rename-to mitogen_select_get)
+ * @self: a select
+ * @timeout_usec: how long to wait, or -1
+ * @cancellable: (nullable): ends the wait
+ * @out_source: (out) (optional) (transfer none): the receiver or channel
+ *   the message came to
+ * @error: return location for an error
+ *
+ * [method@Select.get] for a select whose sources are receivers, channels
+ * and selects of them: the form bindings see, since a message has a type
+ * introspection knows. A latch's items are opaque pointers, so an item
+ * that came from a latch fails with %G_IO_ERROR_NOT_SUPPORTED, after it
+ * was taken (and freed if the latch frees its items).
+ *
+ * Returns: (transfer full): the message
+ */
+MitogenMessage *
+mitogen_select_get_message (MitogenSelect *self,
+                            gint64 timeout_usec,
+                            GCancellable *cancellable,
+                            GObject **out_source,
+                            GError **error)
+{
+  GObject *source = NULL;
+  gpointer item
+      = mitogen_select_get (self, timeout_usec, cancellable, &source, error);
+
+  if (out_source)
+    *out_source = source;
+  if (item && MITOGEN_IS_LATCH (source))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "The item came from a latch, which holds pointers "
+                           "only C can read");
+      return NULL;
+    }
+  return item;
 }
 
 /**

@@ -72,6 +72,17 @@ add_option (GPtrArray *argv,
   g_ptr_array_add (argv, g_strdup_printf ("%s=%s", name, value));
 }
 
+/* Mitogen's `ssh.HOST`, with the port when it is not the default. */
+static gchar *
+mitogen_ssh_stream_dup_default_name (MitogenParentStream *stream)
+{
+  MitogenSshStream *self = MITOGEN_SSH_STREAM (stream);
+
+  if (self->port > 0)
+    return g_strdup_printf ("ssh.%s:%d", self->hostname, self->port);
+  return g_strdup_printf ("ssh.%s", self->hostname);
+}
+
 static gchar **
 mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
                                      GError **error)
@@ -374,6 +385,7 @@ mitogen_ssh_stream_class_init (MitogenSshStreamClass *klass)
   parent_class->is_prompt = mitogen_ssh_stream_is_prompt;
   parent_class->check_output = mitogen_ssh_stream_check_output;
   parent_class->uploads_agent = TRUE;
+  parent_class->dup_default_name = mitogen_ssh_stream_dup_default_name;
 
   /**
    * MitogenSshStream:hostname:

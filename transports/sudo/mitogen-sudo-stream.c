@@ -56,6 +56,15 @@ static GParamSpec *props[N_PROPS];
  * the PAM stack would have said. No `%`: sudo expands those. */
 #define SUDO_PROMPT "mitogen-sudo-password:"
 
+/* Mitogen's `sudo.USER`. */
+static gchar *
+mitogen_sudo_stream_dup_default_name (MitogenParentStream *stream)
+{
+  MitogenSudoStream *self = MITOGEN_SUDO_STREAM (stream);
+
+  return g_strdup_printf ("sudo.%s", self->username ? self->username : "root");
+}
+
 static gchar **
 mitogen_sudo_stream_get_boot_command (MitogenParentStream *stream,
                                       GError **error)
@@ -242,6 +251,7 @@ mitogen_sudo_stream_class_init (MitogenSudoStreamClass *klass)
   parent_class->get_boot_command = mitogen_sudo_stream_get_boot_command;
   parent_class->is_prompt = mitogen_sudo_stream_is_prompt;
   parent_class->check_output = mitogen_sudo_stream_check_output;
+  parent_class->dup_default_name = mitogen_sudo_stream_dup_default_name;
 
   /**
    * MitogenSudoStream:username:
