@@ -73,6 +73,21 @@ write_standins (void)
     }
 }
 
+static void
+remove_standins (void)
+{
+  g_autoptr (GDir) dir = g_dir_open (standin_dir, 0, NULL);
+  const gchar *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree gchar *path = g_build_filename (standin_dir, name, NULL);
+      g_unlink (path);
+    }
+  g_rmdir (standin_dir);
+  g_clear_pointer (&standin_dir, g_free);
+}
+
 static gchar *
 last_logged (const Form *form)
 {
@@ -192,6 +207,7 @@ int
 main (int argc, char **argv)
 {
   g_autofree gchar *path = NULL;
+  int status;
 
   g_test_init (&argc, &argv, NULL);
   /* Before any thread: the stand-ins come first on PATH. */
@@ -209,5 +225,7 @@ main (int argc, char **argv)
       g_test_add_data_func (errors, &forms[i], test_errors);
     }
   g_test_add_func ("/container-exec/username", test_username);
-  return g_test_run ();
+  status = g_test_run ();
+  remove_standins ();
+  return status;
 }
