@@ -6,6 +6,7 @@
  */
 #include <mitogen/mitogen.h>
 #include <glib/gstdio.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 
@@ -189,6 +190,37 @@ test_missing_pid (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "no pid given"));
 }
 
+/* Only root may enter namespaces of root's user namespace: from a sudo
+ * hop to an unprivileged user the transport refuses, naming root. */
+static void
+test_non_root (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) inner = NULL;
+
+  if (!start_namespace (f))
+    return;
+  if (!getpwnam ("mitogen-test"))
+    {
+      g_test_skip ("user mitogen-test is missing: run scripts/setup-test-env");
+      return;
+    }
+  f->ctx = mitogen_test_connect (
+      f->router, "sudo",
+      g_variant_new_parsed ("{'username': <'mitogen-test'>}"), NULL);
+  inner = mitogen_router_connect_context (
+      f->router, "setns",
+      /* Not uploaded: the sudo hop's agent, installed in the build tree,
+       * has no bundle to pass on, and the refusal comes before any run. */
+      mitogen_test_connect_options (g_variant_new_parsed (
+          "{'pid': <%i>, 'upload-agent': <false>}", f->init_pid)),
+      f->ctx, NULL, &error);
+  g_assert_null (inner);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "needs root"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -197,5 +229,6 @@ main (int argc, char **argv)
   g_test_add ("/setns/chain", Fixture, NULL, setup, test_chain, teardown);
   g_test_add ("/setns/missing-pid", Fixture, NULL, setup, test_missing_pid,
               teardown);
+  g_test_add ("/setns/non-root", Fixture, NULL, setup, test_non_root, teardown);
   return g_test_run ();
 }
