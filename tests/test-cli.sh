@@ -346,6 +346,51 @@ t="copy of a directory without -r"
 cli copy "$tmp/tree" "local:$tmp/copy2"
 expect_rc 2 "$t"
 expect_text err "copy it with -r" "$t"
+# setns and the container exec transports
+
+t='transports lists setns and the container tools'
+cli transports
+for name in setns docker podman buildah lxc lxd incus kubectl jail; do
+  expect_text out "^$name	.*mitogen-transport-$name\.so$" "$t"
+done
+
+t='setns:PID is a number'
+cli call setns:init core.getpid
+expect_rc 2 "$t"
+expect_text err 'not of the form setns:PID' "$t"
+
+# A namespace of our own, its init a sleep; unshare prints "ready" once the
+# hostname is set, and a fifo gives the wait an event to block on.
+mkfifo "$tmp/ns-ready"
+unshare --fork --pid --mount-proc --uts --net --mount sh -c \
+  'hostname mitogen-cli-ns && echo ready >"$0" && exec sleep infinity' \
+  "$tmp/ns-ready" 2>"$tmp/ns-err" &
+unshare_pid=$!
+if [ "$(cat "$tmp/ns-ready")" = ready ]; then
+  ns_pid=$(cat "/proc/$unshare_pid/task/$unshare_pid/children")
+  ns_pid=${ns_pid%% *}
+  for spec in "setns:$ns_pid" "local/setns:$ns_pid"; do
+    t="run $spec -- hostname"
+    cli run "$spec" -- hostname
+    expect_rc 0 "$t"
+    expect_line out mitogen-cli-ns "$t"
+  done
+  kill -KILL "$ns_pid"
+else
+  echo "SKIP: setns from the CLI: cannot make namespaces: $(cat "$tmp/ns-err")"
+fi
+wait "$unshare_pid" 2>/dev/null
+
+# No container engine runs here: a stand-in docker first on PATH runs the
+# command it is given on this host (see test-container-exec.c).
+mkdir "$tmp/bin"
+printf '%s\n' '#!/bin/sh' 'while [ "$1" != /bin/sh ]; do shift; done' \
+  'exec "$@"' >"$tmp/bin/docker"
+chmod +x "$tmp/bin/docker"
+t='call local/docker:box core.getpid, docker a stand-in'
+PATH="$tmp/bin:$PATH" cli call local/docker:box core.getpid
+expect_rc 0 "$t"
+expect_text out '^[0-9][0-9]*$' "$t"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2

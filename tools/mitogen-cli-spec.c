@@ -38,6 +38,8 @@ static gboolean parse_argument (
     const HopForm *, const gchar *, const gchar *, GVariantDict *, GError **);
 static gboolean parse_ssh (
     const HopForm *, const gchar *, const gchar *, GVariantDict *, GError **);
+static gboolean parse_pid (
+    const HopForm *, const gchar *, const gchar *, GVariantDict *, GError **);
 
 static const HopForm hop_forms[] = {
   { "local", "local", "a child process on this machine", parse_nothing, NULL,
@@ -48,6 +50,24 @@ static const HopForm hop_forms[] = {
     "username", TRUE },
   { "ssh", "ssh:[USER@]HOST[:PORT]", "a process on HOST, through ssh",
     parse_ssh, NULL, TRUE },
+  { "setns", "setns:PID", "a process in the namespaces of process PID",
+    parse_pid, "pid", FALSE },
+  { "docker", "docker:CONTAINER", "a process in a Docker container",
+    parse_argument, "container", FALSE },
+  { "podman", "podman:CONTAINER", "a process in a Podman container",
+    parse_argument, "container", FALSE },
+  { "buildah", "buildah:CONTAINER", "a process in a Buildah container",
+    parse_argument, "container", FALSE },
+  { "lxc", "lxc:NAME", "a process in an LXC container (lxc-attach)",
+    parse_argument, "container", FALSE },
+  { "lxd", "lxd:NAME", "a process in an LXD instance", parse_argument,
+    "container", FALSE },
+  { "incus", "incus:NAME", "a process in an Incus instance", parse_argument,
+    "container", FALSE },
+  { "kubectl", "kubectl:POD", "a process in a Kubernetes pod", parse_argument,
+    "container", FALSE },
+  { "jail", "jail:NAME", "a process in a FreeBSD jail (jexec)", parse_argument,
+    "container", FALSE },
 };
 
 static const HopForm *
@@ -108,6 +128,25 @@ parse_port (const gchar *text, guint *port, GError **error)
       return FALSE;
     }
   *port = (guint) value;
+  return TRUE;
+}
+
+/* setns:PID */
+static gboolean
+parse_pid (const HopForm *form,
+           const gchar *hop,
+           const gchar *rest,
+           GVariantDict *options,
+           GError **error)
+{
+  guint64 pid;
+
+  if (!rest || !g_ascii_string_to_unsigned (rest, 10, 1, G_MAXINT, &pid, NULL))
+    {
+      set_syntax_error (error, form, hop);
+      return FALSE;
+    }
+  g_variant_dict_insert (options, form->argument, "i", (gint32) pid);
   return TRUE;
 }
 
