@@ -135,6 +135,12 @@ attach_source (MitogenBroker *self, Registration *reg)
   g_source_set_callback (reg->source, G_SOURCE_FUNC (on_fd_ready), dispatch,
                          g_free);
   g_source_set_static_name (reg->source, "mitogen-side");
+  /* GLib blocks a source that cannot recurse for its dispatch, taking its
+   * descriptor out of the poll set and putting it back: each a write to
+   * the context's wake-up eventfd, and a spurious extra poll, per message.
+   * Nothing iterates this context from within a dispatch (only the
+   * broker thread's top level does), so nothing can recurse. */
+  g_source_set_can_recurse (reg->source, TRUE);
   g_source_attach (reg->source, self->context);
 }
 

@@ -218,15 +218,29 @@ set_closed_error (GError **error)
 }
 
 static void
-wake_sleeper (Sleeper *sleeper)
+write_wake_byte (int wfd)
 {
   static const char byte = 'W';
 
-  sleeper->woken = TRUE;
-  /* Written under the latch's lock, so a sleeper that sees woken == TRUE
-   * knows the byte is already in its socket. */
-  while (write (sleeper->wfd, &byte, 1) < 0 && errno == EINTR)
+  while (write (wfd, &byte, 1) < 0 && errno == EINTR)
     ;
+}
+
+/* Under the latch's lock. Returns the descriptor to write the wake byte
+ * to, which the caller may do after unlocking: a sleeper that sees
+ * woken == TRUE reads that byte from its blocking socket, so it waits for
+ * it, and cannot end its thread (closing the socket) before it came. */
+static int
+mark_woken (Sleeper *sleeper)
+{
+  sleeper->woken = TRUE;
+  return sleeper->wfd;
+}
+
+static void
+wake_sleeper (Sleeper *sleeper)
+{
+  write_wake_byte (mark_woken (sleeper));
 }
 
 static void
@@ -382,6 +396,7 @@ mitogen_latch_put (MitogenLatch *self,
                    GError **error)
 {
   Sleeper *sleeper;
+  int wake_fd = -1;
 
   g_return_val_if_fail (MITOGEN_IS_LATCH (self), FALSE);
   g_return_val_if_fail (item != NULL, FALSE);
@@ -399,7 +414,7 @@ mitogen_latch_put (MitogenLatch *self,
   if (sleeper)
     {
       sleeper->item = item;
-      wake_sleeper (sleeper);
+      wake_fd = mark_woken (sleeper);
     }
   else
     {
@@ -410,6 +425,10 @@ mitogen_latch_put (MitogenLatch *self,
         self->notify (self, self->notify_data);
     }
   g_mutex_unlock (&self->mutex);
+  /* After unlocking: woken first, the sleeper would only block on the
+   * lock still held here. */
+  if (wake_fd >= 0)
+    write_wake_byte (wake_fd);
   return TRUE;
 }
 

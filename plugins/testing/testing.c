@@ -105,6 +105,34 @@ testing_exit (MitogenCall *call,
   _exit (status);
 }
 
+/* The far end of a one-way message benchmark: receives @n messages from
+ * the caller on a handle of its own, told to the caller as progress, and
+ * answers how many it got and their bodies' bytes. Only the caller may
+ * send there, and a caller that goes away ends the wait. */
+static GVariant *
+testing_sink (MitogenCall *call, GVariant *args, GError **error)
+{
+  g_autoptr (MitogenReceiver) recv
+      = mitogen_receiver_new (mitogen_call_get_router (call), 0, TRUE,
+                              mitogen_call_get_caller_id (call), NULL);
+  guint64 bytes = 0;
+  guint32 n, got;
+
+  g_variant_get (args, "(u)", &n);
+  mitogen_call_emit_progress (
+      call, g_variant_new_uint32 (mitogen_receiver_get_handle (recv)));
+  for (got = 0; got < n; got++)
+    {
+      g_autoptr (MitogenMessage) msg = mitogen_receiver_get (
+          recv, -1, mitogen_call_get_cancellable (call), error);
+
+      if (!msg)
+        return NULL;
+      bytes += mitogen_message_get_size (msg);
+    }
+  return g_variant_new ("(ut)", got, bytes);
+}
+
 static const MitogenFunctionInfo testing_functions[] = {
   { "hang", "()", "()", testing_hang,
     "Emit one progress value (), then never return, ignoring cancellation "
@@ -119,6 +147,9 @@ static const MitogenFunctionInfo testing_functions[] = {
   { "send_log", "(is)", "()", testing_send_log,
     "Send the master a FORWARD_LOG record in domain “testing” with the "
     "given level bits, whatever they are, bypassing g_log() (for tests)" },
+  { "sink", "(u)", "(ut)", testing_sink,
+    "Emit a handle (u) as progress, receive N messages there from the "
+    "caller, and return how many and their bodies' bytes (for benchmarks)" },
   { "exit", "(i)", "()", testing_exit,
     "Exit the context's process at once with the given status (for tests)" },
   { NULL }

@@ -32,8 +32,7 @@ raw_ping_pong (int fd)
 
   for (gint i = 0; i < rounds; i++)
     {
-      mitogen_write_all (fd, buf, SMALL, -1, NULL);
-      if (!bench_read_exactly (fd, buf, SMALL))
+      if (!bench_write_exactly (fd, buf, SMALL) || !bench_read_exactly (fd, buf, SMALL))
         g_error ("raw read failed");
     }
   return (double) (g_get_monotonic_time () - start) / rounds;
