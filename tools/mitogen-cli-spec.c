@@ -48,6 +48,10 @@ static const HopForm hop_forms[] = {
     "username", TRUE },
   { "ssh", "ssh:[USER@]HOST[:PORT]", "a process on HOST, through ssh",
     parse_ssh, NULL, TRUE },
+  { "su", "su:USER", "a process as USER, through su", parse_argument,
+    "username", TRUE },
+  { "doas", "doas:USER", "a process as USER, through doas", parse_argument,
+    "username", TRUE },
 };
 
 static const HopForm *
