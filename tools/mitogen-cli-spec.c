@@ -229,6 +229,8 @@ cli_add_common_options (GVariant *options,
       if (cli_options.known_hosts)
         g_variant_dict_insert (&dict, "known-hosts-file", "s",
                                cli_options.known_hosts);
+      if (cli_options.ssh_compression)
+        g_variant_dict_insert (&dict, "compression", "b", TRUE);
     }
   return g_variant_dict_end (&dict);
 }

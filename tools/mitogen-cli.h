@@ -28,6 +28,7 @@ typedef struct
   gchar *host_key_policy;
   gchar *identity_file;
   gchar *known_hosts;
+  gboolean ssh_compression;
 } CliOptions;
 
 extern CliOptions cli_options;

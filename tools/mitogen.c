@@ -103,6 +103,8 @@ static const GOptionEntry option_entries[] = {
   { "known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &cli_options.known_hosts,
     "ssh hops: the known hosts file to check and record host keys in",
     "PATH" },
+  { "ssh-compression", 0, 0, G_OPTION_ARG_NONE, &cli_options.ssh_compression,
+    "ssh hops: compress the link (for slow networks)", NULL },
   { NULL }
 };
 
