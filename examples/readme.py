@@ -14,5 +14,4 @@ broker = Mitogen.Broker.new()
 router = Mitogen.Router.new(broker)
 child = router.connect_context('local', None, None, None)
 grandchild = router.connect_context('local', None, child, None)
-print(child.call('core.getpid', None, None).unpack(),
-      grandchild.call('core.getpid', None, None).unpack())
+print(child.call('core.getpid'), grandchild.call('core.getpid'))

@@ -1302,7 +1302,7 @@ receive_some_then_close_b (gpointer data)
 
   mitogen_basic_stream_on_receive (MITOGEN_BASIC_STREAM (p->stream_b),
                                    p->broker_b);
-  mitogen_stream_disconnect (p->stream_b, "closed by the test");
+  mitogen_stream_close (p->stream_b, "closed by the test");
 }
 
 static void
@@ -1349,8 +1349,8 @@ static void
 test_stream_first_reason_kept (Pair *p,
                                gconstpointer data)
 {
-  mitogen_stream_disconnect (p->stream_a, "first");
-  mitogen_stream_disconnect (p->stream_a, "second");
+  mitogen_stream_close (p->stream_a, "first");
+  mitogen_stream_close (p->stream_a, "second");
   g_assert_true (counter_wait (p->disconnected_a, 1));
   sync_broker (p->broker_a);
   g_assert_cmpint (counter_get (p->disconnected_a), ==, 1);

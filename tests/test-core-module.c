@@ -689,8 +689,8 @@ run_streamed (ProgressFixture *f,
   *n_chunks = 0;
   for (;;)
     {
-      g_autoptr(GVariant) data =
-        mitogen_receiver_get_data (f->receiver, WAIT_USEC, NULL, &error);
+      g_autoptr (GVariant) data
+          = mitogen_receiver_get_value (f->receiver, WAIT_USEC, NULL, &error);
       g_autoptr(GVariant) chunk = NULL;
       gint fd;
       const guint8 *bytes;

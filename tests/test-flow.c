@@ -111,7 +111,7 @@ echo_once (MitogenRouter *router)
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg);
-  reply = mitogen_receiver_get_data (recv, MITOGEN_TEST_WAIT, NULL, &error);
+  reply = mitogen_receiver_get_value (recv, MITOGEN_TEST_WAIT, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_string (reply, NULL), ==, "ping");
 }
@@ -199,7 +199,7 @@ sink_total (MitogenRouter *router)
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg);
-  total = mitogen_receiver_get_data (recv, MITOGEN_TEST_WAIT, NULL, &error);
+  total = mitogen_receiver_get_value (recv, MITOGEN_TEST_WAIT, NULL, &error);
   g_assert_no_error (error);
   return g_variant_get_uint64 (total);
 }

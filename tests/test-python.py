@@ -3,19 +3,22 @@
 # master would use it.
 #
 # Needs GI_TYPELIB_PATH and LD_LIBRARY_PATH set to the build's
-# libmitogen-core/mitogen, and MITOGEN_TRANSPORT_PATH, MITOGEN_PLUGIN_PATH
+# libmitogen-core/mitogen, PYTHONPATH to the source tree (for
+# gi/overrides/Mitogen.py), and MITOGEN_TRANSPORT_PATH, MITOGEN_PLUGIN_PATH
 # and MITOGEN_AGENT to the build tree (meson's test environment does).
 #
 # SPDX-License-Identifier: BSD-3-Clause
 
 import os
 import socket
+import tempfile
 import unittest
 
 import gi
 
 gi.require_version('Mitogen', '1.0')
-from gi.repository import GLib, Mitogen  # noqa: E402
+from gi.repository import GLib, GObject, Mitogen  # noqa: E402
+from gi._gi import InterfaceInfo, ObjectInfo, Repository  # noqa: E402
 
 
 
@@ -61,11 +64,9 @@ class ContextTest(unittest.TestCase):
         self.assertTrue(self.context.get_name().startswith('local'))
 
     def test_call_getpid(self):
-        result = self.context.call('core.getpid', None, None)
+        pid = self.context.call('core.getpid', None, None)
 
-        self.assertIsInstance(result, GLib.Variant)
-        self.assertEqual(result.get_type_string(), 'i')
-        pid = result.unpack()
+        self.assertIsInstance(pid, int)
         self.assertGreater(pid, 0)
         self.assertNotEqual(pid, os.getpid())
         if self.child_pid():
@@ -75,8 +76,37 @@ class ContextTest(unittest.TestCase):
         result = self.context.call('core.getenv',
                                    GLib.Variant('(s)', ('PATH',)), None)
 
-        self.assertEqual(result.get_type_string(), 'ms')
-        self.assertEqual(result.unpack(), os.environ.get('PATH'))
+        self.assertEqual(result, os.environ.get('PATH'))
+
+    # The overrides pack Python values by the function's signature, which
+    # the child describes: getenv takes '(s)' and returns 'ms'.
+    def test_call_packs_from_signature(self):
+        self.assertEqual(self.context.call('core.getenv', 'HOME'),
+                         os.environ.get('HOME'))
+        self.assertIsNone(self.context.call(
+            'core.getenv', 'MITOGEN_TEST_SURELY_UNSET'))
+        self.assertEqual(self.context.call('core.getpid'),
+                         self.context.call('core.getpid', None, None))
+
+    def test_call_wrong_python_value(self):
+        with self.assertRaises(TypeError):
+            self.context.call('core.getenv', 42)
+
+    def test_call_bytes(self):
+        payload = b'\x00binary\xff\n'
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'f')
+            self.context.call('core.write_file', path, payload, 0o600)
+            data = self.context.call('core.read_file', path)
+
+        self.assertIsInstance(data, bytes)
+        self.assertEqual(data, payload)
+
+    def test_describe(self):
+        args_type, result_type, doc = self.context.describe('core.getenv')
+
+        self.assertEqual((args_type, result_type), ('(s)', 'ms'))
+        self.assertTrue(doc)
 
     def test_call_async_hostname(self):
         loop = GLib.MainLoop()
@@ -102,7 +132,7 @@ class ContextTest(unittest.TestCase):
 
         self.assertNotIn('timed out', outcome)
         self.assertNotIn('error', outcome)
-        self.assertEqual(outcome['value'].unpack(), socket.gethostname())
+        self.assertEqual(outcome['value'], socket.gethostname())
 
     def test_call_fail(self):
         with self.assertRaises(GLib.Error) as caught:
@@ -126,12 +156,108 @@ class ContextTest(unittest.TestCase):
 
         self.assertEqual(caught.exception.domain, 'mitogen-call-error-quark')
 
+    # Bindings rebuild a GError from its domain, code and message: the
+    # remote details must survive that.
+    def test_call_fail_remote_domain_and_code(self):
+        with self.assertRaises(GLib.Error) as caught:
+            self.context.call('core.fail', 'boom')
+
+        error = caught.exception
+        self.assertEqual(Mitogen.call_error_get_remote_domain(error),
+                         'mitogen-core-test-error-quark')
+        self.assertEqual(Mitogen.call_error_get_remote_code(error), 42)
+        self.assertEqual(Mitogen.call_error_get_context_name(error),
+                         self.context.get_name())
+
+    def test_remote_details_of_local_error(self):
+        error = GLib.Error.new_literal(Mitogen.call_error_quark(),
+                                       'no details here',
+                                       Mitogen.CallError.REFUSED)
+
+        self.assertIsNone(Mitogen.call_error_get_remote_domain(error))
+        self.assertEqual(Mitogen.call_error_get_remote_code(error), 0)
+
     def test_no_such_function(self):
         with self.assertRaises(GLib.Error) as caught:
             self.context.call('nosuch.fn', None, None)
 
         self.assertTrue(caught.exception.matches(
             Mitogen.call_error_quark(), Mitogen.CallError.NO_SUCH_FUNCTION))
+
+
+class ContextManagerTest(unittest.TestCase):
+
+    def test_with_shuts_down(self):
+        broker = Mitogen.Broker.new()
+        router = Mitogen.Router.new(broker)
+        try:
+            with router.connect_context('local', CONNECT_OPTIONS, None,
+                                        None) as child:
+                self.assertTrue(child.is_connected())
+                pid = child.call('core.getpid')
+            self.assertFalse(child.is_connected())
+            # shutdown(True) waited for the child: it is reaped and gone.
+            with self.assertRaises(ProcessLookupError):
+                os.kill(pid, 0)
+        finally:
+            broker.shutdown()
+            broker.join()
+
+
+def gobject_names():
+    """Every name GObject.Object has in Python or in its typelib."""
+    repo = Repository.get_default()
+    names = {name for name in dir(GObject.Object) if not name.startswith('_')}
+    info = repo.find_by_name('GObject', 'Object')
+    names |= {m.get_name() for m in info.get_methods()}
+    names |= {v.get_name() for v in info.get_vfuncs()}
+    return names
+
+
+def ancestors(info):
+    """The classes and interfaces a class inherits methods from."""
+    out = list(info.get_interfaces())
+    parent = info.get_parent()
+    while parent is not None:
+        out.append(parent)
+        out.extend(parent.get_interfaces())
+        parent = parent.get_parent()
+    return out
+
+
+class TypelibNamesTest(unittest.TestCase):
+    """No introspected method shadows one of GObject's or a parent's from
+    another namespace: Context.connect hid GObject.Object.connect, so
+    child.connect('disconnect', cb) raised TypeError."""
+
+    def test_no_collision(self):
+        repo = Repository.get_default()
+        gobject = gobject_names()
+        collisions = []
+        n_methods = 0
+        for info in repo.get_infos('Mitogen'):
+            if not isinstance(info, (ObjectInfo, InterfaceInfo)):
+                continue
+            inherited = set(gobject)
+            if isinstance(info, ObjectInfo):
+                for parent in ancestors(info):
+                    if parent.get_namespace() != 'Mitogen':
+                        inherited |= {m.get_name()
+                                      for m in parent.get_methods()}
+            for method in info.get_methods():
+                n_methods += 1
+                if method.get_name() in inherited:
+                    collisions.append(method.get_symbol())
+
+        self.assertGreater(n_methods, 100)
+        self.assertEqual(collisions, [])
+
+    def test_check_sees_a_collision(self):
+        # The check itself: GObject.Object's own names are in the set.
+        names = gobject_names()
+        for name in ('connect', 'disconnect', 'emit', 'get_property',
+                     'notify', 'ref', 'get_data', 'bind_property'):
+            self.assertIn(name, names)
 
 
 if __name__ == '__main__':

@@ -609,7 +609,8 @@ test_channel_local (Fixture *f, gconstpointer data)
   mitogen_sender_close (mitogen_channel_get_sender (chan));
   for (guint i = 0; i < 10; i++)
     {
-      g_autoptr(GVariant) v = mitogen_receiver_get_data (inbox, WAIT, NULL, &error);
+      g_autoptr (GVariant) v
+          = mitogen_receiver_get_value (inbox, WAIT, NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpuint (g_variant_get_uint32 (v), ==, i);
     }

@@ -326,6 +326,9 @@ mitogen_agent_bundle_new_for_agent (const gchar *agent_path,
  * @directory: a directory the loader stored a bundle in
  * @error: return location for an error
  *
+ * Reads back the bundle the loader stored in @directory, to ship to children
+ * of this context.
+ *
  * Returns: (transfer full): the bundle stored in @directory, or %NULL
  *   with @error set
  */
@@ -381,6 +384,9 @@ mitogen_agent_bundle_set_default_directory (const gchar *directory)
 /**
  * mitogen_agent_bundle_get_default_directory:
  *
+ * Returns where this process's own bundle is stored, if it was started from
+ * one.
+ *
  * Returns: (nullable): where this process's own bundle is stored, if it
  *   was started from one
  */
@@ -434,6 +440,9 @@ mitogen_agent_bundle_get_default (GError **error)
  * mitogen_agent_bundle_get_hash:
  * @self: a bundle
  *
+ * Returns the SHA-256 of the archive, in hex: the name of its cache directory
+ * on far sides.
+ *
  * Returns: the SHA-256 of the archive, in hex: the name of its cache
  *   directory on far sides
  */
@@ -448,6 +457,9 @@ mitogen_agent_bundle_get_hash (MitogenAgentBundle *self)
  * mitogen_agent_bundle_get_interpreter:
  * @self: a bundle
  *
+ * Returns the dynamic loader the agent names, such as
+ * `/lib64/ld-linux-x86-64.so.2`.
+ *
  * Returns: the dynamic loader the agent names, such as
  *   `/lib64/ld-linux-x86-64.so.2`
  */
@@ -461,6 +473,8 @@ mitogen_agent_bundle_get_interpreter (MitogenAgentBundle *self)
 /**
  * mitogen_agent_bundle_get_archive:
  * @self: a bundle
+ *
+ * Returns the archive mitogen-bootstrap unpacks on the far side.
  *
  * Returns: (transfer none): the archive the loader reads: a magic, the
  *   length of the rest, then per file its name length, mode, size, name

@@ -7,6 +7,7 @@
 #include "mitogen-basic-stream.h"
 
 #include "mitogen-broker.h"
+#include "mitogen-basic-stream-private.h"
 
 /**
  * MitogenBasicStream:
@@ -197,6 +198,8 @@ mitogen_basic_stream_init (MitogenBasicStream *self)
  * mitogen_basic_stream_get_receive_side:
  * @self: a stream
  *
+ * Returns the receive side.
+ *
  * Returns: (transfer none) (nullable): the receive side
  */
 MitogenSide *
@@ -209,6 +212,8 @@ mitogen_basic_stream_get_receive_side (MitogenBasicStream *self)
  * mitogen_basic_stream_set_receive_side:
  * @self: a stream
  * @side: (nullable): the new receive side
+ *
+ * Replaces the side the stream reads from.
  */
 void
 mitogen_basic_stream_set_receive_side (MitogenBasicStream *self,
@@ -222,6 +227,8 @@ mitogen_basic_stream_set_receive_side (MitogenBasicStream *self,
  * mitogen_basic_stream_get_transmit_side:
  * @self: a stream
  *
+ * Returns the transmit side.
+ *
  * Returns: (transfer none) (nullable): the transmit side
  */
 MitogenSide *
@@ -234,6 +241,8 @@ mitogen_basic_stream_get_transmit_side (MitogenBasicStream *self)
  * mitogen_basic_stream_set_transmit_side:
  * @self: a stream
  * @side: (nullable): the new transmit side
+ *
+ * Replaces the side the stream writes to.
  */
 void
 mitogen_basic_stream_set_transmit_side (MitogenBasicStream *self,
@@ -247,6 +256,8 @@ mitogen_basic_stream_set_transmit_side (MitogenBasicStream *self,
  * mitogen_basic_stream_get_name:
  * @self: a stream
  *
+ * Returns the stream's name.
+ *
  * Returns: (nullable): the stream's name
  */
 const gchar *
@@ -259,6 +270,8 @@ mitogen_basic_stream_get_name (MitogenBasicStream *self)
  * mitogen_basic_stream_set_name:
  * @self: a stream
  * @name: (nullable): a name for logs and errors
+ *
+ * Names the stream, for logs and errors.
  */
 void
 mitogen_basic_stream_set_name (MitogenBasicStream *self,
@@ -276,6 +289,8 @@ mitogen_basic_stream_set_name (MitogenBasicStream *self,
 /**
  * mitogen_basic_stream_is_disconnected:
  * @self: a stream
+ *
+ * Returns %TRUE once mitogen_basic_stream_on_disconnect() ran.
  *
  * Returns: %TRUE once mitogen_basic_stream_on_disconnect() ran
  */

@@ -61,12 +61,6 @@ MITOGEN_AVAILABLE_IN_ALL
 void mitogen_basic_stream_on_receive    (MitogenBasicStream *self,
                                          MitogenBroker *broker);
 MITOGEN_AVAILABLE_IN_ALL
-void mitogen_basic_stream_on_transmit   (MitogenBasicStream *self,
-                                         MitogenBroker *broker);
-MITOGEN_AVAILABLE_IN_ALL
-void mitogen_basic_stream_on_shutdown   (MitogenBasicStream *self,
-                                         MitogenBroker *broker);
-MITOGEN_AVAILABLE_IN_ALL
 void mitogen_basic_stream_on_disconnect (MitogenBasicStream *self,
                                          MitogenBroker *broker);
 

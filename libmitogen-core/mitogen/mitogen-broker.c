@@ -9,7 +9,9 @@
 #include <glib-unix.h>
 #include <signal.h>
 
-#include "mitogen-waker.h"
+#include "mitogen-waker-private.h"
+#include "mitogen-basic-stream-private.h"
+#include "mitogen-broker-private.h"
 
 /**
  * MitogenBroker:
@@ -359,6 +361,8 @@ mitogen_broker_new (void)
  * mitogen_broker_get_context:
  * @self: a broker
  *
+ * Returns the main context the broker thread runs.
+ *
  * Returns: (transfer none): the main context the broker thread runs
  */
 GMainContext *
@@ -371,6 +375,8 @@ mitogen_broker_get_context (MitogenBroker *self)
  * mitogen_broker_is_broker_thread:
  * @self: a broker
  *
+ * Returns %TRUE when called on the broker's thread.
+ *
  * Returns: %TRUE when called on the broker's thread
  */
 gboolean
@@ -382,6 +388,8 @@ mitogen_broker_is_broker_thread (MitogenBroker *self)
 /**
  * mitogen_broker_is_alive:
  * @self: a broker
+ *
+ * Returns %FALSE once the broker thread has exited.
  *
  * Returns: %FALSE once the broker thread has exited
  */
@@ -621,6 +629,8 @@ mitogen_broker_keep_alive (MitogenBroker *self)
  * mitogen_broker_set_shutdown_timeout:
  * @self: a broker
  * @timeout_usec: the grace period of mitogen_broker_shutdown()
+ *
+ * Sets the grace period of mitogen_broker_shutdown().
  */
 void
 mitogen_broker_set_shutdown_timeout (MitogenBroker *self,
@@ -632,6 +642,8 @@ mitogen_broker_set_shutdown_timeout (MitogenBroker *self,
 /**
  * mitogen_broker_get_shutdown_timeout:
  * @self: a broker
+ *
+ * Returns the grace period of mitogen_broker_shutdown(), in microseconds.
  *
  * Returns: the grace period of mitogen_broker_shutdown(), in microseconds
  */

@@ -75,12 +75,6 @@ MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_broker_stop_receive         (MitogenBroker *self,
                                                     MitogenBasicStream *stream);
 MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_broker_pause_receive        (MitogenBroker *self,
-                                                    MitogenBasicStream *stream);
-MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_broker_resume_receive       (MitogenBroker *self,
-                                                    MitogenBasicStream *stream);
-MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_broker_start_transmit       (MitogenBroker *self,
                                                     MitogenBasicStream *stream);
 MITOGEN_AVAILABLE_IN_ALL
@@ -93,10 +87,6 @@ void           mitogen_broker_set_shutdown_timeout (MitogenBroker *self,
                                                     gint64 timeout_usec);
 MITOGEN_AVAILABLE_IN_ALL
 gint64         mitogen_broker_get_shutdown_timeout (MitogenBroker *self);
-MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_broker_hold                 (MitogenBroker *self);
-MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_broker_release              (MitogenBroker *self);
 MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_broker_shutdown             (MitogenBroker *self);
 MITOGEN_AVAILABLE_IN_ALL

@@ -55,6 +55,9 @@ mitogen_call_chain_init (MitogenCallChain *self)
  * mitogen_call_chain_new:
  * @context: the context the calls go to
  *
+ * Creates a chain of calls to @context: calls that run in order, where one
+ * failing makes the later ones fail with %MITOGEN_CALL_ERROR_CHAIN_FAILED.
+ *
  * Returns: (transfer full): a new chain
  */
 MitogenCallChain *
@@ -70,6 +73,8 @@ mitogen_call_chain_new (MitogenContext *context)
 /**
  * mitogen_call_chain_get_chain_id:
  * @self: a chain
+ *
+ * Returns the id the chain's calls carry.
  *
  * Returns: the id the chain's calls carry
  */
@@ -150,6 +155,8 @@ mitogen_call_chain_call_async (MitogenCallChain *self,
  * @self: a chain
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_call_chain_call_async().
  *
  * Returns: (transfer full) (nullable): the result
  */

@@ -58,6 +58,9 @@ mitogen_call_init (MitogenCall *self)
  * @module: the module called
  * @function: the function called
  *
+ * Creates the call a function module's #MitogenFunc receives: who called,
+ * which function, and where progress goes.
+ *
  * Returns: (transfer full): a new call
  */
 MitogenCall *
@@ -81,6 +84,8 @@ mitogen_call_new (MitogenRouter *router,
  * mitogen_call_get_router:
  * @self: a call
  *
+ * Returns the router of the running context.
+ *
  * Returns: (transfer none) (nullable): the router of the running context
  */
 MitogenRouter *
@@ -92,6 +97,8 @@ mitogen_call_get_router (MitogenCall *self)
 /**
  * mitogen_call_get_caller_id:
  * @self: a call
+ *
+ * Returns the id of the calling context.
  *
  * Returns: the id of the calling context
  */
@@ -105,6 +112,8 @@ mitogen_call_get_caller_id (MitogenCall *self)
  * mitogen_call_get_module:
  * @self: a call
  *
+ * Returns the module's name.
+ *
  * Returns: the module's name
  */
 const gchar *
@@ -116,6 +125,8 @@ mitogen_call_get_module (MitogenCall *self)
 /**
  * mitogen_call_get_function:
  * @self: a call
+ *
+ * Returns the function's name.
  *
  * Returns: the function's name
  */
@@ -129,6 +140,9 @@ mitogen_call_get_function (MitogenCall *self)
  * mitogen_call_get_cancellable:
  * @self: a call
  *
+ * Returns the cancellable of the call, cancelled when the context shuts
+ * down; a long function should watch it.
+ *
  * Returns: (transfer none): cancelled when the context shuts down; a long
  *   function should watch it
  */
@@ -141,6 +155,8 @@ mitogen_call_get_cancellable (MitogenCall *self)
 /**
  * mitogen_call_wants_progress:
  * @self: a call
+ *
+ * Returns whether the caller listens for progress.
  *
  * Returns: whether the caller listens for progress
  */

@@ -50,6 +50,9 @@ mitogen_channel_init (MitogenChannel *self)
  * @dst_handle: the handle to send to there
  * @handle: the handle to receive on here, or 0 to allocate one
  *
+ * Creates a channel: a receiver on @handle here and a sender to @dst_handle
+ * in @dst_id.
+ *
  * Returns: (transfer full): a new channel
  */
 MitogenChannel *
@@ -69,6 +72,8 @@ mitogen_channel_new (MitogenRouter *router,
  * mitogen_channel_get_sender:
  * @self: a channel
  *
+ * Returns the sending half.
+ *
  * Returns: (transfer none): the sending half
  */
 MitogenSender *
@@ -80,6 +85,8 @@ mitogen_channel_get_sender (MitogenChannel *self)
 /**
  * mitogen_channel_get_receiver:
  * @self: a channel
+ *
+ * Returns the receiving half.
  *
  * Returns: (transfer none): the receiving half
  */
@@ -115,6 +122,8 @@ mitogen_channel_send (MitogenChannel *self,
  * @timeout_usec: how long to wait, or -1
  * @cancellable: (nullable): ends the wait
  * @error: return location for an error
+ *
+ * Returns the next message from the other end, as mitogen_receiver_get().
  *
  * Returns: (transfer full) (nullable): the next message from the other
  *   end, as mitogen_receiver_get()

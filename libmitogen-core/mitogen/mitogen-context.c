@@ -17,6 +17,7 @@
 #include "mitogen-protocol.h"
 #include "mitogen-sender-private.h"
 #include "mitogen-transport-registry.h"
+#include "mitogen-parent-stream-private.h"
 
 /**
  * MitogenContext:
@@ -136,6 +137,8 @@ mitogen_context_new (MitogenRouter *router,
  * mitogen_context_get_router:
  * @self: a context
  *
+ * Returns the router messages leave by.
+ *
  * Returns: (transfer none): the router messages leave by
  */
 MitogenRouter *
@@ -147,6 +150,8 @@ mitogen_context_get_router (MitogenContext *self)
 /**
  * mitogen_context_get_context_id:
  * @self: a context
+ *
+ * Returns the context's id.
  *
  * Returns: the context's id
  */
@@ -160,6 +165,8 @@ mitogen_context_get_context_id (MitogenContext *self)
  * mitogen_context_get_name:
  * @self: a context
  *
+ * Returns the context's name, such as `local.4242`.
+ *
  * Returns: the context's name, such as `local.4242`
  */
 const gchar *
@@ -171,6 +178,8 @@ mitogen_context_get_name (MitogenContext *self)
 /**
  * mitogen_context_get_stream:
  * @self: a context
+ *
+ * Returns the stream to the child, if it was started from this process.
  *
  * Returns: (transfer none) (nullable): the stream to the child, if it was
  *   started from this process
@@ -184,6 +193,9 @@ mitogen_context_get_stream (MitogenContext *self)
 /**
  * mitogen_context_is_connected:
  * @self: a context
+ *
+ * Returns %FALSE once a context started from here (directly or through
+ * another) has become unreachable; %TRUE otherwise.
  *
  * Returns: %FALSE once a context started from here (directly or through
  *   another) has become unreachable; %TRUE otherwise
@@ -498,6 +510,8 @@ mitogen_context_call_chained_async (MitogenContext *self,
  * @result: the result given to the callback
  * @error: return location for an error
  *
+ * Finishes mitogen_context_call_async().
+ *
  * Returns: (transfer full) (nullable): the function's result, or %NULL
  *   with @error set as for mitogen_context_call()
  */
@@ -810,6 +824,8 @@ mitogen_context_shutdown_async (MitogenContext *self,
  * @self: a context
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_context_shutdown_async().
  *
  * Returns: %TRUE once the context is gone
  */
@@ -1207,6 +1223,8 @@ mitogen_router_connect_context_async (MitogenRouter *router,
  * @router: the router given to mitogen_router_connect_context_async()
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_router_connect_context_async().
  *
  * Returns: (transfer full) (nullable): the new context
  */

@@ -6,9 +6,39 @@
 
 #include "mitogen-errors.h"
 
+#include <string.h>
+
+/**
+ * mitogen_stream_error_quark:
+ *
+ * The error domain of #MitogenStreamError, errors of streams and file descriptors.
+ *
+ * Returns: the domain's quark
+ */
 G_DEFINE_QUARK (mitogen-stream-error-quark, mitogen_stream_error)
+/**
+ * mitogen_timeout_error_quark:
+ *
+ * The error domain of #MitogenTimeoutError, waits that ended before they got what they waited for.
+ *
+ * Returns: the domain's quark
+ */
 G_DEFINE_QUARK (mitogen-timeout-error-quark, mitogen_timeout_error)
+/**
+ * mitogen_channel_error_quark:
+ *
+ * The error domain of #MitogenChannelError, errors of receivers, senders and channels.
+ *
+ * Returns: the domain's quark
+ */
 G_DEFINE_QUARK (mitogen-channel-error-quark, mitogen_channel_error)
+/**
+ * mitogen_latch_error_quark:
+ *
+ * The error domain of #MitogenLatchError.
+ *
+ * Returns: the domain's quark
+ */
 G_DEFINE_QUARK (mitogen-latch-error-quark, mitogen_latch_error)
 
 /* A call error remembers where it came from: the remote error's own
@@ -73,6 +103,15 @@ call_error_clear (GError *error)
   mitogen_call_error_private_clear (mitogen_call_error_get_private (error));
 }
 
+/**
+ * mitogen_call_error_quark:
+ *
+ * The error domain of #MitogenCallError, errors of remote function calls.
+ * Its errors keep the remote domain, code and context: see
+ * mitogen_call_error_get_remote_domain().
+ *
+ * Returns: the domain's quark
+ */
 /* Written out rather than G_DEFINE_EXTENDED_ERROR, which would name the
  * domain "MitogenCallError" unlike the other four. */
 GQuark
@@ -132,9 +171,58 @@ mitogen_call_error_new_remote (const gchar *context_name,
   return error;
 }
 
+/* A binding (PyGObject, GJS, …) hands a GError back as a new one built
+ * from its domain, code and message alone, so the private data is empty.
+ * The message ends as mitogen_call_error_new_remote() wrote it,
+ * "CONTEXT: MESSAGE (DOMAIN, CODE)": the details are read back from it,
+ * once, under a lock, as the error is const and may be shared. */
+static GMutex parse_lock;
+
+static void
+parse_message (const GError *error, MitogenCallErrorPrivate *priv)
+{
+  const gchar *msg = error->message;
+  const gchar *open, *comma, *colon;
+  gchar *end = NULL;
+  gint64 code;
+
+  if (!msg || !g_str_has_suffix (msg, ")"))
+    return;
+  open = g_strrstr (msg, " (");
+  comma = open ? g_strrstr (open, ", ") : NULL;
+  colon = strstr (msg, ": ");
+  if (!open || !comma || !colon || colon > open || comma == open + 2)
+    return;
+  code = g_ascii_strtoll (comma + 2, &end, 10);
+  if (end == comma + 2 || *end != ')' || end[1] != '\0' || code < G_MININT
+      || code > G_MAXINT)
+    return;
+  priv->remote_domain = g_strndup (open + 2, comma - open - 2);
+  priv->remote_code = (gint) code;
+  priv->context_name = g_strndup (msg, colon - msg);
+}
+
+static MitogenCallErrorPrivate *
+call_error_details (const GError *error)
+{
+  MitogenCallErrorPrivate *priv = mitogen_call_error_get_private (error);
+
+  if (!priv)
+    return NULL;
+  g_mutex_lock (&parse_lock);
+  if (!priv->remote_domain && !priv->context_name)
+    parse_message (error, priv);
+  g_mutex_unlock (&parse_lock);
+  return priv;
+}
+
 /**
  * mitogen_call_error_get_remote_domain:
  * @error: a %MITOGEN_CALL_ERROR
+ *
+ * The domain of the error the called function raised. This works from
+ * any language binding too: bindings rebuild a #GError from its domain,
+ * code and message, and the details are read back from the message.
  *
  * Returns: (nullable): the domain of the error raised remotely, such as
  *   `g-io-error-quark`, or %NULL for an error not from a remote call
@@ -142,7 +230,7 @@ mitogen_call_error_new_remote (const gchar *context_name,
 const gchar *
 mitogen_call_error_get_remote_domain (const GError *error)
 {
-  MitogenCallErrorPrivate *priv = mitogen_call_error_get_private (error);
+  MitogenCallErrorPrivate *priv = call_error_details (error);
   return priv ? priv->remote_domain : NULL;
 }
 
@@ -150,12 +238,16 @@ mitogen_call_error_get_remote_domain (const GError *error)
  * mitogen_call_error_get_remote_code:
  * @error: a %MITOGEN_CALL_ERROR
  *
- * Returns: the code of the error raised remotely
+ * The code of the error the called function raised, in the domain
+ * mitogen_call_error_get_remote_domain() returns.
+ *
+ * Returns: the code of the error raised remotely, 0 for an error not from
+ *   a remote call
  */
 gint
 mitogen_call_error_get_remote_code (const GError *error)
 {
-  MitogenCallErrorPrivate *priv = mitogen_call_error_get_private (error);
+  MitogenCallErrorPrivate *priv = call_error_details (error);
   return priv ? priv->remote_code : 0;
 }
 
@@ -163,11 +255,13 @@ mitogen_call_error_get_remote_code (const GError *error)
  * mitogen_call_error_get_context_name:
  * @error: a %MITOGEN_CALL_ERROR
  *
+ * The name of the context the called function failed in.
+ *
  * Returns: (nullable): the name of the context that raised the error
  */
 const gchar *
 mitogen_call_error_get_context_name (const GError *error)
 {
-  MitogenCallErrorPrivate *priv = mitogen_call_error_get_private (error);
+  MitogenCallErrorPrivate *priv = call_error_details (error);
   return priv ? priv->context_name : NULL;
 }

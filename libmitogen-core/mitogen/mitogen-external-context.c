@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "mitogen-external-context.h"
+#include "mitogen-external-context-private.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -33,7 +33,7 @@
  *
  * It talks to its parent over the descriptors it was started with,
  * replaces its stdin with `/dev/null` and its stdout and stderr with
- * [class@IoLogger] pipes, so nothing a function or its subprocesses print
+ * logger pipes, so nothing a function or its subprocesses print
  * can corrupt the stream, and forwards its log records to the master.
  *
  * `CALL_FUNCTION` messages, accepted only from its parent chain, run one
@@ -135,6 +135,9 @@ mitogen_external_context_init (MitogenExternalContext *self)
 
 /**
  * mitogen_external_context_new:
+ *
+ * Creates the context a child's agent runs: call
+ * mitogen_external_context_bootstrap(), then mitogen_external_context_run().
  *
  * Returns: (transfer full): a context to bootstrap and run
  */
@@ -830,6 +833,8 @@ mitogen_external_context_run (MitogenExternalContext *self)
  * mitogen_external_context_get_broker:
  * @self: a context
  *
+ * Returns the broker.
+ *
  * Returns: (transfer none) (nullable): the broker
  */
 MitogenBroker *
@@ -841,6 +846,8 @@ mitogen_external_context_get_broker (MitogenExternalContext *self)
 /**
  * mitogen_external_context_get_router:
  * @self: a context
+ *
+ * Returns the router.
  *
  * Returns: (transfer none) (nullable): the router
  */
@@ -854,6 +861,8 @@ mitogen_external_context_get_router (MitogenExternalContext *self)
  * mitogen_external_context_get_context:
  * @self: a context
  *
+ * Returns the parent context.
+ *
  * Returns: (transfer none) (nullable): the parent context
  */
 MitogenContext *
@@ -866,6 +875,8 @@ mitogen_external_context_get_context (MitogenExternalContext *self)
  * mitogen_external_context_get_channel:
  * @self: a context
  *
+ * Returns the receiver of `CALL_FUNCTION`.
+ *
  * Returns: (transfer none) (nullable): the receiver of `CALL_FUNCTION`
  */
 MitogenReceiver *
@@ -877,6 +888,8 @@ mitogen_external_context_get_channel (MitogenExternalContext *self)
 /**
  * mitogen_external_context_get_importer:
  * @self: a context
+ *
+ * Returns the importer of function modules.
  *
  * Returns: (transfer none) (nullable): the importer of function modules
  */

@@ -7,7 +7,6 @@
 #include <mitogen/mitogen-broker.h>
 #include <mitogen/mitogen-context.h>
 #include <mitogen/mitogen-importer.h>
-#include <mitogen/mitogen-io-logger.h>
 #include <mitogen/mitogen-receiver.h>
 
 G_BEGIN_DECLS
@@ -37,9 +36,5 @@ MITOGEN_AVAILABLE_IN_ALL
 MitogenReceiver *mitogen_external_context_get_channel    (MitogenExternalContext *self);
 MITOGEN_AVAILABLE_IN_ALL
 MitogenImporter *mitogen_external_context_get_importer   (MitogenExternalContext *self);
-MITOGEN_AVAILABLE_IN_ALL
-MitogenIoLogger *mitogen_external_context_get_stdout_log (MitogenExternalContext *self);
-MITOGEN_AVAILABLE_IN_ALL
-MitogenIoLogger *mitogen_external_context_get_stderr_log (MitogenExternalContext *self);
 
 G_END_DECLS

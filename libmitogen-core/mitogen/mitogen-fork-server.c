@@ -541,6 +541,8 @@ mitogen_fork_server_stop (void)
 /**
  * mitogen_fork_server_get_pid:
  *
+ * Returns the fork server's pid, or 0 if it is not running.
+ *
  * Returns: the fork server's pid, or 0 if it is not running
  */
 GPid

@@ -8,6 +8,7 @@
 
 #include "mitogen-errors.h"
 #include "mitogen-receiver.h"
+#include "mitogen-router-private.h"
 
 /* Ids a context asks the master for at a time: enough that starting
  * children rarely waits for a round trip, few enough that the ids a dead

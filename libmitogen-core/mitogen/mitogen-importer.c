@@ -123,6 +123,9 @@ mitogen_importer_init (MitogenImporter *self)
  * @path: (array zero-terminated=1) (nullable): directories to search, in
  *   order
  *
+ * Creates an importer of function modules: it loads them from @path or
+ * fetches them from the parent (`GET_MODULE`).
+ *
  * Returns: (transfer full): a new importer
  */
 MitogenImporter *
@@ -139,6 +142,9 @@ mitogen_importer_new (const gchar * const *path)
  * mitogen_importer_add_path:
  * @self: an importer
  * @dir: a directory to search after those already given
+ *
+ * Adds @dir to the directories searched for function modules, after those
+ * already given.
  */
 void
 mitogen_importer_add_path (MitogenImporter *self,
@@ -296,6 +302,8 @@ mitogen_importer_set_parent (MitogenImporter *self,
  * mitogen_importer_get_n_requests:
  * @self: an importer
  *
+ * Returns `GET_MODULE` requests sent so far.
+ *
  * Returns: `GET_MODULE` requests sent so far
  */
 guint
@@ -351,6 +359,8 @@ mitogen_importer_request (MitogenImporter *self,
  * @out_requires: (out) (optional) (transfer full) (array zero-terminated=1):
  *   the modules it needs
  * @out_error: (out) (optional) (transfer full): why it was not found
+ *
+ * Returns %TRUE if the parent's answer for @name has arrived.
  *
  * Returns: %TRUE if the parent's answer for @name has arrived
  */
@@ -624,6 +634,9 @@ mitogen_importer_load (MitogenImporter *self,
  * @module: a module name
  * @function: a function name
  * @error: return location for an error
+ *
+ * Returns the function's description, loading its module if need be; %NULL
+ * with %MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION otherwise.
  *
  * Returns: (transfer none) (nullable): the function's description, loading
  *   its module if need be; %NULL with

@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "mitogen-io-logger.h"
+#include "mitogen-io-logger-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -95,6 +95,8 @@ mitogen_io_op (MitogenIoFunc func,
  * @nonblocking: the state of `O_NONBLOCK` wanted
  * @error: return location for an error
  *
+ * Sets or clears `O_NONBLOCK` on @fd.
+ *
  * Returns: %TRUE on success
  */
 gboolean

@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "mitogen-keepalive.h"
+#include "mitogen-keepalive-private.h"
 
 /**
  * MitogenKeepalive:
@@ -91,7 +91,7 @@ declare_dead (MitogenKeepalive *self, MitogenStream *stream)
                  ?: "(unnamed)",
              reason);
   mitogen_keepalive_stop (self);
-  mitogen_stream_disconnect (stream, reason);
+  mitogen_stream_close (stream, reason);
 }
 
 static gboolean

@@ -141,6 +141,9 @@ mitogen_latch_new (void)
  * @item_free: (nullable): frees items left in the latch when it is closed or
  *   finalized, and items refused by a closed latch
  *
+ * Creates a latch whose items left queued when it is closed or finalized are
+ * freed with @item_free.
+ *
  * Returns: (transfer full): a new latch
  */
 MitogenLatch *
@@ -170,6 +173,8 @@ mitogen_latch_empty (MitogenLatch *self)
  * mitogen_latch_size:
  * @self: a latch
  *
+ * Returns the number of queued items.
+ *
  * Returns: the number of queued items
  */
 gsize
@@ -188,6 +193,8 @@ mitogen_latch_size (MitogenLatch *self)
 /**
  * mitogen_latch_is_closed:
  * @self: a latch
+ *
+ * Returns %TRUE once mitogen_latch_close() was called.
  *
  * Returns: %TRUE once mitogen_latch_close() was called
  */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mitogen-errors.h"
+#include "mitogen-message-decoder-private.h"
 
 /**
  * MitogenMessageDecoder:
@@ -86,6 +87,9 @@ mitogen_message_decoder_init (MitogenMessageDecoder *self)
  * @max_message_size: the largest body accepted, or 0 for
  *   %MITOGEN_MAX_MESSAGE_SIZE
  *
+ * Creates a decoder of Mitogen frames, refusing bodies larger than
+ * @max_message_size.
+ *
  * Returns: (transfer full): a new decoder
  */
 MitogenMessageDecoder *
@@ -101,6 +105,8 @@ mitogen_message_decoder_new (gsize max_message_size)
 /**
  * mitogen_message_decoder_get_max_message_size:
  * @self: a decoder
+ *
+ * Returns the largest body accepted.
  *
  * Returns: the largest body accepted
  */
@@ -260,6 +266,9 @@ mitogen_message_decoder_get_body_buffer (MitogenMessageDecoder *self,
  * @self: a decoder
  * @len: bytes written into the space from
  *   mitogen_message_decoder_get_body_buffer()
+ *
+ * Tells the decoder that @len bytes were written into the space it handed
+ * out, completing messages as their bodies fill.
  */
 void
 mitogen_message_decoder_commit_body (MitogenMessageDecoder *self,
@@ -289,6 +298,8 @@ mitogen_message_decoder_get_header_needed (MitogenMessageDecoder *self)
 /**
  * mitogen_message_decoder_pop:
  * @self: a decoder
+ *
+ * Returns the oldest completed message, or %NULL.
  *
  * Returns: (transfer full) (nullable): the oldest completed message, or
  *   %NULL

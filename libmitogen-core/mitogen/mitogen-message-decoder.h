@@ -31,8 +31,6 @@ MITOGEN_AVAILABLE_IN_ALL
 void            mitogen_message_decoder_commit_body     (MitogenMessageDecoder *self,
                                                          gsize len);
 MITOGEN_AVAILABLE_IN_ALL
-gsize           mitogen_message_decoder_get_header_needed (MitogenMessageDecoder *self);
-MITOGEN_AVAILABLE_IN_ALL
 gsize           mitogen_message_decoder_get_max_message_size (MitogenMessageDecoder *self);
 
 G_END_DECLS

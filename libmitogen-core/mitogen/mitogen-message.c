@@ -40,6 +40,9 @@ G_DEFINE_BOXED_TYPE (MitogenMessage, mitogen_message, mitogen_message_ref,
  * @handle: the destination handle
  * @data: (nullable): the body, already serialized
  *
+ * Creates a message to @handle in @dst_id whose body is @data, serialized
+ * already, as a decoder builds it.
+ *
  * Returns: (transfer full): a new message
  */
 MitogenMessage *
@@ -61,6 +64,8 @@ mitogen_message_new_from_bytes (guint32 dst_id,
  * @dst_id: the destination context id
  * @handle: the destination handle
  * @data: (nullable): the body; a floating reference is sunk
+ *
+ * Creates a new message carrying @data.
  *
  * Returns: (transfer full): a new message carrying @data
  */
@@ -106,6 +111,8 @@ mitogen_message_new_dead (guint32 dst_id,
  * mitogen_message_ref:
  * @self: a message
  *
+ * Takes a reference to @self.
+ *
  * Returns: (transfer full): @self
  */
 MitogenMessage *
@@ -119,6 +126,8 @@ mitogen_message_ref (MitogenMessage *self)
 /**
  * mitogen_message_unref:
  * @self: (transfer full): a message
+ *
+ * Drops a reference to @self, freeing it with the last.
  */
 void
 mitogen_message_unref (MitogenMessage *self)
@@ -145,17 +154,24 @@ mitogen_message_unref (MitogenMessage *self)
  * mitogen_message_get_dst_id:
  * @self: a message
  *
+ * Returns the context the message is for.
+ *
  * Returns: the context the message is for
  */
 /**
  * mitogen_message_set_dst_id:
  * @self: a message
  * @id: the context the message is for
+ *
+ * Sets the context the message is for.
  */
 DEFINE_HEADER_FIELD (dst_id)
 /**
  * mitogen_message_get_src_id:
  * @self: a message
+ *
+ * Returns the context that sent the message, as checked by the routers on its
+ * way.
  *
  * Returns: the context that sent the message, as checked by the routers
  *   on its way
@@ -164,11 +180,15 @@ DEFINE_HEADER_FIELD (dst_id)
  * mitogen_message_set_src_id:
  * @self: a message
  * @id: the sending context
+ *
+ * Sets the sending context.
  */
 DEFINE_HEADER_FIELD (src_id)
 /**
  * mitogen_message_get_auth_id:
  * @self: a message
+ *
+ * Returns the context on whose authority the message was sent.
  *
  * Returns: the context on whose authority the message was sent
  */
@@ -176,11 +196,15 @@ DEFINE_HEADER_FIELD (src_id)
  * mitogen_message_set_auth_id:
  * @self: a message
  * @id: the context on whose authority the message is sent
+ *
+ * Sets the context on whose authority the message is sent.
  */
 DEFINE_HEADER_FIELD (auth_id)
 /**
  * mitogen_message_get_handle:
  * @self: a message
+ *
+ * Returns the handle the message is for.
  *
  * Returns: the handle the message is for
  */
@@ -188,11 +212,16 @@ DEFINE_HEADER_FIELD (auth_id)
  * mitogen_message_set_handle:
  * @self: a message
  * @handle: the handle the message is for
+ *
+ * Sets the handle the message is for.
  */
 DEFINE_HEADER_FIELD (handle)
 /**
  * mitogen_message_get_reply_to:
  * @self: a message
+ *
+ * Returns the handle that takes the reply, 0 for none, or
+ * %MITOGEN_HANDLE_IS_DEAD.
  *
  * Returns: the handle that takes the reply, 0 for none, or
  *   %MITOGEN_HANDLE_IS_DEAD
@@ -201,12 +230,16 @@ DEFINE_HEADER_FIELD (handle)
  * mitogen_message_set_reply_to:
  * @self: a message
  * @handle: the handle that takes the reply
+ *
+ * Sets the handle that takes the reply.
  */
 DEFINE_HEADER_FIELD (reply_to)
 
 /**
  * mitogen_message_get_bytes:
  * @self: a message
+ *
+ * Returns the serialized body.
  *
  * Returns: (transfer none): the serialized body
  */
@@ -220,6 +253,8 @@ mitogen_message_get_bytes (const MitogenMessage *self)
  * mitogen_message_get_size:
  * @self: a message
  *
+ * Returns the length of the body in bytes.
+ *
  * Returns: the length of the body in bytes
  */
 gsize
@@ -231,6 +266,8 @@ mitogen_message_get_size (const MitogenMessage *self)
 /**
  * mitogen_message_is_dead:
  * @self: a message
+ *
+ * Returns %TRUE if the message reports a dead or unreachable destination.
  *
  * Returns: %TRUE if the message reports a dead or unreachable destination
  */
@@ -336,6 +373,8 @@ put_be32 (guint8 *p,
  * @self: a message
  * @header: (array fixed-size=26) (out caller-allocates): receives the
  *   %MITOGEN_MESSAGE_HEADER_SIZE bytes of the frame header
+ *
+ * Writes the frame header of @self, big-endian, into @header.
  */
 void
 mitogen_message_encode_header (const MitogenMessage *self,
@@ -355,6 +394,8 @@ mitogen_message_encode_header (const MitogenMessage *self,
 /**
  * mitogen_message_encode:
  * @self: a message
+ *
+ * Returns the whole frame, header and body.
  *
  * Returns: (transfer full): the whole frame, header and body
  */

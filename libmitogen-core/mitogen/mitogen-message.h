@@ -46,7 +46,7 @@ G_BEGIN_DECLS
  * @MITOGEN_HANDLE_DETACHING: a child leaves its parent's supervision
  * @MITOGEN_HANDLE_CALL_SERVICE: a call to a long-lived service
  * @MITOGEN_HANDLE_PING: a keepalive probe; a message with a `reply_to` is
- *   answered with an empty reply by every router (see [class@Keepalive])
+ *   answered with an empty reply by every router
  * @MITOGEN_HANDLE_IS_DEAD: in `reply_to`, marks a message reporting that the
  *   destination is dead or unreachable
  * @MITOGEN_HANDLE_FIRST_DYNAMIC: the first handle mitogen_router_add_handler()

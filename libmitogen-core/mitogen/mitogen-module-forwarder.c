@@ -8,6 +8,7 @@
 
 #include "mitogen-protocol.h"
 #include "mitogen-sent-modules.h"
+#include "mitogen-router-private.h"
 
 /**
  * MitogenModuleForwarder:
@@ -168,6 +169,8 @@ mitogen_module_forwarder_init (MitogenModuleForwarder *self)
  * @router: the intermediate context's router
  * @importer: its importer, which fetches from upstream
  *
+ * Creates a forwarder answering `GET_MODULE` on @router.
+ *
  * Returns: (transfer full): a forwarder answering `GET_MODULE` on @router
  */
 MitogenModuleForwarder *
@@ -191,6 +194,8 @@ mitogen_module_forwarder_new (MitogenRouter *router,
 /**
  * mitogen_module_forwarder_get_n_requests:
  * @self: a forwarder
+ *
+ * Returns `GET_MODULE` requests from children so far.
  *
  * Returns: `GET_MODULE` requests from children so far
  */

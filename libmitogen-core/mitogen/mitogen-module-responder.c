@@ -279,6 +279,9 @@ lookup_locked (MitogenModuleResponder *self,
  *   the modules it needs
  * @error: return location for an error
  *
+ * Returns the module's bytes, or %NULL with
+ * %MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION.
+ *
  * Returns: (transfer full) (nullable): the module's bytes, or %NULL with
  *   %MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION
  */
@@ -424,6 +427,9 @@ mitogen_module_responder_init (MitogenModuleResponder *self)
  * @router: the master's router; the responder answers `GET_MODULE` on it
  * @path: (array zero-terminated=1) (nullable): module directories
  *
+ * Creates a responder answering children's `GET_MODULE` requests on @router
+ * with modules from @path.
+ *
  * Returns: (transfer full): a new responder
  */
 MitogenModuleResponder *
@@ -482,6 +488,8 @@ mitogen_module_responder_get_for_router (MitogenRouter *router)
  * mitogen_module_responder_add_path:
  * @self: a responder
  * @dir: a module directory, searched after those given before
+ *
+ * Adds @dir to the directories modules are served from.
  */
 void
 mitogen_module_responder_add_path (MitogenModuleResponder *self,
@@ -603,6 +611,8 @@ mitogen_module_responder_register_bytes (MitogenModuleResponder *self,
  * mitogen_module_responder_get_n_requests:
  * @self: a responder
  *
+ * Returns `GET_MODULE` requests answered so far.
+ *
  * Returns: `GET_MODULE` requests answered so far
  */
 guint
@@ -619,6 +629,8 @@ mitogen_module_responder_get_n_requests (MitogenModuleResponder *self)
 /**
  * mitogen_module_responder_get_bytes_sent:
  * @self: a responder
+ *
+ * Returns module bytes sent so far.
  *
  * Returns: module bytes sent so far
  */

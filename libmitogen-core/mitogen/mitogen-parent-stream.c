@@ -16,9 +16,12 @@
 #include "mitogen-broker.h"
 #include "mitogen-errors.h"
 #include "mitogen-io.h"
-#include "mitogen-keepalive.h"
+#include "mitogen-keepalive-private.h"
 #include "mitogen-latch.h"
 #include "mitogen-router.h"
+#include "mitogen-broker-private.h"
+#include "mitogen-parent-stream-private.h"
+#include "mitogen-stream-private.h"
 
 /**
  * MitogenParentStream:
@@ -46,7 +49,7 @@
  * after %MITOGEN_BROKER_KILL_DELAY, and it is reaped: nothing the child
  * does keeps it, or a shutdown waiting for it, alive longer.
  *
- * A #MitogenKeepalive watches the link (#MitogenParentStream:keepalive-interval,
+ * A keepalive watches the link (#MitogenParentStream:keepalive-interval,
  * #MitogenParentStream:keepalive-count): a child that stays silent, even to
  * its probes, is disconnected as dead.
  */
@@ -105,6 +108,9 @@ static GParamSpec *props[N_PROPS];
 /**
  * mitogen_parent_stream_get_agent_path:
  *
+ * Returns the agent program: `MITOGEN_AGENT` if set, otherwise the installed
+ * `mitogen-agent`.
+ *
  * Returns: (transfer full): the agent program: `MITOGEN_AGENT` if set,
  *   otherwise the installed `mitogen-agent`
  */
@@ -121,6 +127,10 @@ mitogen_parent_stream_get_agent_path (void)
 /**
  * mitogen_parent_stream_get_upload_agent:
  * @self: a stream
+ *
+ * Returns whether the agent is uploaded: #MitogenParentStream:upload-agent if
+ * set, otherwise whether the transport uploads by default or this process
+ * runs from an uploaded agent itself, with none installed.
  *
  * Returns: whether the agent is uploaded: #MitogenParentStream:upload-agent
  *   if set, otherwise whether the transport uploads by default or this
@@ -181,6 +191,8 @@ mitogen_parent_stream_get_agent_command (MitogenParentStream *self,
 /**
  * mitogen_parent_stream_get_password:
  * @self: a stream
+ *
+ * Returns the password prompts are answered with.
  *
  * Returns: (nullable): the password prompts are answered with
  */
@@ -778,7 +790,7 @@ on_grace_over (gpointer data)
                             G_USEC_PER_SEC);
   g_message ("Stream %s: %s; disconnecting", priv->context_name, reason);
   priv->grace_over = TRUE;
-  mitogen_stream_disconnect (MITOGEN_STREAM (self), reason);
+  mitogen_stream_close (MITOGEN_STREAM (self), reason);
   return G_SOURCE_REMOVE;
 }
 
@@ -792,7 +804,7 @@ shutdown_on_broker (gpointer data)
     return;
   if (!send_shutdown (self))
     {
-      mitogen_stream_disconnect (MITOGEN_STREAM (self), NULL);
+      mitogen_stream_close (MITOGEN_STREAM (self), NULL);
       return;
     }
   if (!priv->grace_timer)
@@ -1058,7 +1070,7 @@ mitogen_parent_stream_class_init (MitogenParentStreamClass *klass)
    * MitogenParentStream:keepalive-interval:
    *
    * Seconds of silence from the child after which it is probed; 0 turns
-   * the keepalive off. See #MitogenKeepalive.
+   * the keepalive off. See mitogen-keepalive.c.
    */
   props[PROP_KEEPALIVE_INTERVAL] =
     g_param_spec_double ("keepalive-interval", NULL, NULL, 0.0, G_MAXINT / 1000,
@@ -1216,6 +1228,8 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
  * mitogen_parent_stream_get_pid:
  * @self: a stream
  *
+ * Returns the child's pid, or 0 before it started.
+ *
  * Returns: the child's pid, or 0 before it started
  */
 GPid
@@ -1227,6 +1241,8 @@ mitogen_parent_stream_get_pid (MitogenParentStream *self)
 /**
  * mitogen_parent_stream_get_connect_timeout:
  * @self: a stream
+ *
+ * Returns the connect timeout, in seconds.
  *
  * Returns: the connect timeout, in seconds
  */
@@ -1240,6 +1256,8 @@ mitogen_parent_stream_get_connect_timeout (MitogenParentStream *self)
  * mitogen_parent_stream_get_context_name:
  * @self: a stream
  *
+ * Returns the child context's name.
+ *
  * Returns: (nullable): the child context's name
  */
 const gchar *
@@ -1251,6 +1269,8 @@ mitogen_parent_stream_get_context_name (MitogenParentStream *self)
 /**
  * mitogen_parent_stream_get_debug:
  * @self: a stream
+ *
+ * Returns whether the child forwards debug records.
  *
  * Returns: whether the child forwards debug records
  */

@@ -82,16 +82,7 @@ struct _MitogenParentStreamClass {
 };
 
 MITOGEN_AVAILABLE_IN_ALL
-gboolean     mitogen_parent_stream_connect       (MitogenParentStream *self,
-                                                  MitogenRouter *router,
-                                                  guint32 context_id,
-                                                  GVariant *config,
-                                                  GCancellable *cancellable,
-                                                  GError **error);
-MITOGEN_AVAILABLE_IN_ALL
 GPid         mitogen_parent_stream_get_pid       (MitogenParentStream *self);
-MITOGEN_AVAILABLE_IN_ALL
-void         mitogen_parent_stream_shutdown      (MitogenParentStream *self);
 MITOGEN_AVAILABLE_IN_ALL
 gboolean     mitogen_parent_stream_wait_exited   (MitogenParentStream *self,
                                                   gint64 timeout_usec,
@@ -119,20 +110,6 @@ gboolean     mitogen_parent_stream_expect_marker (int fd,
                                                   const gchar *marker,
                                                   gint64 deadline,
                                                   GString *output,
-                                                  GError **error);
-MITOGEN_AVAILABLE_IN_ALL
-void         mitogen_parent_stream_quote_output  (const gchar *who,
-                                                  GString *output,
-                                                  GError **error);
-MITOGEN_AVAILABLE_IN_ALL
-gboolean     mitogen_parent_stream_write_secret  (int fd,
-                                                  const gchar *secret,
-                                                  gint64 deadline,
-                                                  GError **error);
-MITOGEN_AVAILABLE_IN_ALL
-gboolean     mitogen_parent_stream_send_config   (int fd,
-                                                  GVariant *config,
-                                                  gint64 deadline,
                                                   GError **error);
 
 /**

@@ -99,6 +99,9 @@ mitogen_process_monitor_init (MitogenProcessMonitor *self)
  * @context: (nullable): where callbacks run; %NULL for the global default
  *   main context
  *
+ * Creates a monitor that reaps the processes it watches and reports their
+ * exit on the broker's thread.
+ *
  * Returns: (transfer full): a new monitor
  */
 MitogenProcessMonitor *
@@ -148,6 +151,8 @@ mitogen_process_monitor_add (MitogenProcessMonitor *self,
 /**
  * mitogen_process_monitor_get_n_watched:
  * @self: a monitor
+ *
+ * Returns how many processes are watched and not yet exited.
  *
  * Returns: how many processes are watched and not yet exited
  */

@@ -141,6 +141,8 @@ mitogen_receiver_init (MitogenReceiver *self)
  *   message
  * @policy: (nullable) (scope forever): who may send here
  *
+ * Creates a new receiver, installed on @router.
+ *
  * Returns: (transfer full): a new receiver, installed on @router
  */
 MitogenReceiver *
@@ -164,6 +166,8 @@ mitogen_receiver_new (MitogenRouter *router,
  * mitogen_receiver_get_handle:
  * @self: a receiver
  *
+ * Returns the handle messages for this receiver are sent to.
+ *
  * Returns: the handle messages for this receiver are sent to
  */
 guint32
@@ -175,6 +179,8 @@ mitogen_receiver_get_handle (MitogenReceiver *self)
 /**
  * mitogen_receiver_get_router:
  * @self: a receiver
+ *
+ * Returns the router.
  *
  * Returns: (transfer none): the router
  */
@@ -188,6 +194,8 @@ mitogen_receiver_get_router (MitogenReceiver *self)
  * mitogen_receiver_get_latch:
  * @self: a receiver
  *
+ * Returns the latch messages queue on.
+ *
  * Returns: (transfer none): the latch messages queue on
  */
 MitogenLatch *
@@ -199,6 +207,8 @@ mitogen_receiver_get_latch (MitogenReceiver *self)
 /**
  * mitogen_receiver_empty:
  * @self: a receiver
+ *
+ * Returns %TRUE if mitogen_receiver_get() would block.
  *
  * Returns: %TRUE if mitogen_receiver_get() would block
  */
@@ -270,7 +280,7 @@ mitogen_receiver_get (MitogenReceiver *self,
 }
 
 /**
- * mitogen_receiver_get_data:
+ * mitogen_receiver_get_value:
  * @self: a receiver
  * @timeout_usec: how long to wait, or -1 for ever
  * @cancellable: (nullable): ends the wait
@@ -282,10 +292,10 @@ mitogen_receiver_get (MitogenReceiver *self,
  *   message without data
  */
 GVariant *
-mitogen_receiver_get_data (MitogenReceiver *self,
-                           gint64 timeout_usec,
-                           GCancellable *cancellable,
-                           GError **error)
+mitogen_receiver_get_value (MitogenReceiver *self,
+                            gint64 timeout_usec,
+                            GCancellable *cancellable,
+                            GError **error)
 {
   g_autoptr(MitogenMessage) msg =
     mitogen_receiver_get (self, timeout_usec, cancellable, error);
@@ -405,6 +415,8 @@ mitogen_receiver_get_async (MitogenReceiver *self,
  * @self: a receiver
  * @result: the result
  * @error: return location for an error
+ *
+ * Finishes mitogen_receiver_get_async().
  *
  * Returns: (transfer full) (nullable): the message, or %NULL with @error
  *   set as for mitogen_receiver_get()

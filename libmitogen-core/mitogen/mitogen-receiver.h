@@ -44,10 +44,10 @@ MitogenMessage  *mitogen_receiver_get_finish (MitogenReceiver *self,
                                               GAsyncResult *result,
                                               GError **error);
 MITOGEN_AVAILABLE_IN_ALL
-GVariant        *mitogen_receiver_get_data   (MitogenReceiver *self,
-                                              gint64 timeout_usec,
-                                              GCancellable *cancellable,
-                                              GError **error);
+GVariant *mitogen_receiver_get_value (MitogenReceiver *self,
+                                      gint64 timeout_usec,
+                                      GCancellable *cancellable,
+                                      GError **error);
 MITOGEN_AVAILABLE_IN_ALL
 void             mitogen_receiver_close      (MitogenReceiver *self);
 

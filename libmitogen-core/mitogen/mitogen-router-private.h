@@ -16,4 +16,16 @@ void mitogen_router_route_from_stream (MitogenRouter *self,
 G_GNUC_INTERNAL
 GPtrArray *mitogen_router_dup_child_streams (MitogenRouter *self);
 
+G_GNUC_INTERNAL
+gboolean       mitogen_router_is_parent_id    (MitogenRouter *self,
+                                               guint32 context_id);
+G_GNUC_INTERNAL
+void           mitogen_router_send_dead       (MitogenRouter *self,
+                                               MitogenMessage *msg,
+                                               const gchar *reason);
+G_GNUC_INTERNAL
+gboolean mitogen_router_policy_is_immediate_child   (MitogenRouter *router,
+                                                     MitogenMessage *msg,
+                                                     MitogenStream *stream);
+
 G_END_DECLS

@@ -5,13 +5,14 @@
 #include "config.h"
 
 #include "mitogen-router.h"
-#include "mitogen-keepalive.h"
+#include "mitogen-keepalive-private.h"
 
 #include "mitogen-router-private.h"
 
 #include "mitogen-errors.h"
 #include "mitogen-id-allocator.h"
 #include "mitogen-log-limiter.h"
+#include "mitogen-stream-private.h"
 
 /* The longest context name kept from ADD_ROUTE: names are for logs and
  * errors, and a child's name must not cost the master more than that. */
@@ -828,6 +829,9 @@ mitogen_router_dup_child_streams (MitogenRouter *self)
  * @self: a router
  * @target_id: a context id
  * @stream: the stream that leads to it
+ *
+ * Routes messages for @target_id through @stream, as an `ADD_ROUTE` from a
+ * child does.
  */
 void
 mitogen_router_add_route (MitogenRouter *self,
@@ -872,6 +876,9 @@ mitogen_router_del_route (MitogenRouter *self,
  * @self: a router
  * @context_id: a context id
  *
+ * Returns the stream messages to @context_id leave by: its route, else the
+ * parent's stream, else %NULL.
+ *
  * Returns: (transfer full) (nullable): the stream messages to @context_id
  *   leave by: its route, else the parent's stream, else %NULL
  */
@@ -890,6 +897,9 @@ mitogen_router_stream_by_id (MitogenRouter *self,
 /**
  * mitogen_router_allocate_handle:
  * @self: a router
+ *
+ * Returns a handle no other handler of this router has had, for a receiver of
+ * one's own.
  *
  * Returns: a handle no other handler of this router has had
  */
@@ -967,6 +977,8 @@ mitogen_router_allocate_id_async (MitogenRouter *self,
  * @result: the result given to the callback
  * @error: return location for an error
  *
+ * Finishes mitogen_router_allocate_id_async().
+ *
  * Returns: a context id, or %MITOGEN_CONTEXT_ID_NONE with @error set
  */
 guint32
@@ -1002,6 +1014,9 @@ mitogen_router_allocate_id (MitogenRouter *self)
 /**
  * mitogen_router_get_id_quota:
  * @self: a router
+ *
+ * Returns how many context ids the master grants, over time, to the contexts
+ * behind each of its direct children.
  *
  * Returns: how many context ids the master grants, over time, to the
  *   contexts behind each of its direct children
@@ -1106,6 +1121,8 @@ mitogen_router_set_context_name (MitogenRouter *self,
  * mitogen_router_dup_context_name:
  * @self: a router
  * @context_id: a context id
+ *
+ * Returns the context's name, or its id as text when unnamed.
  *
  * Returns: (transfer full): the context's name, or its id as text when
  *   unnamed
@@ -1358,6 +1375,8 @@ mitogen_router_new (MitogenBroker *broker)
  * mitogen_router_get_broker:
  * @self: a router
  *
+ * Returns the broker.
+ *
  * Returns: (transfer none): the broker
  */
 MitogenBroker *
@@ -1369,6 +1388,8 @@ mitogen_router_get_broker (MitogenRouter *self)
 /**
  * mitogen_router_get_context_id:
  * @self: a router
+ *
+ * Returns the id of the context this router serves.
  *
  * Returns: the id of the context this router serves
  */
@@ -1382,6 +1403,9 @@ mitogen_router_get_context_id (MitogenRouter *self)
  * mitogen_router_set_context_id:
  * @self: a router
  * @context_id: the id of this context
+ *
+ * Sets the id of the context this router serves, as a child learns it from
+ * its configuration.
  */
 void
 mitogen_router_set_context_id (MitogenRouter *self,
@@ -1416,6 +1440,8 @@ mitogen_router_set_parent_ids (MitogenRouter *self,
  * @self: a router
  * @n_parent_ids: (out): how many
  *
+ * Returns the parent chain.
+ *
  * Returns: (array length=n_parent_ids) (transfer none): the parent chain
  */
 const guint32 *
@@ -1447,6 +1473,8 @@ mitogen_router_is_parent_id (MitogenRouter *self,
  * mitogen_router_get_unidirectional:
  * @self: a router
  *
+ * Returns whether children are kept from reaching each other.
+ *
  * Returns: whether children are kept from reaching each other
  */
 gboolean
@@ -1459,6 +1487,9 @@ mitogen_router_get_unidirectional (MitogenRouter *self)
  * mitogen_router_set_unidirectional:
  * @self: a router
  * @unidirectional: %FALSE to let children reach each other through here
+ *
+ * Sets whether children are kept from reaching each other through this
+ * router; %TRUE by default.
  */
 void
 mitogen_router_set_unidirectional (MitogenRouter *self,
@@ -1470,6 +1501,8 @@ mitogen_router_set_unidirectional (MitogenRouter *self,
 /**
  * mitogen_router_get_max_message_size:
  * @self: a router
+ *
+ * Returns the largest message body routed.
  *
  * Returns: the largest message body routed
  */
@@ -1484,6 +1517,9 @@ mitogen_router_get_max_message_size (MitogenRouter *self)
  * @self: a router
  * @max_message_size: the largest message body routed, and accepted by
  *   streams registered from now on
+ *
+ * Sets the largest message body routed, and accepted by streams registered
+ * from now on.
  */
 void
 mitogen_router_set_max_message_size (MitogenRouter *self,

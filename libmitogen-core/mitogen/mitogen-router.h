@@ -74,9 +74,6 @@ MITOGEN_AVAILABLE_IN_ALL
 const guint32 *mitogen_router_get_parent_ids  (MitogenRouter *self,
                                                gsize *n_parent_ids);
 MITOGEN_AVAILABLE_IN_ALL
-gboolean       mitogen_router_is_parent_id    (MitogenRouter *self,
-                                               guint32 context_id);
-MITOGEN_AVAILABLE_IN_ALL
 gboolean       mitogen_router_get_unidirectional (MitogenRouter *self);
 MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_router_set_unidirectional (MitogenRouter *self,
@@ -149,17 +146,9 @@ gboolean       mitogen_router_del_handler     (MitogenRouter *self,
 MITOGEN_AVAILABLE_IN_ALL
 void           mitogen_router_route           (MitogenRouter *self,
                                                MitogenMessage *msg);
-MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_router_send_dead       (MitogenRouter *self,
-                                               MitogenMessage *msg,
-                                               const gchar *reason);
 
 MITOGEN_AVAILABLE_IN_ALL
 gboolean mitogen_router_policy_has_parent_authority (MitogenRouter *router,
-                                                     MitogenMessage *msg,
-                                                     MitogenStream *stream);
-MITOGEN_AVAILABLE_IN_ALL
-gboolean mitogen_router_policy_is_immediate_child   (MitogenRouter *router,
                                                      MitogenMessage *msg,
                                                      MitogenStream *stream);
 

@@ -87,6 +87,8 @@ mitogen_select_init (MitogenSelect *self)
  * mitogen_select_new:
  * @oneshot: remove each source after its first item
  *
+ * Creates a select, which waits on several receivers or latches at once.
+ *
  * Returns: (transfer full): a new select
  */
 MitogenSelect *
@@ -135,6 +137,8 @@ mitogen_select_add (MitogenSelect *self,
  * @self: a select
  * @source: a source added before
  *
+ * Stops watching @source; returns %TRUE if it was being watched.
+ *
  * Returns: %TRUE if @source was being watched
  */
 gboolean
@@ -161,6 +165,8 @@ mitogen_select_remove (MitogenSelect *self,
  * mitogen_select_size:
  * @self: a select
  *
+ * Returns the number of sources watched.
+ *
  * Returns: the number of sources watched
  */
 guint
@@ -177,6 +183,8 @@ mitogen_select_size (MitogenSelect *self)
 /**
  * mitogen_select_empty:
  * @self: a select
+ *
+ * Returns %TRUE if mitogen_select_get() would block.
  *
  * Returns: %TRUE if mitogen_select_get() would block
  */

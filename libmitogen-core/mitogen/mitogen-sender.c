@@ -55,6 +55,8 @@ mitogen_sender_init (MitogenSender *self)
  * @dst_id: the destination context
  * @dst_handle: the destination handle
  *
+ * Creates a sender of messages to @dst_handle in @dst_id.
+ *
  * Returns: (transfer full): a new sender
  */
 MitogenSender *
@@ -74,6 +76,8 @@ mitogen_sender_new (MitogenRouter *router,
  * mitogen_sender_get_dst_id:
  * @self: a sender
  *
+ * Returns the destination context.
+ *
  * Returns: the destination context
  */
 guint32
@@ -85,6 +89,8 @@ mitogen_sender_get_dst_id (MitogenSender *self)
 /**
  * mitogen_sender_get_dst_handle:
  * @self: a sender
+ *
+ * Returns the destination handle.
  *
  * Returns: the destination handle
  */
@@ -287,6 +293,8 @@ mitogen_sender_send_async (MitogenSender *self,
  * @self: a sender
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_sender_send_async().
  *
  * Returns: %TRUE once sent; %FALSE with an error as mitogen_sender_send()
  */

@@ -62,6 +62,8 @@ mitogen_side_init (MitogenSide *self)
  * @keep_alive: whether the broker's shutdown waits for this side to
  *   disconnect, when it is registered for receiving
  *
+ * Creates one side of @stream around @fd, which it owns and closes.
+ *
  * Returns: (transfer full): a new side
  */
 MitogenSide *
@@ -86,6 +88,8 @@ mitogen_side_new (MitogenBasicStream *stream,
  * mitogen_side_get_stream:
  * @self: a side
  *
+ * Returns the stream the side belongs to.
+ *
  * Returns: (transfer none) (nullable): the stream the side belongs to
  */
 MitogenBasicStream *
@@ -97,6 +101,8 @@ mitogen_side_get_stream (MitogenSide *self)
 /**
  * mitogen_side_get_fd:
  * @self: a side
+ *
+ * Returns the file descriptor, or -1 once closed.
  *
  * Returns: the file descriptor, or -1 once closed
  */
@@ -110,6 +116,8 @@ mitogen_side_get_fd (MitogenSide *self)
  * mitogen_side_get_keep_alive:
  * @self: a side
  *
+ * Returns whether the broker's shutdown waits for this side.
+ *
  * Returns: whether the broker's shutdown waits for this side
  */
 gboolean
@@ -121,6 +129,8 @@ mitogen_side_get_keep_alive (MitogenSide *self)
 /**
  * mitogen_side_is_closed:
  * @self: a side
+ *
+ * Returns %TRUE once mitogen_side_close() was called.
  *
  * Returns: %TRUE once mitogen_side_close() was called
  */
@@ -134,6 +144,8 @@ mitogen_side_is_closed (MitogenSide *self)
  * mitogen_side_fileno:
  * @self: a side
  * @error: return location for an error
+ *
+ * Returns the side's file descriptor, failing once the side is closed.
  *
  * Returns: the file descriptor; -1 with %MITOGEN_STREAM_ERROR_CLOSED once
  *   the side is closed

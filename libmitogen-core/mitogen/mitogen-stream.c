@@ -16,6 +16,9 @@
 #include "mitogen-io.h"
 #include "mitogen-message-decoder.h"
 #include "mitogen-router-private.h"
+#include "mitogen-broker-private.h"
+#include "mitogen-message-decoder-private.h"
+#include "mitogen-stream-private.h"
 
 /**
  * MitogenStream:
@@ -136,7 +139,7 @@ disconnect_on_broker (gpointer data)
 }
 
 /**
- * mitogen_stream_disconnect:
+ * mitogen_stream_close:
  * @self: a stream
  * @reason: (nullable): why, for logs and for waiters' errors
  *
@@ -144,8 +147,7 @@ disconnect_on_broker (gpointer data)
  * soon otherwise. The first reason given is kept.
  */
 void
-mitogen_stream_disconnect (MitogenStream *self,
-                           const gchar *reason)
+mitogen_stream_close (MitogenStream *self, const gchar *reason)
 {
   MitogenStreamPrivate *priv = PRIV (self);
   MitogenBroker *broker = stream_broker (self);
@@ -171,7 +173,7 @@ fail_protocol (MitogenStream *self,
                        MITOGEN_BASIC_STREAM (self)) ?: "(unnamed)", what);
 
   g_message ("%s; disconnecting", reason);
-  mitogen_stream_disconnect (self, reason);
+  mitogen_stream_close (self, reason);
 }
 
 /* What a queued frame costs beyond its bytes: the frame, its list link,
@@ -458,7 +460,7 @@ mitogen_stream_send (MitogenStream *self,
   g_mutex_unlock (&priv->lock);
 
   if (!ok)
-    mitogen_stream_disconnect (self, error->message);
+    mitogen_stream_close (self, error->message);
   else if (start_transmit)
     mitogen_broker_start_transmit (stream_broker (self),
                                    MITOGEN_BASIC_STREAM (self));
@@ -489,7 +491,7 @@ mitogen_stream_on_transmit (MitogenBasicStream *stream,
 
   if (!ok)
     {
-      mitogen_stream_disconnect (self, error->message);
+      mitogen_stream_close (self, error->message);
       return;
     }
   if (drained)
@@ -539,7 +541,7 @@ mitogen_stream_on_receive (MitogenBasicStream *stream,
    * and what it left unread by us can no longer be answered. */
   if (priv->pauses > 0)
     {
-      mitogen_stream_disconnect (self, "The peer closed the connection");
+      mitogen_stream_close (self, "The peer closed the connection");
       return;
     }
 
@@ -580,7 +582,7 @@ mitogen_stream_on_receive (MitogenBasicStream *stream,
     }
   if (n == 0)
     {
-      mitogen_stream_disconnect (self, "The peer closed the connection");
+      mitogen_stream_close (self, "The peer closed the connection");
       return;
     }
 
@@ -857,6 +859,9 @@ mitogen_stream_accept (MitogenStream *self,
  *   mitogen_stream_accept() later
  * @transmit_fd: the descriptor to write; may equal @receive_fd
  *
+ * Creates a framed message stream on @router to @remote_id, reading
+ * @receive_fd and writing @transmit_fd.
+ *
  * Returns: (transfer full): a new stream
  */
 MitogenStream *
@@ -877,6 +882,8 @@ mitogen_stream_new (MitogenRouter *router,
 /**
  * mitogen_stream_get_router:
  * @self: a stream
+ *
+ * Returns the router.
  *
  * Returns: (transfer none) (nullable): the router
  */
@@ -902,6 +909,8 @@ mitogen_stream_set_router (MitogenStream *self,
  * mitogen_stream_get_remote_id:
  * @self: a stream
  *
+ * Returns the id of the context at the other end.
+ *
  * Returns: the id of the context at the other end
  */
 guint32
@@ -926,6 +935,8 @@ mitogen_stream_set_remote_id (MitogenStream *self,
  * mitogen_stream_get_is_privileged:
  * @self: a stream
  *
+ * Returns whether the other end is this context's parent.
+ *
  * Returns: whether the other end is this context's parent
  */
 gboolean
@@ -938,6 +949,8 @@ mitogen_stream_get_is_privileged (MitogenStream *self)
  * mitogen_stream_set_is_privileged:
  * @self: a stream
  * @is_privileged: whether the other end is this context's parent
+ *
+ * Sets whether the other end is this context's parent.
  */
 void
 mitogen_stream_set_is_privileged (MitogenStream *self,
@@ -949,6 +962,8 @@ mitogen_stream_set_is_privileged (MitogenStream *self,
 /**
  * mitogen_stream_get_max_message_size:
  * @self: a stream
+ *
+ * Returns the largest frame body accepted.
  *
  * Returns: the largest frame body accepted
  */
@@ -963,6 +978,8 @@ mitogen_stream_get_max_message_size (MitogenStream *self)
  * @self: a stream
  * @max_message_size: the largest frame body accepted; set it before the
  *   stream receives
+ *
+ * Sets the largest frame body accepted; set it before the stream receives.
  */
 void
 mitogen_stream_set_max_message_size (MitogenStream *self,
@@ -978,6 +995,8 @@ mitogen_stream_set_max_message_size (MitogenStream *self,
  * mitogen_stream_get_disconnect_reason:
  * @self: a stream
  *
+ * Returns why the stream disconnected, or %NULL.
+ *
  * Returns: (nullable): why the stream disconnected, or %NULL
  */
 const gchar *
@@ -990,6 +1009,8 @@ mitogen_stream_get_disconnect_reason (MitogenStream *self)
  * mitogen_stream_get_bytes_received:
  * @self: a stream
  *
+ * Returns bytes read from the peer so far.
+ *
  * Returns: bytes read from the peer so far
  */
 guint64
@@ -1001,6 +1022,8 @@ mitogen_stream_get_bytes_received (MitogenStream *self)
 /**
  * mitogen_stream_get_bytes_sent:
  * @self: a stream
+ *
+ * Returns bytes written to the peer so far.
  *
  * Returns: bytes written to the peer so far
  */
@@ -1020,6 +1043,8 @@ mitogen_stream_get_bytes_sent (MitogenStream *self)
  * mitogen_stream_get_messages_received:
  * @self: a stream
  *
+ * Returns frames decoded so far.
+ *
  * Returns: frames decoded so far
  */
 guint64
@@ -1031,6 +1056,8 @@ mitogen_stream_get_messages_received (MitogenStream *self)
 /**
  * mitogen_stream_get_pending_bytes:
  * @self: a stream
+ *
+ * Returns bytes queued but not yet written.
  *
  * Returns: bytes queued but not yet written
  */
@@ -1049,6 +1076,9 @@ mitogen_stream_get_pending_bytes (MitogenStream *self)
 /**
  * mitogen_stream_get_transmit_window:
  * @self: a stream
+ *
+ * Returns the bytes that may wait to be written before the stream stops being
+ * writable.
  *
  * Returns: the bytes that may wait to be written before the stream stops
  *   being writable
@@ -1100,6 +1130,9 @@ mitogen_stream_set_transmit_window (MitogenStream *self, gsize window)
 /**
  * mitogen_stream_is_writable:
  * @self: a stream
+ *
+ * Returns the value of #MitogenStream:writable: whether a producer that can
+ * wait should send now.
  *
  * Returns: the value of #MitogenStream:writable: whether a producer that
  *   can wait should send now
@@ -1298,6 +1331,8 @@ mitogen_stream_wait_writable_async (MitogenStream *self,
  * @self: a stream
  * @result: the result given to the callback
  * @error: return location for an error
+ *
+ * Finishes mitogen_stream_wait_writable_async().
  *
  * Returns: %TRUE when the producer may send; %FALSE with
  *   %MITOGEN_STREAM_ERROR_DISCONNECTED or %G_IO_ERROR_CANCELLED

@@ -41,22 +41,12 @@ MitogenStream *mitogen_stream_new                (MitogenRouter *router,
                                                   int receive_fd,
                                                   int transmit_fd);
 MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_stream_accept             (MitogenStream *self,
-                                                  int receive_fd,
-                                                  int transmit_fd);
-MITOGEN_AVAILABLE_IN_ALL
 gboolean       mitogen_stream_send               (MitogenStream *self,
                                                   MitogenMessage *msg);
 MITOGEN_AVAILABLE_IN_ALL
 MitogenRouter *mitogen_stream_get_router         (MitogenStream *self);
 MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_stream_set_router         (MitogenStream *self,
-                                                  MitogenRouter *router);
-MITOGEN_AVAILABLE_IN_ALL
 guint32        mitogen_stream_get_remote_id      (MitogenStream *self);
-MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_stream_set_remote_id      (MitogenStream *self,
-                                                  guint32 remote_id);
 MITOGEN_AVAILABLE_IN_ALL
 gboolean       mitogen_stream_get_is_privileged  (MitogenStream *self);
 MITOGEN_AVAILABLE_IN_ALL
@@ -70,8 +60,7 @@ void           mitogen_stream_set_max_message_size (MitogenStream *self,
 MITOGEN_AVAILABLE_IN_ALL
 const gchar   *mitogen_stream_get_disconnect_reason (MitogenStream *self);
 MITOGEN_AVAILABLE_IN_ALL
-void           mitogen_stream_disconnect         (MitogenStream *self,
-                                                  const gchar *reason);
+void mitogen_stream_close (MitogenStream *self, const gchar *reason);
 MITOGEN_AVAILABLE_IN_ALL
 guint64        mitogen_stream_get_bytes_received (MitogenStream *self);
 MITOGEN_AVAILABLE_IN_ALL

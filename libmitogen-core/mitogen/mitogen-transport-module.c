@@ -95,6 +95,8 @@ mitogen_transport_module_init (MitogenTransportModule *self)
  * @name: the transport's name, such as `ssh`
  * @path: the module file
  *
+ * Creates a module, not loaded yet.
+ *
  * Returns: (transfer full): a module, not loaded yet
  */
 MitogenTransportModule *
@@ -114,6 +116,8 @@ mitogen_transport_module_new (const gchar *name,
  * mitogen_transport_module_get_name:
  * @self: a module
  *
+ * Returns the transport's name.
+ *
  * Returns: the transport's name
  */
 const gchar *
@@ -125,6 +129,8 @@ mitogen_transport_module_get_name (MitogenTransportModule *self)
 /**
  * mitogen_transport_module_get_path:
  * @self: a module
+ *
+ * Returns the module file.
  *
  * Returns: the module file
  */

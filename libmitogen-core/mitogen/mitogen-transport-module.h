@@ -22,6 +22,10 @@ G_BEGIN_DECLS
  * MitogenTransportRegisterFunc:
  * @module: the type module to register types against
  *
+ * The function a transport module exports as
+ * %MITOGEN_TRANSPORT_REGISTER_SYMBOL: it registers the module's stream type
+ * against @module and returns it.
+ *
  * Returns: the transport's stream type, a [class@ParentStream] subclass
  */
 typedef GType (*MitogenTransportRegisterFunc) (GTypeModule *module);

@@ -99,6 +99,8 @@ scan_dir (MitogenTransportRegistry *self,
  * mitogen_transport_registry_new:
  * @path: (array zero-terminated=1): directories to scan, in order
  *
+ * Creates a registry of the transports found in @path.
+ *
  * Returns: (transfer full): a registry of the transports found in @path
  */
 MitogenTransportRegistry *
@@ -146,6 +148,8 @@ mitogen_transport_registry_get_default (void)
 /**
  * mitogen_transport_registry_list:
  * @self: a registry
+ *
+ * Returns the transports' names, sorted.
  *
  * Returns: (transfer full) (array zero-terminated=1): the transports'
  *   names, sorted
@@ -326,6 +330,9 @@ mitogen_transport_registry_lookup (MitogenTransportRegistry *self,
  * @self: a registry
  * @name: a transport name
  * @error: return location for an error
+ *
+ * Returns the transport's stream type, a [class@ParentStream] subclass,
+ * loading its module if need be; %G_TYPE_INVALID with @error set.
  *
  * Returns: the transport's stream type, a [class@ParentStream] subclass,
  *   loading its module if need be; %G_TYPE_INVALID with @error set

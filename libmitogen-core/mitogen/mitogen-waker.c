@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "mitogen-waker.h"
+#include "mitogen-waker-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -17,7 +17,6 @@
 #include <mitogen/mitogen-side.h>
 #include <mitogen/mitogen-basic-stream.h>
 #include <mitogen/mitogen-stream.h>
-#include <mitogen/mitogen-waker.h>
 #include <mitogen/mitogen-broker.h>
 #include <mitogen/mitogen-router.h>
 #include <mitogen/mitogen-receiver.h>
@@ -28,11 +27,9 @@
 #include <mitogen/mitogen-call.h>
 #include <mitogen/mitogen-module-info.h>
 #include <mitogen/mitogen-minimize-source.h>
-#include <mitogen/mitogen-io-logger.h>
 #include <mitogen/mitogen-importer.h>
 #include <mitogen/mitogen-transport-module.h>
 #include <mitogen/mitogen-transport-registry.h>
-#include <mitogen/mitogen-keepalive.h>
 #include <mitogen/mitogen-parent-stream.h>
 #include <mitogen/mitogen-agent-bundle.h>
 #include <mitogen/mitogen-context.h>

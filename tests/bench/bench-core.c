@@ -49,7 +49,7 @@ request (MitogenRouter *router, guint32 handle, GVariant *data)
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg);
-  reply = mitogen_receiver_get_data (recv, -1, NULL, &error);
+  reply = mitogen_receiver_get_value (recv, -1, NULL, &error);
   if (error)
     g_error ("request failed: %s", error->message);
   return reply;

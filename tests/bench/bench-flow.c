@@ -201,7 +201,7 @@ sink_total (MitogenRouter *router)
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (recv));
   mitogen_router_route (router, msg);
-  total = mitogen_receiver_get_data (recv, -1, NULL, &error);
+  total = mitogen_receiver_get_value (recv, -1, NULL, &error);
   if (!total)
     g_error ("sink total: %s", error->message);
   return g_variant_get_uint64 (total);

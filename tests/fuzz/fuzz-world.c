@@ -127,10 +127,10 @@ world_init (FuzzWorld *world, gboolean intermediate)
 static void
 world_clear (FuzzWorld *world)
 {
-  mitogen_stream_disconnect (world->child, "the input ended");
+  mitogen_stream_close (world->child, "the input ended");
   g_clear_object (&world->child);
   if (world->parent)
-    mitogen_stream_disconnect (world->parent, "the input ended");
+    mitogen_stream_close (world->parent, "the input ended");
   g_clear_object (&world->parent);
   g_clear_object (&world->router);
 }

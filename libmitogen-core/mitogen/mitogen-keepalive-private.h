@@ -1,11 +1,11 @@
-/* mitogen-keepalive.h
+/* mitogen-keepalive-private.h
  *
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #pragma once
 
-#include <mitogen/mitogen-router.h>
-#include <mitogen/mitogen-stream.h>
+#include "mitogen-router.h"
+#include "mitogen-stream.h"
 
 G_BEGIN_DECLS
 
@@ -24,20 +24,20 @@ G_BEGIN_DECLS
 #define MITOGEN_KEEPALIVE_COUNT 3
 
 #define MITOGEN_TYPE_KEEPALIVE (mitogen_keepalive_get_type ())
-MITOGEN_AVAILABLE_IN_ALL
+G_GNUC_INTERNAL
 G_DECLARE_FINAL_TYPE (MitogenKeepalive, mitogen_keepalive, MITOGEN, KEEPALIVE,
                       GObject)
 
-MITOGEN_AVAILABLE_IN_ALL
+G_GNUC_INTERNAL
 MitogenKeepalive *mitogen_keepalive_new              (MitogenStream *stream,
                                                       GMainContext *context,
                                                       gdouble interval,
                                                       guint count);
-MITOGEN_AVAILABLE_IN_ALL
+G_GNUC_INTERNAL
 void              mitogen_keepalive_stop             (MitogenKeepalive *self);
-MITOGEN_AVAILABLE_IN_ALL
+G_GNUC_INTERNAL
 guint             mitogen_keepalive_get_pings_sent   (MitogenKeepalive *self);
-MITOGEN_AVAILABLE_IN_ALL
+G_GNUC_INTERNAL
 void              mitogen_keepalive_install_responder (MitogenRouter *router);
 
 G_END_DECLS
