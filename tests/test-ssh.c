@@ -7,6 +7,7 @@
 #include <mitogen/mitogen.h>
 #include "mitogen-test-util.h"
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -287,6 +288,105 @@ test_wrong_password (Fixture *f,
                 "permission denied");
 }
 
+/* The server takes passwords and none was given: the error says one is
+ * needed and how to give it, not only "permission denied". */
+static void
+test_password_required (Fixture *f,
+                        gconstpointer data)
+{
+  g_autoptr(GVariant) base = NULL;
+  GVariantDict dict;
+
+  if (!f->sshd)
+    return;
+  if (!user_exists (PASSWORD_USER))
+    {
+      g_test_skip ("no user " PASSWORD_USER "; run scripts/setup-test-env");
+      return;
+    }
+  base = g_variant_ref_sink (password_options (f, PASSWORD));
+  g_variant_dict_init (&dict, base);
+  g_variant_dict_remove (&dict, "password");
+  assert_fails (f, g_variant_dict_end (&dict), MITOGEN_STREAM_ERROR,
+                MITOGEN_STREAM_ERROR_CONNECT, "a password is required");
+}
+
+/* Newer OpenSSH says "user@host: permission denied (…)" in lower case.
+ * The ssh here does not, so a stand-in script plays it: the message is
+ * what is under test, not ssh. */
+static void
+test_permission_denied_lower_case (Fixture *f,
+                                   gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("mitogen-test-ssh-XXXXXX", &error);
+  g_autofree gchar *script = NULL;
+  GVariantDict dict;
+
+  g_assert_no_error (error);
+  script = g_build_filename (dir, "ssh", NULL);
+  g_assert_true (g_file_set_contents (
+    script,
+    "#!/bin/sh\necho 'root@example.invalid: permission denied (publickey).' >&2\n"
+    "exit 255\n",
+    -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (script, 0755), ==, 0);
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "hostname", "s", "example.invalid");
+  g_variant_dict_insert (&dict, "ssh-path", "s", script);
+  g_variant_dict_insert (&dict, "upload-agent", "b", FALSE);
+  assert_fails (f, g_variant_dict_end (&dict), MITOGEN_STREAM_ERROR,
+                MITOGEN_STREAM_ERROR_CONNECT, "ssh: permission denied logging in");
+  g_unlink (script);
+  g_rmdir (dir);
+}
+
+/* Compression, keepalives, identities-only, the debug level and extra
+ * arguments reach the real ssh's command line, and it logs in with them. */
+static void
+test_options (Fixture *f,
+              gconstpointer data)
+{
+  g_autoptr(GVariant) base = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *cmdline = NULL;
+  gsize len;
+  GVariantDict dict;
+  static const gchar *const expected[] = {
+    "Compression=yes", "ServerAliveInterval=7", "ServerAliveCountMax=4",
+    "LogLevel=DEBUG1", "IdentitiesOnly=yes", "ConnectionAttempts=2", NULL,
+  };
+
+  if (!f->sshd)
+    return;
+  base = g_variant_ref_sink (ssh_options (f, "ignore", NULL, 0));
+  g_variant_dict_init (&dict, base);
+  g_variant_dict_insert (&dict, "compression", "b", TRUE);
+  g_variant_dict_insert (&dict, "keepalive-interval", "i", 7);
+  g_variant_dict_insert (&dict, "keepalive-count", "i", 4);
+  g_variant_dict_insert (&dict, "ssh-debug-level", "i", 1);
+  g_variant_dict_insert (&dict, "ssh-args", "^as",
+                         (const gchar *[]) { "-o", "ConnectionAttempts=2", NULL });
+  f->ctx = mitogen_router_connect_context (f->router, "ssh", g_variant_dict_end (&dict),
+                                           NULL, NULL, &error);
+  g_assert_no_error (error);
+  assert_works (f);
+  path = g_strdup_printf ("/proc/%d/cmdline",
+                          mitogen_parent_stream_get_pid (MITOGEN_PARENT_STREAM (
+                            mitogen_context_get_stream (f->ctx))));
+  g_assert_true (g_file_get_contents (path, &cmdline, &len, NULL));
+  for (guint i = 0; expected[i]; i++)
+    {
+      gboolean found = FALSE;
+
+      for (gsize at = 0; at < len; at += strlen (cmdline + at) + 1)
+        found = found || g_str_equal (cmdline + at, expected[i]);
+      g_assert_true (found);
+    }
+}
+
 /* A server that completes TCP's handshake (the kernel does, for a
  * listening socket) but never says a word: ssh waits for its banner until
  * the connect timeout. */
@@ -341,5 +441,8 @@ main (int argc,
   ADD ("/ssh/password", test_password);
   ADD ("/ssh/wrong-password", test_wrong_password);
   ADD ("/ssh/connect-timeout", test_connect_timeout);
+  ADD ("/ssh/password-required", test_password_required);
+  ADD ("/ssh/options", test_options);
+  ADD ("/ssh/permission-denied-lower-case", test_permission_denied_lower_case);
   return g_test_run ();
 }

@@ -272,7 +272,9 @@ test_wrong_password (Fixture *f,
           &error);
       g_test_message ("%s", error ? error->message : "(no error)");
       g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
-      g_assert_nonnull (strstr (error->message, "incorrect password for " TARGET_USER));
+      /* Whose password sudo asked for: the caller's, not the target's. */
+      g_assert_nonnull (strstr (error->message, "incorrect password for " ADMIN_USER));
+      g_assert_nonnull (strstr (error->message, "as " TARGET_USER));
       g_assert_null (strstr (error->message, "not-the-password"));
       g_assert_null (f->ctx);
       /* Refused, not timed out. */
@@ -316,6 +318,49 @@ test_no_password (Fixture *f,
   g_test_trap_assert_passed ();
 }
 
+/* sudo-args Mitogen knows set options; one it does not is refused by
+ * name, before sudo runs. */
+static void
+test_sudo_args (Fixture *f,
+                gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) home = NULL;
+  g_autoptr(GVariant) home_value = NULL;
+  struct passwd *pw;
+  GVariantDict dict;
+
+  if (!can_run ())
+    return;
+  g_variant_dict_init (&dict, sudo_options (NULL));
+  g_variant_dict_insert (&dict, "sudo-args", "^as",
+                         (const gchar *[]) { "-H", "--bogus-flag", NULL });
+  f->ctx = mitogen_router_connect_context (
+      f->router, "sudo", g_variant_dict_end (&dict), NULL, NULL, &error);
+  g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
+  g_assert_nonnull (strstr (error->message, "--bogus-flag"));
+  g_assert_null (f->ctx);
+  g_clear_error (&error);
+
+  /* -H and -u from sudo-args: HOME is the target's. */
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "connect-timeout", "d", CONNECT_TIMEOUT);
+  g_variant_dict_insert (&dict, "sudo-args", "^as",
+                         (const gchar *[]) { "-H", "-u", TARGET_USER, NULL });
+  f->ctx = mitogen_router_connect_context (
+      f->router, "sudo", g_variant_dict_end (&dict), NULL, NULL, &error);
+  g_assert_no_error (error);
+  assert_runs_as_target (f->ctx);
+  home = mitogen_context_call (f->ctx, "core.getenv",
+                               g_variant_new ("(s)", "HOME"), NULL, &error);
+  g_assert_no_error (error);
+  home_value = g_variant_get_maybe (home);
+  g_assert_nonnull (home_value);
+  pw = getpwnam (TARGET_USER);
+  g_assert_nonnull (pw);
+  g_assert_cmpstr (g_variant_get_string (home_value, NULL), ==, pw->pw_dir);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -329,6 +374,7 @@ main (int argc,
   ADD ("/sudo/right-password", test_right_password);
   ADD ("/sudo/wrong-password", test_wrong_password);
   ADD ("/sudo/no-password", test_no_password);
+  ADD ("/sudo/sudo-args", test_sudo_args);
 #undef ADD
 
   return g_test_run ();

@@ -68,6 +68,10 @@ static const HopForm hop_forms[] = {
     "container", FALSE },
   { "jail", "jail:NAME", "a process in a FreeBSD jail (jexec)", parse_argument,
     "container", FALSE },
+  { "su", "su:USER", "a process as USER, through su", parse_argument,
+    "username", TRUE },
+  { "doas", "doas:USER", "a process as USER, through doas", parse_argument,
+    "username", TRUE },
 };
 
 static const HopForm *
@@ -264,6 +268,8 @@ cli_add_common_options (GVariant *options,
       if (cli_options.known_hosts)
         g_variant_dict_insert (&dict, "known-hosts-file", "s",
                                cli_options.known_hosts);
+      if (cli_options.ssh_compression)
+        g_variant_dict_insert (&dict, "compression", "b", TRUE);
     }
   return g_variant_dict_end (&dict);
 }

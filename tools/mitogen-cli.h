@@ -29,6 +29,7 @@ typedef struct
   gchar *identity_file;
   gchar *known_hosts;
   gboolean recursive; /* copy -r */
+  gboolean ssh_compression;
 } CliOptions;
 
 extern CliOptions cli_options;

@@ -107,6 +107,8 @@ static const GOptionEntry option_entries[] = {
     "PATH" },
   { "recursive", 'r', 0, G_OPTION_ARG_NONE, &cli_options.recursive,
     "copy: directories and everything below them", NULL },
+  { "ssh-compression", 0, 0, G_OPTION_ARG_NONE, &cli_options.ssh_compression,
+    "ssh hops: compress the link (for slow networks)", NULL },
   { NULL }
 };
 

@@ -23,7 +23,8 @@
  * and `upload-agent`), and `hostname`,
  * `username`, `port` (0: ssh's default), `identity-file`,
  * `check-host-keys` (`enforce`, `accept-new` or `ignore`),
- * `known-hosts-file`, `compression` (`-C`), `ssh-path` (default
+ * `known-hosts-file`, `compression`, `keepalive-interval`,
+ * `keepalive-count`, `identities-only`, `ssh-debug-level`, `ssh-path` (default
  * `ssh`) and `ssh-args` (extra arguments, placed before the host name).
  */
 #define MITOGEN_TYPE_SSH_STREAM (mitogen_ssh_stream_get_type ())
@@ -40,6 +41,10 @@ struct _MitogenSshStream {
   gchar *check_host_keys;
   gchar *known_hosts_file;
   gboolean compression;
+  gint keepalive_interval;
+  gint keepalive_count;
+  gboolean identities_only;
+  gint ssh_debug_level;
   gchar *ssh_path;
   gchar **ssh_args;
 };
@@ -56,6 +61,10 @@ enum {
   PROP_CHECK_HOST_KEYS,
   PROP_KNOWN_HOSTS_FILE,
   PROP_COMPRESSION,
+  PROP_KEEPALIVE_INTERVAL,
+  PROP_KEEPALIVE_COUNT,
+  PROP_IDENTITIES_ONLY,
+  PROP_SSH_DEBUG_LEVEL,
   PROP_SSH_PATH,
   PROP_SSH_ARGS,
   N_PROPS
@@ -123,7 +132,11 @@ mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
   argv = g_ptr_array_new ();
   g_ptr_array_add (argv, g_strdup (self->ssh_path ? self->ssh_path : "ssh"));
   g_ptr_array_add (argv, g_strdup ("-T"));
-  add_option (argv, "LogLevel", "ERROR");
+  /* Debug output goes where ssh's errors go, read during the bootstrap
+   * (bounded there) and quoted if it fails. */
+  add_option (argv, "LogLevel",
+              (const gchar *[]) { "ERROR", "DEBUG1", "DEBUG2",
+                                  "DEBUG3" }[CLAMP (self->ssh_debug_level, 0, 3)]);
   add_option (argv, "BatchMode", password ? "no" : "yes");
   if (timeout > 0)
     {
@@ -151,8 +164,19 @@ mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
                   "publickey,keyboard-interactive,password");
       add_option (argv, "NumberOfPasswordPrompts", "1");
     }
-  if (self->compression)
-    g_ptr_array_add (argv, g_strdup ("-C"));
+  add_option (argv, "Compression", self->compression ? "yes" : "no");
+  if (self->keepalive_interval > 0)
+    {
+      g_autofree gchar *interval = g_strdup_printf ("%d", self->keepalive_interval);
+
+      add_option (argv, "ServerAliveInterval", interval);
+    }
+  if (self->keepalive_count > 0)
+    {
+      g_autofree gchar *count = g_strdup_printf ("%d", self->keepalive_count);
+
+      add_option (argv, "ServerAliveCountMax", count);
+    }
   if (self->port > 0)
     {
       g_ptr_array_add (argv, g_strdup ("-p"));
@@ -167,8 +191,11 @@ mitogen_ssh_stream_get_boot_command (MitogenParentStream *stream,
     {
       g_ptr_array_add (argv, g_strdup ("-i"));
       g_ptr_array_add (argv, g_strdup (self->identity_file));
-      add_option (argv, "IdentitiesOnly", "yes");
     }
+  /* Only the keys named: an agent's many keys would use up the server's
+   * MaxAuthTries before the right one. */
+  if (self->identities_only && (self->identity_file || password))
+    add_option (argv, "IdentitiesOnly", "yes");
   for (gchar **arg = self->ssh_args; arg && *arg; arg++)
     g_ptr_array_add (argv, g_strdup (*arg));
   g_ptr_array_add (argv, g_strdup (self->hostname));
@@ -214,7 +241,22 @@ mitogen_ssh_stream_check_output (MitogenParentStream *stream,
                    self->hostname);
       return TRUE;
     }
-  if (strstr (text, "Permission denied"))
+  /* Newer OpenSSH: "user@host: Permission denied (…)"; some servers
+   * say it in lower case. */
+  if (g_strstr_len (text, -1, "ermission denied") &&
+      !mitogen_parent_stream_get_password (stream) &&
+      (strstr (text, "password") || strstr (text, "keyboard-interactive")))
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "ssh: permission denied logging in to %s%s%s: the server "
+                   "offers password login, and a password is required but "
+                   "none was given (give one with --ask-password or "
+                   "--password-fd, or the password option)",
+                   self->username ? self->username : "",
+                   self->username ? "@" : "", self->hostname);
+      return TRUE;
+    }
+  if (strstr (text, "Permission denied") || strstr (text, "permission denied"))
     {
       g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
                    "ssh: permission denied logging in to %s%s%s%s",
@@ -288,6 +330,18 @@ mitogen_ssh_stream_get_property (GObject *object,
     case PROP_COMPRESSION:
       g_value_set_boolean (value, self->compression);
       break;
+    case PROP_KEEPALIVE_INTERVAL:
+      g_value_set_int (value, self->keepalive_interval);
+      break;
+    case PROP_KEEPALIVE_COUNT:
+      g_value_set_int (value, self->keepalive_count);
+      break;
+    case PROP_IDENTITIES_ONLY:
+      g_value_set_boolean (value, self->identities_only);
+      break;
+    case PROP_SSH_DEBUG_LEVEL:
+      g_value_set_int (value, self->ssh_debug_level);
+      break;
     case PROP_SSH_PATH:
       g_value_set_string (value, self->ssh_path);
       break;
@@ -340,6 +394,18 @@ mitogen_ssh_stream_set_property (GObject *object,
       break;
     case PROP_COMPRESSION:
       self->compression = g_value_get_boolean (value);
+      break;
+    case PROP_KEEPALIVE_INTERVAL:
+      self->keepalive_interval = g_value_get_int (value);
+      break;
+    case PROP_KEEPALIVE_COUNT:
+      self->keepalive_count = g_value_get_int (value);
+      break;
+    case PROP_IDENTITIES_ONLY:
+      self->identities_only = g_value_get_boolean (value);
+      break;
+    case PROP_SSH_DEBUG_LEVEL:
+      self->ssh_debug_level = g_value_get_int (value);
       break;
     case PROP_SSH_PATH:
       set_string (&self->ssh_path, value, "ssh");
@@ -435,10 +501,43 @@ mitogen_ssh_stream_class_init (MitogenSshStreamClass *klass)
   /**
    * MitogenSshStream:compression:
    *
-   * Whether to compress the link (`-C`).
+   * Whether ssh compresses the link (`Compression=yes`, or `no`, which
+   * overrides ssh_config).
    */
   props[PROP_COMPRESSION] =
     g_param_spec_boolean ("compression", NULL, NULL, FALSE, RW);
+  /**
+   * MitogenSshStream:keepalive-interval:
+   *
+   * Seconds between ssh's keepalive probes (`ServerAliveInterval`); 0
+   * leaves ssh's setting.
+   */
+  props[PROP_KEEPALIVE_INTERVAL] =
+    g_param_spec_int ("keepalive-interval", NULL, NULL, 0, G_MAXINT, 0, RW);
+  /**
+   * MitogenSshStream:keepalive-count:
+   *
+   * Probes unanswered before ssh gives up (`ServerAliveCountMax`); 0
+   * leaves ssh's setting.
+   */
+  props[PROP_KEEPALIVE_COUNT] =
+    g_param_spec_int ("keepalive-count", NULL, NULL, 0, G_MAXINT, 0, RW);
+  /**
+   * MitogenSshStream:identities-only:
+   *
+   * Whether ssh offers only the identity file's key (`IdentitiesOnly`)
+   * when there is one or a password, not an agent's keys too.
+   */
+  props[PROP_IDENTITIES_ONLY] =
+    g_param_spec_boolean ("identities-only", NULL, NULL, TRUE, RW);
+  /**
+   * MitogenSshStream:ssh-debug-level:
+   *
+   * ssh's debug level, 0 to 3 (`LogLevel=DEBUG1` … `DEBUG3`); what it
+   * says is logged with the connect's errors.
+   */
+  props[PROP_SSH_DEBUG_LEVEL] =
+    g_param_spec_int ("ssh-debug-level", NULL, NULL, 0, 3, 0, RW);
   /**
    * MitogenSshStream:ssh-path:
    *
@@ -465,6 +564,7 @@ static void
 mitogen_ssh_stream_init (MitogenSshStream *self)
 {
   self->check_host_keys = g_strdup ("enforce");
+  self->identities_only = TRUE;
   self->ssh_path = g_strdup ("ssh");
 }
 

@@ -18,8 +18,8 @@
  *
  * Options: those of [class@Mitogen.ParentStream] (among them `password`
  * and `upload-agent`), and `username` (default `root`), `preserve-env` (`-E`), `set-home` (`-H`), `login`
- * (`-i`), `sudo-path` (default `sudo`) and `sudo-args` (extra arguments,
- * placed before `--`).
+ * (`-i`), `selinux-role` (`-r`), `selinux-type` (`-t`), `sudo-path`
+ * (default `sudo`) and `sudo-args` (parsed as Mitogen does).
  */
 #define MITOGEN_TYPE_SUDO_STREAM (mitogen_sudo_stream_get_type ())
 G_DECLARE_FINAL_TYPE (MitogenSudoStream, mitogen_sudo_stream, MITOGEN,
@@ -34,6 +34,10 @@ struct _MitogenSudoStream {
   gboolean login;
   gchar *sudo_path;
   gchar **sudo_args;
+  gchar *selinux_role;
+  gchar *selinux_type;
+  /* Whose password sudo asked for, from its prompt. */
+  gchar *asked_for;
 };
 
 G_DEFINE_DYNAMIC_TYPE (MitogenSudoStream, mitogen_sudo_stream,
@@ -47,14 +51,90 @@ enum {
   PROP_LOGIN,
   PROP_SUDO_PATH,
   PROP_SUDO_ARGS,
+  PROP_SELINUX_ROLE,
+  PROP_SELINUX_TYPE,
   N_PROPS
 };
 
 static GParamSpec *props[N_PROPS];
 
 /* Passed with -p, so that the prompt is recognised whatever the locale or
- * the PAM stack would have said. No `%`: sudo expands those. */
-#define SUDO_PROMPT "mitogen-sudo-password:"
+ * the PAM stack would have said. sudo expands `%p` to the user whose
+ * password it asks for: the caller's, the target's (targetpw) or root's
+ * (rootpw), which the wrong-password error names. */
+#define SUDO_PROMPT_START "mitogen-sudo-password("
+#define SUDO_PROMPT_END "):"
+#define SUDO_PROMPT SUDO_PROMPT_START "%p" SUDO_PROMPT_END
+
+/* Takes @arg's value, the rest of it (`-uUSER`, `--user=USER`) or the
+ * next argument, into @field. */
+static gboolean
+take_value (gchar ***args,
+            const gchar *arg,
+            gsize flag_len,
+            gchar **field,
+            GError **error)
+{
+  const gchar *value = arg + flag_len;
+
+  if (*value == '=')
+    value++;
+  if (!*value)
+    {
+      if (!(*args)[1])
+        {
+          g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                       "sudo-args: %s needs a value", arg);
+          return FALSE;
+        }
+      value = *++*args;
+    }
+  g_free (*field);
+  *field = g_strdup (value);
+  return TRUE;
+}
+
+/* sudo-args as Mitogen parses them: the flags it knows set the options
+ * they stand for; any other would change how sudo runs the agent in ways
+ * the bootstrap cannot follow, so is refused, by name. */
+static gboolean
+parse_sudo_args (MitogenSudoStream *self,
+                 GError **error)
+{
+  for (gchar **arg = self->sudo_args; arg && *arg; arg++)
+    {
+      const gchar *a = *arg;
+
+      if (g_str_equal (a, "-E") || g_str_equal (a, "--preserve-env"))
+        self->preserve_env = TRUE;
+      else if (g_str_equal (a, "-H") || g_str_equal (a, "--set-home"))
+        self->set_home = TRUE;
+      else if (g_str_equal (a, "-i") || g_str_equal (a, "--login"))
+        self->login = TRUE;
+      else if (g_str_has_prefix (a, "-u") || g_str_has_prefix (a, "--user"))
+        {
+          if (!take_value (&arg, a, a[1] == '-' ? 6 : 2, &self->username, error))
+            return FALSE;
+        }
+      else if (g_str_has_prefix (a, "-r") || g_str_has_prefix (a, "--role"))
+        {
+          if (!take_value (&arg, a, a[1] == '-' ? 6 : 2, &self->selinux_role, error))
+            return FALSE;
+        }
+      else if (g_str_has_prefix (a, "-t") || g_str_has_prefix (a, "--type"))
+        {
+          if (!take_value (&arg, a, a[1] == '-' ? 6 : 2, &self->selinux_type, error))
+            return FALSE;
+        }
+      else
+        {
+          g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                       "sudo-args: unsupported sudo argument “%s”", a);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
 
 /* Mitogen's `sudo.USER`. */
 static gchar *
@@ -73,7 +153,7 @@ mitogen_sudo_stream_get_boot_command (MitogenParentStream *stream,
   g_auto(GStrv) agent = mitogen_parent_stream_get_agent_command (stream, error);
   GPtrArray *argv;
 
-  if (!agent)
+  if (!agent || !parse_sudo_args (self, error))
     return NULL;
   argv = g_ptr_array_new ();
   g_ptr_array_add (argv, g_strdup (self->sudo_path ? self->sudo_path : "sudo"));
@@ -91,8 +171,16 @@ mitogen_sudo_stream_get_boot_command (MitogenParentStream *stream,
     g_ptr_array_add (argv, g_strdup ("-H"));
   if (self->login)
     g_ptr_array_add (argv, g_strdup ("-i"));
-  for (gchar **arg = self->sudo_args; arg && *arg; arg++)
-    g_ptr_array_add (argv, g_strdup (*arg));
+  if (self->selinux_role)
+    {
+      g_ptr_array_add (argv, g_strdup ("-r"));
+      g_ptr_array_add (argv, g_strdup (self->selinux_role));
+    }
+  if (self->selinux_type)
+    {
+      g_ptr_array_add (argv, g_strdup ("-t"));
+      g_ptr_array_add (argv, g_strdup (self->selinux_type));
+    }
   g_ptr_array_add (argv, g_strdup ("--"));
   for (guint i = 0; agent[i]; i++)
     g_ptr_array_add (argv, g_strdup (agent[i]));
@@ -119,7 +207,10 @@ mitogen_sudo_stream_check_output (MitogenParentStream *stream,
     if (strstr (text, bad_password[i]))
       {
         g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
-                     "sudo: incorrect password for %s", self->username);
+                     "sudo: incorrect password for %s (sudo asked for %s's "
+                     "password to run the agent as %s)",
+                     self->asked_for ? self->asked_for : self->username,
+                     self->asked_for ? self->asked_for : "a", self->username);
         return TRUE;
       }
   for (guint i = 0; not_allowed[i]; i++)
@@ -150,7 +241,22 @@ static gboolean
 mitogen_sudo_stream_is_prompt (MitogenParentStream *stream,
                                GString *output)
 {
-  return g_str_has_suffix (output->str, SUDO_PROMPT);
+  MitogenSudoStream *self = MITOGEN_SUDO_STREAM (stream);
+  const gchar *start;
+
+  if (!g_str_has_suffix (output->str, SUDO_PROMPT_END))
+    return FALSE;
+  start = g_strrstr (output->str, SUDO_PROMPT_START);
+  if (!start || strchr (start, '\n'))
+    return FALSE;
+  start += strlen (SUDO_PROMPT_START);
+  g_free (self->asked_for);
+  self->asked_for = g_strndup (start, (gsize) (output->str + output->len -
+                                               strlen (SUDO_PROMPT_END) - start));
+  /* Not expanded (sudo-rs): nobody to name. */
+  if (g_str_equal (self->asked_for, "%p"))
+    g_clear_pointer (&self->asked_for, g_free);
+  return TRUE;
 }
 
 static void
@@ -180,6 +286,12 @@ mitogen_sudo_stream_get_property (GObject *object,
       break;
     case PROP_SUDO_ARGS:
       g_value_set_boxed (value, self->sudo_args);
+      break;
+    case PROP_SELINUX_ROLE:
+      g_value_set_string (value, self->selinux_role);
+      break;
+    case PROP_SELINUX_TYPE:
+      g_value_set_string (value, self->selinux_type);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -221,6 +333,14 @@ mitogen_sudo_stream_set_property (GObject *object,
       g_strfreev (self->sudo_args);
       self->sudo_args = g_value_dup_boxed (value);
       break;
+    case PROP_SELINUX_ROLE:
+      g_free (self->selinux_role);
+      self->selinux_role = g_value_dup_string (value);
+      break;
+    case PROP_SELINUX_TYPE:
+      g_free (self->selinux_type);
+      self->selinux_type = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -234,6 +354,9 @@ mitogen_sudo_stream_finalize (GObject *object)
   g_free (self->username);
   g_free (self->sudo_path);
   g_strfreev (self->sudo_args);
+  g_free (self->selinux_role);
+  g_free (self->selinux_type);
+  g_free (self->asked_for);
   G_OBJECT_CLASS (mitogen_sudo_stream_parent_class)->finalize (object);
 }
 
@@ -296,11 +419,29 @@ mitogen_sudo_stream_class_init (MitogenSudoStreamClass *klass)
   /**
    * MitogenSudoStream:sudo-args:
    *
-   * Further arguments to sudo, placed before the command.
+   * Further arguments to sudo, as Mitogen's `sudo_args`: `-E`, `-H`,
+   * `-i`, `-u USER`, `-r ROLE` and `-t TYPE` (and their long forms) set
+   * the options they stand for; any other fails the connect, naming it.
    */
   props[PROP_SUDO_ARGS] =
     g_param_spec_boxed ("sudo-args", NULL, NULL, G_TYPE_STRV,
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenSudoStream:selinux-role:
+   *
+   * The SELinux role to run the agent with (`-r`), or %NULL.
+   */
+  props[PROP_SELINUX_ROLE] =
+    g_param_spec_string ("selinux-role", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenSudoStream:selinux-type:
+   *
+   * The SELinux type to run the agent with (`-t`), or %NULL.
+   */
+  props[PROP_SELINUX_TYPE] =
+    g_param_spec_string ("selinux-type", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
