@@ -258,8 +258,11 @@ test_shutdown_stopped_child (void)
 }
 
 /* Disposing a master with a child and a grandchild alive: the README's
- * programs end this way. Run in a subprocess, whose log lines it counts. */
+ * programs end this way. Run in a subprocess, whose log records it counts:
+ * no warning, and at most one line for each context (on a loaded machine
+ * each may outlast its grace period, which is said once). */
 static guint log_lines;
+static guint log_warnings;
 
 static GLogWriterOutput
 count_lines (GLogLevelFlags level,
@@ -267,7 +270,10 @@ count_lines (GLogLevelFlags level,
              gsize n_fields,
              gpointer user_data)
 {
-  log_lines++;
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    log_warnings++;
+  if (!(level & G_LOG_LEVEL_DEBUG))
+    log_lines++;
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
@@ -310,9 +316,10 @@ dispose_with_chain (void)
    * machine), and without spinning. */
   g_assert_cmpint (g_get_monotonic_time () - start, <,
                    MITOGEN_BROKER_SHUTDOWN_TIMEOUT + MITOGEN_BROKER_KILL_BOUND
-                       + 3 * G_USEC_PER_SEC);
+                       + mitogen_test_scaled (3 * G_USEC_PER_SEC));
   g_assert_cmpfloat (cpu_seconds () - cpu, <, 0.5);
-  g_assert_cmpuint (log_lines, <=, 1);
+  g_assert_cmpuint (log_warnings, ==, 0);
+  g_assert_cmpuint (log_lines, <=, 2);
   assert_reaped (child_pid);
   wait_until (process_gone, grandchild_pid, "the grandchild to exit");
 }

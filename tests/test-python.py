@@ -177,6 +177,29 @@ class ContextTest(unittest.TestCase):
         self.assertIsNone(Mitogen.call_error_get_remote_domain(error))
         self.assertEqual(Mitogen.call_error_get_remote_code(error), 0)
 
+    # Only a whole trailer, as mitogen_call_error_new_remote() writes it,
+    # is read back: anything else gives no details rather than wrong ones.
+    def test_remote_details_malformed(self):
+        for message in ('ctx: boom (dom, 99999999999)', 'ctx: boom (dom, x)',
+                        'ctx: boom (dom, 3) trailing', 'ctx: boom (, 3)',
+                        'no context (dom, 3)', 'ctx: boom (dom 3)', ''):
+            error = GLib.Error.new_literal(Mitogen.call_error_quark(),
+                                           message,
+                                           Mitogen.CallError.REMOTE)
+            self.assertIsNone(Mitogen.call_error_get_remote_domain(error),
+                              message)
+            self.assertEqual(Mitogen.call_error_get_remote_code(error), 0,
+                             message)
+
+        error = GLib.Error.new_literal(Mitogen.call_error_quark(),
+                                       'ssh.web1: a (b, c) (g-io-error-quark, -3)',
+                                       Mitogen.CallError.REMOTE)
+        self.assertEqual(Mitogen.call_error_get_remote_domain(error),
+                         'g-io-error-quark')
+        self.assertEqual(Mitogen.call_error_get_remote_code(error), -3)
+        self.assertEqual(Mitogen.call_error_get_context_name(error),
+                         'ssh.web1')
+
     def test_no_such_function(self):
         with self.assertRaises(GLib.Error) as caught:
             self.context.call('nosuch.fn', None, None)
@@ -211,6 +234,9 @@ def gobject_names():
     info = repo.find_by_name('GObject', 'Object')
     names |= {m.get_name() for m in info.get_methods()}
     names |= {v.get_name() for v in info.get_vfuncs()}
+    # What GJS adds to GObject.Object, beside connect/disconnect/emit.
+    names |= {'connect_after', 'block_signal_handler',
+              'unblock_signal_handler', 'stop_emission_by_name'}
     return names
 
 
@@ -251,6 +277,16 @@ class TypelibNamesTest(unittest.TestCase):
 
         self.assertGreater(n_methods, 100)
         self.assertEqual(collisions, [])
+
+    def test_private_types_not_introspected(self):
+        # What only the library's own files use stays out of the typelib.
+        repo = Repository.get_default()
+        for name in ('Waker', 'Keepalive', 'IoLogger', 'IdAllocator'):
+            self.assertIsNone(repo.find_by_name('Mitogen', name), name)
+        self.assertIsNotNone(repo.find_by_name('Mitogen', 'Context'))
+        stream = repo.find_by_name('Mitogen', 'ParentStream')
+        methods = {m.get_name() for m in stream.get_methods()}
+        self.assertFalse(methods & {'connect', 'send_config', 'write_secret'})
 
     def test_check_sees_a_collision(self):
         # The check itself: GObject.Object's own names are in the set.
