@@ -391,6 +391,23 @@ t='call local/docker:box core.getpid, docker a stand-in'
 PATH="$tmp/bin:$PATH" cli call local/docker:box core.getpid
 expect_rc 0 "$t"
 expect_text out '^[0-9][0-9]*$' "$t"
+t='--version'
+cli --version
+expect_rc 0 "$t"
+expect_line out 'mitogen [0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*' "$t"
+expect_empty err "$t"
+
+t='a command option taken for mitogen'\''s gets a hint to use --'
+cli run local ls -l
+expect_rc 2 "$t"
+expect_text err 'Unknown option -l' "$t"
+expect_text err 'after “--”' "$t"
+
+t='an unknown option without a command gets no hint'
+cli --no-such-option
+expect_rc 2 "$t"
+expect_text err 'Unknown option --no-such-option' "$t"
+grep -q 'after “--”' "$tmp/err" && fail "$t: a hint about --"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2

@@ -84,7 +84,11 @@ CliOptions cli_options = {
   .password_fd = G_MININT, /* any negative number given is refused */
 };
 
+static gboolean show_version;
+
 static const GOptionEntry option_entries[] = {
+  { "version", 0, 0, G_OPTION_ARG_NONE, &show_version,
+    "Print the version and exit", NULL },
   { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cli_options.connect_timeout,
     "Seconds each context gets to start (default: the transport's)", "SECONDS" },
   { "debug", 0, 0, G_OPTION_ARG_NONE, &cli_options.debug,
@@ -263,6 +267,20 @@ join_words (GStrv parsed,
   return g_strv_builder_end (words);
 }
 
+typedef struct _ContextCommand ContextCommand;
+static const ContextCommand *find_context_command (const gchar *name);
+
+/* Whether @ours names a command before its options end: then an unknown
+ * option was most likely meant for the command run, not for mitogen. */
+static gboolean
+names_a_command (GStrv ours)
+{
+  for (guint i = 1; ours[i]; i++)
+    if (find_context_command (ours[i]))
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 parse_command_line (GOptionContext *options,
                     int argc,
@@ -272,6 +290,8 @@ parse_command_line (GOptionContext *options,
 {
   g_auto(GStrv) ours = NULL;
   g_auto(GStrv) verbatim = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gboolean command_given;
 
   split_at_separator (argc, argv, &ours, &verbatim);
   /* Said plainly, and without repeating the password in the message as
@@ -286,8 +306,19 @@ parse_command_line (GOptionContext *options,
                              "--ask-password or --password-fd");
         return FALSE;
       }
-  if (!g_option_context_parse_strv (options, &ours, error))
-    return FALSE;
+  command_given = names_a_command (ours);
+  if (!g_option_context_parse_strv (options, &ours, &local_error))
+    {
+      if (command_given && g_error_matches (local_error, G_OPTION_ERROR,
+                                            G_OPTION_ERROR_UNKNOWN_OPTION))
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
+                     "%s (options for the command go after “--”, as in "
+                     "mitogen run CONTEXT -- COMMAND -OPTION)",
+                     local_error->message);
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   *words = join_words (ours, verbatim);
   return TRUE;
 }
@@ -308,7 +339,7 @@ want_words (GStrv words,
 
 /* A command that runs in a CONTEXT: words[0] is its name, words[1] the
  * CONTEXT. */
-typedef struct {
+struct _ContextCommand {
   const gchar *name;
   const gchar *usage;
   guint min_words; /* with the name and the CONTEXT */
@@ -318,7 +349,7 @@ typedef struct {
                    GError **error);
   /* The CONTEXT, when it is not words[1]; NULL for words[1]. */
   gchar *(*context_of) (GStrv words, GError **error);
-} ContextCommand;
+};
 
 static const ContextCommand context_commands[] = {
   { "call", "mitogen call CONTEXT MODULE.FUNCTION [ARG...]", 3, cli_command_call },
@@ -413,6 +444,11 @@ main (int argc,
     {
       cli_print_error ("%s", error->message);
       return CLI_EXIT_USAGE;
+    }
+  if (show_version)
+    {
+      printf ("mitogen %s\n", MITOGEN_VERSION_S);
+      return CLI_EXIT_OK;
     }
   /* Debug records are forwarded to be seen. */
   cli_options.verbose = cli_options.verbose || cli_options.debug;

@@ -188,6 +188,15 @@ read_bytes (const gchar *path, GError **error)
   return g_mapped_file_get_bytes (file);
 }
 
+/* g_qsort_with_data() passes pointers to the array's elements, so a
+ * bare g_strcmp0 would order the names by their addresses, which differ
+ * from run to run, and so would the hash. */
+static gint
+compare_names (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return g_strcmp0 (*(const gchar *const *) a, *(const gchar *const *) b);
+}
+
 /* @files maps names to paths; the agent and loader come first, then the
  * libraries by name, so the same content always has the same hash. */
 static MitogenAgentBundle *
@@ -202,7 +211,7 @@ bundle_new (GHashTable *files, GError **error)
 
   names = (const gchar **) g_hash_table_get_keys_as_array (files, &n_names);
   g_qsort_with_data (names, (gint) n_names, sizeof (gchar *),
-                     (GCompareDataFunc) g_strcmp0, NULL);
+                     compare_names, NULL);
   for (gint pass = 0; pass < 2; pass++)
     for (guint i = 0; i < n_names; i++)
       {
