@@ -54,7 +54,7 @@ static void
 test_archive_order (void)
 {
   g_autoptr (MitogenAgentBundle) bundle = build_bundle ();
-  g_autoptr (GBytes) archive = mitogen_agent_bundle_get_archive (bundle);
+  GBytes *archive = mitogen_agent_bundle_get_archive (bundle);
   g_autoptr (GPtrArray) names = archive_names (archive);
 
   g_assert_cmpuint (names->len, >=, 3);
@@ -164,7 +164,7 @@ test_hash_same_tree (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (MitogenAgentBundle) a = NULL;
   g_autoptr (MitogenAgentBundle) b = NULL;
-  g_autoptr (GBytes) archive = NULL;
+  GBytes *archive = NULL; /* the bundle's */
   g_autoptr (GPtrArray) names = NULL;
 
   a = mitogen_agent_bundle_new_from_directory (one, &error);

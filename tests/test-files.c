@@ -297,8 +297,14 @@ test_tree (Fixture *f, gconstpointer data)
   g_assert_cmpint (symlink ("sub/b", link), ==, 0);
   g_assert_cmpint (g_chmod (sub, 0750), ==, 0);
 
-  g_assert_true (
-      mitogen_context_put_tree (f->child, src, dst, progress, NULL, &error));
+  /* data: the tree comes back from the child rather than going to it
+   * (the child and this process share the file system). */
+  if (data)
+    g_assert_true (
+        mitogen_context_get_tree (f->child, src, dst, progress, NULL, &error));
+  else
+    g_assert_true (
+        mitogen_context_put_tree (f->child, src, dst, progress, NULL, &error));
   g_assert_no_error (error);
   ca = g_build_filename (dst, "a", NULL);
   cb = g_build_filename (dst, "sub", "b", NULL);
@@ -710,6 +716,8 @@ main (int argc, char **argv)
               teardown);
   g_test_add ("/files/gib", Fixture, NULL, setup, test_gib, teardown);
   g_test_add ("/files/tree", Fixture, NULL, setup, test_tree, teardown);
+  g_test_add ("/files/get-tree", Fixture, GINT_TO_POINTER (1), setup, test_tree,
+              teardown);
   g_test_add ("/files/disk-full", Fixture, NULL, setup, test_disk_full,
               teardown);
   g_test_add ("/files/read-only", Fixture, NULL, setup, test_read_only,

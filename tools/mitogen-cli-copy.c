@@ -180,14 +180,17 @@ get (MitogenContext *context,
   g_autofree gchar *to
       = target_path (src, dst, g_file_test (dst, G_FILE_TEST_IS_DIR));
 
-  if (cli_options.recursive || remote_is_dir (context, src))
+  gboolean is_dir = remote_is_dir (context, src);
+
+  if (is_dir && !cli_options.recursive)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "“%s”: copying a directory from a context is not "
-                   "supported yet",
-                   src);
+                   "“%s” is a directory: copy it with -r", src);
       return FALSE;
     }
+  if (is_dir)
+    return transfer (context, mitogen_context_get_tree_async,
+                     mitogen_context_get_tree_finish, src, to, error);
   return transfer (context, mitogen_context_get_file_async,
                    mitogen_context_get_file_finish, src, to, error);
 }

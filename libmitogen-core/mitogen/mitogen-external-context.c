@@ -701,7 +701,9 @@ reply_result (MitogenExternalContext *self,
     }
   g_set_error (&error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_TOO_LARGE,
                "The result of %s.%s is %" G_GSIZE_FORMAT " bytes, over "
-               "max_message_size %" G_GSIZE_FORMAT,
+               "max_message_size %" G_GSIZE_FORMAT "; move files with "
+               "mitogen_context_get_file() (mitogen copy), which streams "
+               "them whatever their size",
                module, function, mitogen_message_get_size (r), max_size);
   reply (self, msg, mitogen_protocol_reply_error (self->name, error));
 }

@@ -20,6 +20,17 @@ gboolean mitogen_context_put_file_at (MitogenContext *self,
                                       GCancellable *cancellable,
                                       GError **error);
 
+/* mitogen_context_get_file() as one file of a tree, as above. */
+G_GNUC_INTERNAL
+gboolean mitogen_context_get_file_at (MitogenContext *self,
+                                      const gchar *src,
+                                      const gchar *dst,
+                                      MitogenFileProgress *progress,
+                                      guint64 base,
+                                      guint64 total,
+                                      GCancellable *cancellable,
+                                      GError **error);
+
 typedef gboolean (*MitogenTransferFunc) (MitogenContext *self,
                                          const gchar *src,
                                          const gchar *dst,

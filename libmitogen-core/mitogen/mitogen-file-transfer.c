@@ -116,23 +116,38 @@ put_file (MitogenContext *self,
                                       cancellable, error);
 }
 
+/* One file's progress as part of a tree's: from @base, of @total in all
+ * (0: just this file). */
+typedef struct
+{
+  MitogenFileProgress *progress;
+  guint64 base;
+  guint64 total;
+} GetProgress;
+
 static void
 progress_cb (guint64 done, guint64 total, gpointer user_data)
 {
-  if (user_data)
-    mitogen_file_progress_update (user_data, done, total);
+  GetProgress *p = user_data;
+
+  if (p->progress)
+    mitogen_file_progress_update (p->progress, p->base + done,
+                                  p->total ? p->total : p->base + total);
 }
 
-static gboolean
-get_file (MitogenContext *self,
-          const gchar *src,
-          const gchar *dst,
-          MitogenFileProgress *progress,
-          GCancellable *cancellable,
-          GError **error)
+gboolean
+mitogen_context_get_file_at (MitogenContext *self,
+                             const gchar *src,
+                             const gchar *dst,
+                             MitogenFileProgress *progress,
+                             guint64 base,
+                             guint64 total,
+                             GCancellable *cancellable,
+                             GError **error)
 {
   MitogenRouter *router = mitogen_context_get_router (self);
   guint32 id = mitogen_context_get_context_id (self);
+  GetProgress p = { progress, base, total };
   g_autoptr (MitogenAtomicFile) file = NULL;
   g_autoptr (MitogenReceiver) sink = NULL;
   g_autoptr (MitogenMessage) msg = NULL;
@@ -153,14 +168,26 @@ get_file (MitogenContext *self,
   if (!mitogen_context_send (self, msg, cancellable, error))
     return FALSE;
   header = mitogen_file_stream_receive (
-      router, sink, id, mitogen_atomic_file_get_fd (file), dst, progress_cb,
-      progress, cancellable, &local_error);
+      router, sink, id, mitogen_atomic_file_get_fd (file), dst, progress_cb, &p,
+      cancellable, &local_error);
   if (!header)
     {
       propagate_unwrapped (error, local_error);
       return FALSE;
     }
   return mitogen_atomic_file_commit (file, header, error);
+}
+
+static gboolean
+get_file (MitogenContext *self,
+          const gchar *src,
+          const gchar *dst,
+          MitogenFileProgress *progress,
+          GCancellable *cancellable,
+          GError **error)
+{
+  return mitogen_context_get_file_at (self, src, dst, progress, 0, 0,
+                                      cancellable, error);
 }
 
 typedef struct

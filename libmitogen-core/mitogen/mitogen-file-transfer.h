@@ -70,6 +70,26 @@ gboolean mitogen_context_put_tree_finish (MitogenContext *self,
                                           GError **error);
 
 MITOGEN_AVAILABLE_IN_ALL
+gboolean mitogen_context_get_tree (MitogenContext *self,
+                                   const gchar *src,
+                                   const gchar *dst,
+                                   MitogenFileProgress *progress,
+                                   GCancellable *cancellable,
+                                   GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+void mitogen_context_get_tree_async (MitogenContext *self,
+                                     const gchar *src,
+                                     const gchar *dst,
+                                     MitogenFileProgress *progress,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean mitogen_context_get_tree_finish (MitogenContext *self,
+                                          GAsyncResult *result,
+                                          GError **error);
+
+MITOGEN_AVAILABLE_IN_ALL
 gboolean mitogen_file_fetch (MitogenRouter *router,
                              const gchar *path,
                              const gchar *version,

@@ -1,12 +1,14 @@
-/* mitogen-file-tree.c: copying a directory tree to a context
+/* mitogen-file-tree.c: copying a directory tree to and from a context
  *
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #include "config.h"
 
+#include "mitogen-errors.h"
 #include "mitogen-file-transfer-private.h"
 
 #include <errno.h>
+#include <string.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -208,6 +210,294 @@ mitogen_context_put_tree_async (MitogenContext *self,
  */
 gboolean
 mitogen_context_put_tree_finish (MitogenContext *self,
+                                 GAsyncResult *result,
+                                 GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Getting a tree: the child lists it (core.list_tree) and each entry is
+ * made here. The listing is the child's word, so each path is checked to
+ * stay below @dst, and to lie in a directory this copy made or found to be
+ * a directory (never through a symlink the listing made). */
+
+typedef struct
+{
+  MitogenContext *context;
+  MitogenFileProgress *progress;
+  GCancellable *cancellable;
+  const gchar *src;
+  const gchar *dst;
+  guint64 done;
+  guint64 total;
+  GHashTable *dirs; /* relative paths of the directories made */
+  GPtrArray *modes; /* (local path, mode) of each, to set once full */
+} GetTree;
+
+typedef struct
+{
+  gchar *path;
+  guint mode;
+} DirMode;
+
+static void
+dir_mode_free (gpointer data)
+{
+  DirMode *d = data;
+
+  g_free (d->path);
+  g_free (d);
+}
+
+static gboolean
+set_listing_error (GError **error,
+                   const GetTree *tree,
+                   const gchar *relative,
+                   const gchar *why)
+{
+  g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
+               "%s listed “%s” below “%s”, which %s",
+               mitogen_context_get_name (tree->context), relative, tree->src,
+               why);
+  return FALSE;
+}
+
+/* A relative path of plain components whose parent was made here. */
+static gboolean
+check_relative (const GetTree *tree, const gchar *relative, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (relative, "/", -1);
+  g_autofree gchar *parent = NULL;
+  const gchar *slash = strrchr (relative, '/');
+
+  for (guint i = 0; parts[i]; i++)
+    if (!*parts[i] || g_str_equal (parts[i], ".")
+        || g_str_equal (parts[i], ".."))
+      return set_listing_error (error, tree, relative,
+                                "is not a path below it");
+  parent = slash ? g_strndup (relative, (gsize) (slash - relative))
+                 : g_strdup ("");
+  if (!g_hash_table_contains (tree->dirs, parent))
+    return set_listing_error (error, tree, relative,
+                              "is not in a directory listed before it");
+  return TRUE;
+}
+
+static gboolean
+make_local_dir (GetTree *tree,
+                const gchar *relative,
+                const gchar *path,
+                guint mode,
+                GError **error)
+{
+  GStatBuf st;
+  DirMode *d;
+
+  /* Writable while filling, its own mode once full. */
+  if (g_mkdir (path, 0700) < 0
+      && !(errno == EEXIST && g_lstat (path, &st) == 0 && S_ISDIR (st.st_mode)))
+    {
+      int errsv = errno == EEXIST ? ENOTDIR : errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errsv),
+                   "Cannot make directory “%s”: %s", path, g_strerror (errsv));
+      return FALSE;
+    }
+  g_hash_table_add (tree->dirs, g_strdup (relative));
+  d = g_new0 (DirMode, 1);
+  d->path = g_strdup (path);
+  d->mode = mode;
+  g_ptr_array_add (tree->modes, d);
+  return TRUE;
+}
+
+/* Replaces whatever is at @path, as core.make_symlink does remotely. */
+static gboolean
+make_local_symlink (const gchar *target, const gchar *path, GError **error)
+{
+  g_autofree gchar *tmp
+      = g_strdup_printf ("%s.mitogen-%08x", path, g_random_int ());
+
+  if (symlink (target, tmp) < 0 || g_rename (tmp, path) < 0)
+    {
+      int errsv = errno;
+      g_unlink (tmp);
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errsv),
+                   "Cannot make symlink “%s”: %s", path, g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+get_entry (GetTree *tree,
+           const gchar *relative,
+           const gchar *type,
+           guint mode,
+           guint64 size,
+           const gchar *target,
+           GError **error)
+{
+  g_autofree gchar *from = *relative
+                               ? g_build_filename (tree->src, relative, NULL)
+                               : g_strdup (tree->src);
+  g_autofree gchar *to = *relative
+                             ? g_build_filename (tree->dst, relative, NULL)
+                             : g_strdup (tree->dst);
+
+  if (g_cancellable_set_error_if_cancelled (tree->cancellable, error))
+    return FALSE;
+  if (*relative && !check_relative (tree, relative, error))
+    return FALSE;
+  if (g_str_equal (type, "directory"))
+    return make_local_dir (tree, relative, to, mode & 07777, error);
+  if (g_str_equal (type, "symlink"))
+    return make_local_symlink (target, to, error);
+  if (g_str_equal (type, "file"))
+    {
+      if (!mitogen_context_get_file_at (tree->context, from, to, tree->progress,
+                                        tree->done, tree->total,
+                                        tree->cancellable, error))
+        return FALSE;
+      tree->done += size;
+      return TRUE;
+    }
+  g_debug ("Not copying “%s”: not a file, directory or symlink", from);
+  return TRUE;
+}
+
+static gboolean
+get_listed (GetTree *tree, GVariant *listing, GError **error)
+{
+  GVariantIter iter;
+  const gchar *relative, *type, *target;
+  guint32 mode;
+  guint64 size;
+  gboolean first = TRUE;
+
+  g_variant_iter_init (&iter, listing);
+  while (g_variant_iter_next (&iter, "(&s&sut&s)", &relative, &type, &mode,
+                              &size, &target))
+    if (g_str_equal (type, "file"))
+      tree->total += size;
+  if (tree->progress)
+    mitogen_file_progress_update (tree->progress, 0, tree->total);
+
+  g_variant_iter_init (&iter, listing);
+  while (g_variant_iter_next (&iter, "(&s&sut&s)", &relative, &type, &mode,
+                              &size, &target))
+    {
+      if (first != (*relative == '\0'))
+        return set_listing_error (error, tree, relative,
+                                  "does not begin with the tree itself");
+      first = FALSE;
+      if (!get_entry (tree, relative, type, mode, size, target, error))
+        return FALSE;
+    }
+  if (first)
+    return set_listing_error (error, tree, "", "is empty");
+  return TRUE;
+}
+
+static gboolean
+get_tree (MitogenContext *self,
+          const gchar *src,
+          const gchar *dst,
+          MitogenFileProgress *progress,
+          GCancellable *cancellable,
+          GError **error)
+{
+  GetTree tree = { self, progress, cancellable, src, dst, 0, 0, NULL, NULL };
+  g_autoptr (GVariant) listing = NULL;
+  gboolean ok;
+
+  listing = mitogen_context_call (
+      self, "core.list_tree", g_variant_new ("(s)", src), cancellable, error);
+  if (!listing)
+    return FALSE;
+  if (!g_variant_is_of_type (listing, G_VARIANT_TYPE ("a(ssuts)")))
+    return set_listing_error (error, &tree, "", "is not a listing");
+
+  tree.dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  tree.modes = g_ptr_array_new_with_free_func (dir_mode_free);
+  ok = get_listed (&tree, listing, error);
+  /* Innermost first: a directory made read-only still had its contents
+   * put in it. */
+  for (guint i = tree.modes->len; i > 0; i--)
+    {
+      DirMode *d = g_ptr_array_index (tree.modes, i - 1);
+      g_chmod (d->path, d->mode);
+    }
+  g_hash_table_unref (tree.dirs);
+  g_ptr_array_unref (tree.modes);
+  return ok;
+}
+
+/**
+ * mitogen_context_get_tree:
+ * @self: the context to read from
+ * @src: a directory (or file) in @self
+ * @dst: the local path to create
+ * @progress: (nullable): told of the bytes of all files written here
+ * @cancellable: (nullable): stops the copy on both sides
+ * @error: return location for an error
+ *
+ * Copies @src in @self and everything below it to @dst here, as
+ * mitogen_context_put_tree() copies the other way. What @self lists is
+ * checked: an entry that would land outside @dst or pass through a symlink
+ * stops the copy with %MITOGEN_STREAM_ERROR_PROTOCOL.
+ *
+ * Returns: %TRUE once all of it is in place
+ */
+gboolean
+mitogen_context_get_tree (MitogenContext *self,
+                          const gchar *src,
+                          const gchar *dst,
+                          MitogenFileProgress *progress,
+                          GCancellable *cancellable,
+                          GError **error)
+{
+  g_return_val_if_fail (MITOGEN_IS_CONTEXT (self), FALSE);
+  return get_tree (self, src, dst, progress, cancellable, error);
+}
+
+/**
+ * mitogen_context_get_tree_async:
+ * @self: the context to read from
+ * @src: a directory (or file) in @self
+ * @dst: the local path to create
+ * @progress: (nullable): told of the bytes of all files written here
+ * @cancellable: (nullable): stops the copy on both sides
+ * @callback: called when done
+ * @user_data: its data
+ *
+ * Starts mitogen_context_get_tree() on a worker thread.
+ */
+void
+mitogen_context_get_tree_async (MitogenContext *self,
+                                const gchar *src,
+                                const gchar *dst,
+                                MitogenFileProgress *progress,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_return_if_fail (MITOGEN_IS_CONTEXT (self));
+  mitogen_file_transfer_start (self, get_tree, mitogen_context_get_tree_async,
+                               src, dst, progress, cancellable, callback,
+                               user_data);
+}
+
+/**
+ * mitogen_context_get_tree_finish:
+ * @self: the context
+ * @result: the result
+ * @error: return location for an error
+ *
+ * Returns: as mitogen_context_get_tree()
+ */
+gboolean
+mitogen_context_get_tree_finish (MitogenContext *self,
                                  GAsyncResult *result,
                                  GError **error)
 {

@@ -168,3 +168,72 @@ core_stat (MitogenCall *call,
                          g_variant_new_string (file_type_name (st.st_mode)));
   return g_variant_builder_end (&builder);
 }
+
+/* Adds @path's entry, as @relative, and those below it, parents first:
+ * the order mitogen_context_get_tree() creates them in. */
+static gboolean
+list_entry (GVariantBuilder *builder,
+            const gchar *path,
+            const gchar *relative,
+            GError **error)
+{
+  g_autofree gchar *target = NULL;
+  g_autoptr (GDir) dir = NULL;
+  const gchar *name;
+  GStatBuf st;
+
+  if (g_lstat (path, &st) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errsv),
+                   "Cannot stat “%s”: %s", path, g_strerror (errsv));
+      return FALSE;
+    }
+  if (S_ISLNK (st.st_mode))
+    {
+      target = g_file_read_link (path, error);
+      if (!target)
+        return FALSE;
+    }
+  g_variant_builder_add (builder, "(ssuts)", relative,
+                         file_type_name (st.st_mode),
+                         (guint32) (st.st_mode & 07777), (guint64) st.st_size,
+                         target ? target : "");
+  if (!S_ISDIR (st.st_mode))
+    return TRUE;
+
+  dir = g_dir_open (path, 0, error);
+  if (!dir)
+    return FALSE;
+  while ((name = g_dir_read_name (dir)))
+    {
+      g_autofree gchar *child = g_build_filename (path, name, NULL);
+      g_autofree gchar *child_relative
+          = *relative ? g_build_filename (relative, name, NULL)
+                      : g_strdup (name);
+
+      if (!list_entry (builder, child, child_relative, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The tree below a path, for mitogen_context_get_tree(): (path relative to
+ * it, "" for itself; type as core.stat's; permission bits; size; symlink
+ * target or ""), parents before their children. Symlinks are listed, never
+ * followed. */
+GVariant *
+core_list_tree (MitogenCall *call, GVariant *args, GError **error)
+{
+  GVariantBuilder builder;
+  const gchar *path;
+
+  g_variant_get (args, "(&s)", &path);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ssuts)"));
+  if (!list_entry (&builder, path, "", error))
+    {
+      g_variant_builder_clear (&builder);
+      return NULL;
+    }
+  return g_variant_builder_end (&builder);
+}

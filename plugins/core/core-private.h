@@ -37,5 +37,6 @@ GVariant *core_fetch_file (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_make_dir    (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_make_symlink (MitogenCall *call, GVariant *args, GError **error);
 GVariant *core_send_file (MitogenCall *call, GVariant *args, GError **error);
+GVariant *core_list_tree (MitogenCall *call, GVariant *args, GError **error);
 
 G_END_DECLS

@@ -181,6 +181,9 @@ static const MitogenFunctionInfo core_functions[] = {
     "Create a directory if missing and set its mode" },
   { "make_symlink", "(ss)", "()", core_make_symlink,
     "Point a symlink at a target, replacing what was there atomically" },
+  { "list_tree", "(s)", "a(ssuts)", core_list_tree,
+    "List a directory and everything below it, parents first, without "
+    "following symlinks: (relative path, type, mode, size, symlink target)" },
   { "stat", "(s)", "a{sv}", core_stat,
     "Describe a file without following a final symlink: size, mode, uid, "
     "gid, mtime, type" },
