@@ -282,6 +282,7 @@ test_info (void)
     { "send_file", "(su)", "()" },
     { "make_dir", "(su)", "()" },
     { "make_symlink", "(ss)", "()" },
+    { "list_tree", "(s)", "a(ssuts)" },
   };
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   guint n = 0;
