@@ -111,6 +111,8 @@ mitogen_file_progress_init (MitogenFileProgress *self)
 /**
  * mitogen_file_progress_new:
  *
+ * Creates a progress to pass to a transfer and watch with notify.
+ *
  * Returns: (transfer full): a progress at 0 of 0, notifying in the
  *   calling thread's thread-default main context
  */
@@ -123,6 +125,8 @@ mitogen_file_progress_new (void)
 /**
  * mitogen_file_progress_get_bytes_done:
  * @self: a progress
+ *
+ * Gets the bytes written so far.
  *
  * Returns: the #MitogenFileProgress:bytes-done
  */
@@ -141,6 +145,8 @@ mitogen_file_progress_get_bytes_done (MitogenFileProgress *self)
 /**
  * mitogen_file_progress_get_bytes_total:
  * @self: a progress
+ *
+ * Gets the bytes to write in all.
  *
  * Returns: the #MitogenFileProgress:bytes-total
  */

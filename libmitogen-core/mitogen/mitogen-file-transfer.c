@@ -315,6 +315,8 @@ mitogen_context_put_file_async (MitogenContext *self,
  * @result: the result
  * @error: return location for an error
  *
+ * Finishes mitogen_context_put_file_async().
+ *
  * Returns: as mitogen_context_put_file()
  */
 gboolean
@@ -385,6 +387,8 @@ mitogen_context_get_file_async (MitogenContext *self,
  * @self: the context
  * @result: the result
  * @error: return location for an error
+ *
+ * Finishes mitogen_context_get_file_async().
  *
  * Returns: as mitogen_context_get_file()
  */

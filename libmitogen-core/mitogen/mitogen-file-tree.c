@@ -206,6 +206,8 @@ mitogen_context_put_tree_async (MitogenContext *self,
  * @result: the result
  * @error: return location for an error
  *
+ * Finishes mitogen_context_put_tree_async().
+ *
  * Returns: as mitogen_context_put_tree()
  */
 gboolean
@@ -493,6 +495,8 @@ mitogen_context_get_tree_async (MitogenContext *self,
  * @self: the context
  * @result: the result
  * @error: return location for an error
+ *
+ * Finishes mitogen_context_get_tree_async().
  *
  * Returns: as mitogen_context_get_tree()
  */

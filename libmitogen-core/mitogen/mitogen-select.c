@@ -10,7 +10,16 @@
 #include "mitogen-errors.h"
 #include "mitogen-latch-private.h"
 
-G_DEFINE_QUARK (mitogen - select - error - quark, mitogen_select_error)
+/**
+ * mitogen_select_error_quark:
+ *
+ * The error domain of #MitogenSelectError, errors of adding sources to a [class@Select].
+ *
+ * Returns: the domain's quark
+ */
+/* clang-format off: it would space the name's dashes into the string */
+G_DEFINE_QUARK (mitogen-select-error-quark, mitogen_select_error)
+/* clang-format on */
 
 /**
  * MitogenSelect:

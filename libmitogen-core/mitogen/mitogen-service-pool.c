@@ -69,7 +69,16 @@ enum
 static GParamSpec *props[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (MitogenServicePool, mitogen_service_pool, G_TYPE_OBJECT)
-G_DEFINE_QUARK (mitogen - service - error - quark, mitogen_service_error)
+/**
+ * mitogen_service_error_quark:
+ *
+ * The error domain of #MitogenServiceError, errors of calling a service.
+ *
+ * Returns: the domain's quark
+ */
+/* clang-format off: it would space the name's dashes into the string */
+G_DEFINE_QUARK (mitogen-service-error-quark, mitogen_service_error)
+/* clang-format on */
 
 static void
 method_free (gpointer data)
@@ -236,6 +245,8 @@ mitogen_service_pool_get_default (MitogenRouter *router)
  * mitogen_service_pool_get_router:
  * @self: a pool
  *
+ * Gets the router the pool serves calls from.
+ *
  * Returns: (transfer none): the router whose services these are
  */
 MitogenRouter *
@@ -248,6 +259,8 @@ mitogen_service_pool_get_router (MitogenServicePool *self)
 /**
  * mitogen_service_pool_get_size:
  * @self: a pool
+ *
+ * Gets the #MitogenServicePool:size property.
  *
  * Returns: the #MitogenServicePool:size
  */
@@ -329,6 +342,8 @@ mitogen_service_pool_add_method (MitogenServicePool *self,
  * mitogen_service_pool_has_service:
  * @self: a pool
  * @service: a service name
+ *
+ * Checks whether any method of a service is registered.
  *
  * Returns: whether a method of @service is registered
  */
