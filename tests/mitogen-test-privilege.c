@@ -205,12 +205,15 @@ test_bad_pattern (Fixture *f, gconstpointer data)
 {
   const MitogenTestPrivilegeCase *tcase = data;
   g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) options = NULL;
   GVariantDict dict;
 
   if (!mitogen_test_privilege_can_run (tcase->program))
     return;
-  g_variant_dict_init (
-      &dict, mitogen_test_privilege_options (MITOGEN_TEST_TARGET_USER, NULL));
+  /* The dict copies what it starts from, without sinking it. */
+  options = g_variant_ref_sink (
+      mitogen_test_privilege_options (MITOGEN_TEST_TARGET_USER, NULL));
+  g_variant_dict_init (&dict, options);
   g_variant_dict_insert (&dict, "prompt-patterns", "^as",
                          (const gchar *[]){ "password(", NULL });
   f->ctx = mitogen_router_connect_context (f->router, tcase->transport,

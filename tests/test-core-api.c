@@ -256,9 +256,9 @@ test_context_name_says_where (Fixture *f, gconstpointer data)
       = g_strdup_printf ("ssh.127.0.0.1:%u", mitogen_test_sshd_get_port (sshd));
 
   bastion
-      = mitogen_test_connect (f->router, "ssh", g_variant_ref (options), NULL);
+      = mitogen_test_connect (f->router, "ssh", options, NULL);
   g_assert_cmpstr (mitogen_context_get_name (bastion), ==, host);
-  web = mitogen_test_connect (f->router, "ssh", g_variant_ref (options),
+  web = mitogen_test_connect (f->router, "ssh", options,
                               bastion);
   chain = g_strdup_printf ("%s/%s", host, host);
   g_assert_cmpstr (mitogen_context_get_name (web), ==, chain);

@@ -328,11 +328,14 @@ test_sudo_args (Fixture *f,
   g_autoptr(GVariant) home = NULL;
   g_autoptr(GVariant) home_value = NULL;
   struct passwd *pw;
+  g_autoptr(GVariant) options = NULL;
   GVariantDict dict;
 
   if (!can_run ())
     return;
-  g_variant_dict_init (&dict, sudo_options (NULL));
+  /* The dict copies what it starts from, without sinking it. */
+  options = g_variant_ref_sink (sudo_options (NULL));
+  g_variant_dict_init (&dict, options);
   g_variant_dict_insert (&dict, "sudo-args", "^as",
                          (const gchar *[]) { "-H", "--bogus-flag", NULL });
   f->ctx = mitogen_router_connect_context (
