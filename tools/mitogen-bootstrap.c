@@ -99,6 +99,36 @@ read_exact (void *buf, size_t len)
   return 0;
 }
 
+/* Reads the bundle's body, saying `MITO000 got N` every RECEIPT_EVERY
+ * bytes and at the end, N counting the header too: the parent reports them as progress and counts
+ * its connect timeout from the last one, so a slow link that moves does
+ * not time out. */
+#define RECEIPT_EVERY (256u * 1024)
+
+static int
+read_body (unsigned char *buf, uint64_t total)
+{
+  uint64_t got = 0;
+
+  while (got < total)
+    {
+      uint64_t left = total - got;
+      size_t chunk = left < RECEIPT_EVERY ? (size_t) left : RECEIPT_EVERY;
+      char line[64];
+      int len;
+
+      if (read_exact (buf + got, chunk) < 0)
+        return -1;
+      got += chunk;
+      /* Counted as the parent counts the archive: with its header. */
+      len = snprintf (line, sizeof line, "MITO000 got %llu\n",
+                      (unsigned long long) (MAGIC_LEN + 8 + got));
+      if (write (STDOUT_FILENO, line, (size_t) len) < 0)
+        return -1;
+    }
+  return 0;
+}
+
 static uint64_t
 get_be (const unsigned char *p, int bytes)
 {
@@ -146,7 +176,7 @@ read_bundle (Entry *entries, size_t *n_entries)
               (unsigned long long) total);
       return NULL;
     }
-  if (read_exact (buf, total) < 0)
+  if (read_body (buf, total) < 0)
     {
       report ("the bundle ended early");
       free (buf);

@@ -5,6 +5,28 @@
  */
 #include "mitogen-cli.h"
 
+#include <unistd.h>
+
+/* A line on the terminal, redrawn in place, while a hop receives the
+ * agent; ended once it has all of it. Nothing where stderr is not a
+ * terminal: scripts get the result, not the animation. */
+static void
+on_upload_progress (MitogenRouter *router,
+                    const gchar *name,
+                    guint64 received,
+                    guint64 total,
+                    gpointer user_data)
+{
+  g_autofree gchar *line = g_strdup_printf (
+      "\rmitogen: uploading the agent to %s: %.1f of %.1f MB (%u%%)%s", name,
+      received / 1e6, total / 1e6,
+      total ? (guint) (received * 100 / total) : 100,
+      received >= total ? "\n" : "");
+
+  if (write (STDERR_FILENO, line, strlen (line)) < 0)
+    return;
+}
+
 static CliSession *
 session_new (void)
 {
@@ -12,6 +34,9 @@ session_new (void)
 
   session->broker = mitogen_broker_new ();
   session->router = mitogen_router_new (session->broker);
+  if (isatty (STDERR_FILENO))
+    g_signal_connect (session->router, "upload-progress",
+                      G_CALLBACK (on_upload_progress), NULL);
   session->contexts = g_ptr_array_new_with_free_func (g_object_unref);
   return session;
 }

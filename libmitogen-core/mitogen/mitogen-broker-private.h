@@ -4,6 +4,8 @@
  */
 #pragma once
 
+#include <gio/gio.h>
+
 #include "mitogen-broker.h"
 
 G_BEGIN_DECLS
@@ -18,5 +20,8 @@ G_GNUC_INTERNAL
 void           mitogen_broker_hold                 (MitogenBroker *self);
 G_GNUC_INTERNAL
 void           mitogen_broker_release              (MitogenBroker *self);
+
+G_GNUC_INTERNAL
+GCancellable  *mitogen_broker_get_shutdown_cancellable (MitogenBroker *self);
 
 G_END_DECLS

@@ -46,6 +46,7 @@ struct _MitogenBroker {
   GHashTable *readers; /* MitogenSide* -> Registration* */
   GHashTable *writers; /* MitogenSide* -> Registration* */
   gint64 shutdown_timeout;
+  GCancellable *shutdown_cancellable; /* cancelled by mitogen_broker_shutdown() */
   gint holds;    /* atomic: children to be reaped before the thread ends */
   gint alive;    /* atomic */
   gint exited;   /* atomic */
@@ -182,6 +183,7 @@ mitogen_broker_finalize (GObject *object)
   g_clear_pointer (&self->readers, g_hash_table_unref);
   g_clear_pointer (&self->writers, g_hash_table_unref);
   g_clear_object (&self->waker);
+  g_clear_object (&self->shutdown_cancellable);
   g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (mitogen_broker_parent_class)->finalize (object);
@@ -212,6 +214,7 @@ mitogen_broker_init (MitogenBroker *self)
   self->readers = g_hash_table_new_full (NULL, NULL, NULL, registration_free);
   self->writers = g_hash_table_new_full (NULL, NULL, NULL, registration_free);
   self->shutdown_timeout = MITOGEN_BROKER_SHUTDOWN_TIMEOUT;
+  self->shutdown_cancellable = g_cancellable_new ();
 }
 
 /* Every stream registered for anything, once each. */
@@ -814,12 +817,19 @@ stop_running (gpointer data)
  *
  * Asks the broker to shut down, from any thread, and returns at once. Use
  * mitogen_broker_join() to wait for it.
+ *
+ * A connect in progress through a router of this broker (its child still
+ * in its bootstrap) is aborted at once: its child is killed and the
+ * connect fails with %MITOGEN_STREAM_ERROR_SHUTDOWN.
  */
 void
 mitogen_broker_shutdown (MitogenBroker *self)
 {
   g_return_if_fail (MITOGEN_IS_BROKER (self));
 
+  /* Connects in progress on other threads stop at once: their child could
+   * not be served by this broker anyway. */
+  g_cancellable_cancel (self->shutdown_cancellable);
   if (!g_atomic_int_get (&self->alive))
     return;
   if (mitogen_broker_is_broker_thread (self))
@@ -844,4 +854,20 @@ mitogen_broker_join (MitogenBroker *self)
       g_thread_join (self->thread);
       self->joined = TRUE;
     }
+}
+
+/**
+ * mitogen_broker_get_shutdown_cancellable:
+ * @self: a broker
+ *
+ * Returns a cancellable that mitogen_broker_shutdown() cancels, for work
+ * on other threads (a child's bootstrap) that must stop when the broker
+ * does.
+ *
+ * Returns: (transfer none): the broker's shutdown cancellable
+ */
+GCancellable *
+mitogen_broker_get_shutdown_cancellable (MitogenBroker *self)
+{
+  return self->shutdown_cancellable;
 }

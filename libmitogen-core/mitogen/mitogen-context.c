@@ -1153,15 +1153,22 @@ connect_via (MitogenRouter *router,
  *   names the context; a floating reference is sunk
  * @via: (nullable): a context to start the child from, instead of this
  *   process; messages to the child then route through it
- * @cancellable: (nullable): checked before the child starts
+ * @cancellable: (nullable): stops the connect at once
  * @error: return location for an error
  *
  * Starts a child context and waits until it is ready for calls, at most
- * for the transport's connect timeout. Blocks the calling thread.
+ * for the transport's connect timeout (which, while the agent is uploaded,
+ * counts only time without progress: see #MitogenRouter::upload-progress).
+ * Blocks the calling thread.
+ *
+ * Cancelling @cancellable, or shutting down the router's broker, ends the
+ * connect at once: the child and what it started are killed and reaped.
+ * With @via, only the wait here ends: the hop's connect is not cancelled
+ * remotely and runs on within its own connect timeout.
  *
  * Returns: (transfer full) (nullable): the new context; %NULL with
  *   %MITOGEN_STREAM_ERROR_CONNECT, or %MITOGEN_TIMEOUT_ERROR, saying what
- *   failed
+ *   failed, %G_IO_ERROR_CANCELLED, or %MITOGEN_STREAM_ERROR_SHUTDOWN
  */
 MitogenContext *
 mitogen_router_connect_context (MitogenRouter *router,
@@ -1238,7 +1245,8 @@ connect_thread (GTask *task,
  * @transport: the transport's name
  * @options: (nullable): the transport's options, `a{sv}`
  * @via: (nullable): a context to start the child from
- * @cancellable: (nullable): checked before the child starts
+ * @cancellable: (nullable): stops the connect at once, as for
+ *   mitogen_router_connect_context()
  * @callback: (scope async): called with the new context
  * @user_data: (closure): data for @callback
  *

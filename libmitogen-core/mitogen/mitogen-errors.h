@@ -19,6 +19,8 @@ G_BEGIN_DECLS
  * @MITOGEN_STREAM_ERROR_FAILED: an operating system call failed
  * @MITOGEN_STREAM_ERROR_CONNECT: a child could not be started or did not
  *   complete its bootstrap
+ * @MITOGEN_STREAM_ERROR_SHUTDOWN: the broker shut down while a child was
+ *   being connected
  *
  * Errors on streams and file descriptors.
  */
@@ -28,6 +30,7 @@ typedef enum {
   MITOGEN_STREAM_ERROR_PROTOCOL,
   MITOGEN_STREAM_ERROR_FAILED,
   MITOGEN_STREAM_ERROR_CONNECT,
+  MITOGEN_STREAM_ERROR_SHUTDOWN,
 } MitogenStreamError;
 
 /**

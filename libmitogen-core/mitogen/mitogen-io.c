@@ -117,8 +117,14 @@ mitogen_set_nonblocking (int fd,
  *
  * Sleeps until @fd is ready for @condition or hung up.
  *
+ * A #GCancellable made current in this thread with
+ * g_cancellable_push_current() ends the wait as soon as it is cancelled,
+ * so that every blocking helper built on this one (mitogen_write_all(),
+ * mitogen_iter_read(), a parent stream's bootstrap) stops at once when the
+ * operation it serves is cancelled.
+ *
  * Returns: %TRUE when ready; %FALSE with %MITOGEN_TIMEOUT_ERROR_TIMED_OUT
- *   once @deadline passes
+ *   once @deadline passes, or %G_IO_ERROR_CANCELLED
  */
 gboolean
 mitogen_wait_fd (int fd,
@@ -126,13 +132,26 @@ mitogen_wait_fd (int fd,
                  gint64 deadline,
                  GError **error)
 {
-  struct pollfd pfd = { .fd = fd, .events = condition };
+  GCancellable *cancellable = g_cancellable_get_current ();
+  struct pollfd pfds[2] = { { .fd = fd, .events = condition } };
+  GPollFD cancel_fd = { .fd = -1 };
+  nfds_t n_fds = 1;
+  gboolean ready = FALSE;
+
+  if (cancellable && g_cancellable_make_pollfd (cancellable, &cancel_fd))
+    {
+      pfds[1].fd = cancel_fd.fd;
+      pfds[1].events = POLLIN;
+      n_fds = 2;
+    }
 
   for (;;)
     {
       int timeout_ms = -1;
       int r;
 
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        break;
       if (deadline >= 0)
         {
           gint64 left = deadline - g_get_monotonic_time ();
@@ -141,22 +160,28 @@ mitogen_wait_fd (int fd,
               g_set_error (error, MITOGEN_TIMEOUT_ERROR,
                            MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
                            "Timed out waiting for file descriptor %d", fd);
-              return FALSE;
+              break;
             }
           timeout_ms = (int) MIN ((left + 999) / 1000, G_MAXINT);
         }
 
-      r = poll (&pfd, 1, timeout_ms);
-      if (r > 0)
-        return TRUE;
+      r = poll (pfds, n_fds, timeout_ms);
+      if (r > 0 && pfds[0].revents)
+        {
+          ready = TRUE;
+          break;
+        }
       if (r < 0 && errno != EINTR)
         {
           int errsv = errno;
           g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_FAILED,
                        "poll() failed: %s", g_strerror (errsv));
-          return FALSE;
+          break;
         }
     }
+  if (cancel_fd.fd >= 0)
+    g_cancellable_release_fd (cancellable);
+  return ready;
 }
 
 typedef struct {

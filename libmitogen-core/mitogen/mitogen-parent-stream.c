@@ -7,6 +7,7 @@
 #include "mitogen-parent-stream.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 #include "mitogen-broker-private.h"
 #include "mitogen-parent-stream-private.h"
 #include "mitogen-stream-private.h"
+#include "mitogen-router-private.h"
 
 /**
  * MitogenParentStream:
@@ -68,6 +70,7 @@ typedef struct {
   gboolean upload_agent_set;
   gchar **agent_path;
   MitogenAgentBundle *bundle;
+  MitogenRouter *progress_router; /* during the connect only */
 
   gdouble keepalive_interval;
   guint keepalive_count;
@@ -389,6 +392,10 @@ typedef enum {
  * kept. */
 #define MAX_OUTPUT 65536
 
+/* The archive is written in pieces this size, so that the far side's
+ * receipts are read as they come. */
+#define UPLOAD_CHUNK 65536
+
 static gboolean
 check_output (MitogenParentStream *self,
               GString *output,
@@ -487,13 +494,55 @@ read_boot_event (MitogenParentStream *self,
     }
 }
 
-/* The loader line and the archive, sent without waiting: the shell reads
- * its line a byte at a time, so the archive waits in the pipe for the
- * loader. If the far side gave up, what it said is the better error. */
+/* The connect timeout counts time without progress: whatever moves the
+ * upload on (a chunk written, the far side saying it got more) restarts
+ * it. */
+static void
+note_progress (MitogenParentStream *self,
+               gint64 *deadline)
+{
+  gint64 next = g_get_monotonic_time () +
+                (gint64) (PRIV (self)->connect_timeout * G_USEC_PER_SEC);
+
+  *deadline = MAX (*deadline, next);
+}
+
+/* A `MITO000 got N` line: the loader received N bytes of the archive. */
+static gboolean
+handle_got (MitogenParentStream *self,
+            const gchar *status,
+            gint64 *deadline)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  guint64 received;
+
+  if (!g_str_has_prefix (status, "got ") || !priv->bundle)
+    return FALSE;
+  received = g_ascii_strtoull (status + 4, NULL, 10);
+  note_progress (self, deadline);
+  if (priv->progress_router)
+    mitogen_router_emit_upload_progress (
+        priv->progress_router, priv->context_name, received,
+        g_bytes_get_size (mitogen_agent_bundle_get_archive (priv->bundle)));
+  return TRUE;
+}
+
+/* Whether @fd has something to read now, without waiting. */
+static gboolean
+fd_readable (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+  return poll (&pfd, 1, 0) > 0 && pfd.revents != 0;
+}
+
+/* The loader line, then the archive in chunks. Between chunks, what the
+ * far side says is read: the loader's receipts (`got N`), which report
+ * progress, or why it gave up, which is the better error. */
 static gboolean
 upload_agent (MitogenParentStream *self,
               int fd,
-              gint64 deadline,
+              gint64 *deadline,
               GString *output,
               gsize *scanned,
               GError **error)
@@ -501,21 +550,68 @@ upload_agent (MitogenParentStream *self,
   MitogenAgentBundle *bundle = PRIV (self)->bundle;
   g_autoptr(GBytes) script = mitogen_agent_bundle_get_loader_script (bundle);
   GBytes *archive = mitogen_agent_bundle_get_archive (bundle);
+  const guint8 *data = g_bytes_get_data (archive, NULL);
+  gsize len = g_bytes_get_size (archive);
+  gsize written = 0;
   g_autoptr(GError) write_error = NULL;
-  g_autofree gchar *status = NULL;
 
   g_debug ("uploading agent bundle %s (%" G_GSIZE_FORMAT " bytes)",
-           mitogen_agent_bundle_get_hash (bundle), g_bytes_get_size (archive));
-  if (mitogen_write_all (fd, g_bytes_get_data (script, NULL), g_bytes_get_size (script),
-                         deadline, &write_error) &&
-      mitogen_write_all (fd, g_bytes_get_data (archive, NULL), g_bytes_get_size (archive),
-                         deadline, &write_error))
-    return TRUE;
-  if (read_boot_event (self, fd, deadline, output, scanned, &status, NULL) == BOOT_STATUS)
-    return mitogen_agent_bundle_check_status (bundle, status, error);
+           mitogen_agent_bundle_get_hash (bundle), len);
+  if (!mitogen_write_all (fd, g_bytes_get_data (script, NULL), g_bytes_get_size (script),
+                          *deadline, &write_error))
+    goto failed;
+  note_progress (self, deadline);
+  while (written < len)
+    {
+      gsize chunk = MIN (len - written, UPLOAD_CHUNK);
+
+      while (fd_readable (fd))
+        {
+          g_autofree gchar *status = NULL;
+          BootEvent event = read_boot_event (self, fd, *deadline, output, scanned,
+                                             &status, error);
+
+          if (event == BOOT_STATUS && handle_got (self, status, deadline))
+            continue;
+          if (event == BOOT_STATUS)
+            mitogen_agent_bundle_check_status (bundle, status, error);
+          if (event == BOOT_STARTED || event == BOOT_PROMPT ||
+              (event == BOOT_STATUS && error && !*error))
+            g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
+                         "The far side answered out of turn while receiving "
+                         "the agent");
+          return FALSE;
+        }
+      if (!mitogen_write_all (fd, data + written, chunk, *deadline, &write_error))
+        goto failed;
+      written += chunk;
+      note_progress (self, deadline);
+    }
+  return TRUE;
+
+failed:
+  if (g_error_matches (write_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_propagate_error (error, g_steal_pointer (&write_error));
+      return FALSE;
+    }
+  {
+    g_autofree gchar *status = NULL;
+
+    if (read_boot_event (self, fd, *deadline, output, scanned, &status, NULL) == BOOT_STATUS &&
+        !g_str_has_prefix (status, "got "))
+      return mitogen_agent_bundle_check_status (bundle, status, error);
+  }
+  if (g_error_matches (write_error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT))
+    {
+      g_set_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
+                   "Uploading the agent (%.1f MB) made no progress for %.1f s "
+                   "(the connect timeout) after %.1f MB",
+                   len / 1e6, PRIV (self)->connect_timeout, written / 1e6);
+      return FALSE;
+    }
   g_propagate_prefixed_error (error, g_steal_pointer (&write_error),
-                              "Uploading the agent (%.1f MB) failed: ",
-                              g_bytes_get_size (archive) / 1e6);
+                              "Uploading the agent (%.1f MB) failed: ", len / 1e6);
   return FALSE;
 }
 
@@ -580,10 +676,12 @@ mitogen_parent_stream_real_handshake (MitogenParentStream *self,
                            "having been asked to", status);
               goto fail;
             }
+          if (handle_got (self, status, &deadline))
+            continue;
           if (!mitogen_agent_bundle_check_status (priv->bundle, status, error))
             goto fail;
           if (g_str_equal (status, "upload") &&
-              !upload_agent (self, fd, deadline, output, &scanned, error))
+              !upload_agent (self, fd, &deadline, output, &scanned, error))
             goto fail;
         }
     }
@@ -1145,11 +1243,16 @@ fail_connect (MitogenParentStream *self,
   /* A child that is not ours is the transport's to stop. */
   if (priv->pid <= 0 || !MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child)
     return;
-  /* The child is of no use now; don't leave it running or a zombie. */
+  /* The child is of no use now; don't leave it running or a zombie. It
+   * leads a session of its own (mitogen_create_child()), whose process
+   * group also holds what it started, such as ssh's ProxyCommand: kill
+   * them too, while the unreaped child keeps the group's id ours. */
   if (waitpid (priv->pid, &status, WNOHANG) == 0)
     {
+      kill (-priv->pid, SIGKILL);
       kill (priv->pid, SIGKILL);
-      waitpid (priv->pid, &status, 0);
+      while (waitpid (priv->pid, &status, 0) < 0 && errno == EINTR)
+        ;
     }
   priv->exited = TRUE;
   priv->wait_status = status;
@@ -1172,6 +1275,90 @@ default_context_name (MitogenParentStream *self)
                           PRIV (self)->pid);
 }
 
+static void
+set_shutdown_error (MitogenParentStream *self,
+                    GError **error)
+{
+  g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_SHUTDOWN,
+               "the broker shut down while %s was being connected",
+               PRIV (self)->context_name ? PRIV (self)->context_name
+                                         : MITOGEN_PARENT_STREAM_GET_CLASS (self)->transport_name);
+}
+
+static gboolean
+check_broker_alive (MitogenParentStream *self,
+                    MitogenRouter *router,
+                    GError **error)
+{
+  MitogenBroker *broker = mitogen_router_get_broker (router);
+
+  if (!g_cancellable_is_cancelled (mitogen_broker_get_shutdown_cancellable (broker)))
+    return TRUE;
+  set_shutdown_error (self, error);
+  return FALSE;
+}
+
+static void
+cancel_abort (GCancellable *cancellable,
+              gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+/* Runs the transport's handshake with a cancellable current in this
+ * thread that the caller's @cancellable and the broker's shutdown both
+ * cancel: every wait in the bootstrap (mitogen_wait_fd()) then ends at
+ * once, and the caller kills the child. The error says which of the two
+ * it was. */
+static gboolean
+run_handshake (MitogenParentStream *self,
+               MitogenRouter *router,
+               int fd,
+               GVariant *config,
+               gint64 deadline,
+               GCancellable *cancellable,
+               GError **error)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  GCancellable *shutdown =
+    mitogen_broker_get_shutdown_cancellable (mitogen_router_get_broker (router));
+  g_autoptr(GCancellable) abort = g_cancellable_new ();
+  GPollFD held = { .fd = -1 };
+  gulong by_caller = 0, by_shutdown;
+  gboolean ok;
+
+  if (cancellable)
+    by_caller = g_cancellable_connect (cancellable, G_CALLBACK (cancel_abort),
+                                       abort, NULL);
+  by_shutdown = g_cancellable_connect (shutdown, G_CALLBACK (cancel_abort),
+                                       abort, NULL);
+  /* Held for the whole bootstrap, so each wait reuses one descriptor. */
+  g_cancellable_make_pollfd (abort, &held);
+  g_cancellable_push_current (abort);
+  priv->progress_router = router;
+
+  ok = MITOGEN_PARENT_STREAM_GET_CLASS (self)->handshake (self, fd, config,
+                                                          deadline, error);
+
+  priv->progress_router = NULL;
+  g_cancellable_pop_current (abort);
+  if (held.fd >= 0)
+    g_cancellable_release_fd (abort);
+  g_cancellable_disconnect (shutdown, by_shutdown);
+  if (cancellable)
+    g_cancellable_disconnect (cancellable, by_caller);
+  if (ok || !g_cancellable_is_cancelled (abort))
+    return ok;
+
+  g_clear_error (error);
+  if (g_cancellable_is_cancelled (cancellable))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                 "The connect was cancelled; the child was killed");
+  else
+    set_shutdown_error (self, error);
+  return FALSE;
+}
+
 /**
  * mitogen_parent_stream_connect:
  * @self: a stream, configured
@@ -1179,16 +1366,24 @@ default_context_name (MitogenParentStream *self)
  * @context_id: the id the child gets
  * @config: the agent's configuration, `a{sv}`; its `name` is filled in
  *   if missing
- * @cancellable: (nullable): checked before the child is started
+ * @cancellable: (nullable): stops the connect at once, whenever cancelled
+ *   before the child is a context
  * @error: return location for an error
  *
  * Starts the child, runs the bootstrap within
  * #MitogenParentStream:connect-timeout, and registers the stream with
  * @router. Blocks the calling thread, which must not be the broker's.
+ * While the agent is uploaded, the timeout counts only time without
+ * progress (see #MitogenRouter::upload-progress).
+ *
+ * Cancelling @cancellable, or shutting down @router's broker, during the
+ * bootstrap ends it at once: the child and the processes in its process
+ * group (ssh's ProxyCommand, say) are killed and reaped.
  *
  * Returns: %TRUE once the child is a context; %FALSE with
  *   %MITOGEN_STREAM_ERROR_CONNECT or %MITOGEN_TIMEOUT_ERROR_TIMED_OUT
- *   saying what failed, in which case no child is left behind
+ *   saying what failed, %G_IO_ERROR_CANCELLED, or
+ *   %MITOGEN_STREAM_ERROR_SHUTDOWN, in which case no child is left behind
  */
 gboolean
 mitogen_parent_stream_connect (MitogenParentStream *self,
@@ -1207,7 +1402,8 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
   GVariantDict dict;
   int fd;
 
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+  if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
+      !check_broker_alive (self, router, error))
     return FALSE;
   argv = klass->get_boot_command (self, error);
   if (!argv)
@@ -1228,11 +1424,12 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
   g_variant_dict_insert (&dict, "fork_server", "b", priv->fork_server);
   full_config = g_variant_ref_sink (g_variant_dict_end (&dict));
 
-  if (!klass->handshake (self, fd, full_config, deadline, error))
+  if (!run_handshake (self, router, fd, full_config, deadline, cancellable, error))
     {
       fail_connect (self, fd, error);
       g_prefix_error (error, "Could not start %s: ", priv->context_name);
-      if (error && *error && (*error)->domain == MITOGEN_STREAM_ERROR)
+      if (error && *error && (*error)->domain == MITOGEN_STREAM_ERROR &&
+          (*error)->code != MITOGEN_STREAM_ERROR_SHUTDOWN)
         (*error)->code = MITOGEN_STREAM_ERROR_CONNECT;
       return FALSE;
     }

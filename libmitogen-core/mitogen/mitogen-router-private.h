@@ -14,6 +14,12 @@ void mitogen_router_route_from_stream (MitogenRouter *self,
                                        MitogenStream *in_stream);
 
 G_GNUC_INTERNAL
+void mitogen_router_emit_upload_progress (MitogenRouter *self,
+                                          const gchar *context_name,
+                                          guint64 received,
+                                          guint64 total);
+
+G_GNUC_INTERNAL
 GPtrArray *mitogen_router_dup_child_streams (MitogenRouter *self);
 
 G_GNUC_INTERNAL

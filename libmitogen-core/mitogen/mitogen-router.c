@@ -92,6 +92,7 @@ G_DEFINE_FINAL_TYPE (MitogenRouter, mitogen_router, G_TYPE_OBJECT)
 
 enum {
   SIGNAL_ROUTE_REMOVED,
+  SIGNAL_UPLOAD_PROGRESS,
   N_SIGNALS
 };
 
@@ -1417,6 +1418,41 @@ mitogen_router_class_init (MitogenRouterClass *klass)
   signals[SIGNAL_ROUTE_REMOVED] =
     g_signal_new ("route-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  /**
+   * MitogenRouter::upload-progress:
+   * @self: the router
+   * @context_name: the name of the child being started, such as `ssh.web1`
+   * @received: bytes of the agent bundle the far side has received so far
+   * @total: the bundle's size in bytes
+   *
+   * Emitted while a child started from this process receives the agent
+   * it has no cached copy of (#MitogenParentStream:upload-agent), each
+   * time the far side says it received more of it, and once with
+   * @received equal to @total. It is emitted in the thread that runs the
+   * connect: the caller's for mitogen_router_connect_context(), a worker
+   * thread for mitogen_router_connect_context_async(); a handler that
+   * updates a user interface should hand the figures to its main context.
+   *
+   * While the upload progresses, the connect timeout
+   * (#MitogenParentStream:connect-timeout) counts only time without
+   * progress, so a slow link that keeps moving does not time out.
+   */
+  signals[SIGNAL_UPLOAD_PROGRESS] =
+    g_signal_new ("upload-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING,
+                  G_TYPE_UINT64, G_TYPE_UINT64);
+}
+
+/* Emits MitogenRouter::upload-progress; the parent stream's connect calls
+ * it, in its own thread. */
+void
+mitogen_router_emit_upload_progress (MitogenRouter *self,
+                                     const gchar *context_name,
+                                     guint64 received,
+                                     guint64 total)
+{
+  g_signal_emit (self, signals[SIGNAL_UPLOAD_PROGRESS], 0, context_name,
+                 received, total);
 }
 
 static void
