@@ -198,10 +198,14 @@ forward_log (GLogLevelFlags level,
        * must. */
       text = g_utf8_make_valid (fields[i].value, fields[i].length);
 
-  /* Logging from inside the forwarding path would recurse. */
+  /* Logging from inside the forwarding path would recurse. The debug
+   * records it logs (routing the record) are dropped, not written to
+   * stderr: where that is ssh's, the parent reads it merged into the link
+   * and takes it for a bad frame. */
   if (g_private_get (&in_log_writer) || !g_atomic_int_get (&self->forwarding_logs))
     {
-      emergency_write (self, text ? text : "");
+      if (!(level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)))
+        emergency_write (self, text ? text : "");
       return G_LOG_WRITER_HANDLED;
     }
   g_private_set (&in_log_writer, GINT_TO_POINTER (1));
@@ -376,6 +380,10 @@ apply_config (MitogenExternalContext *self,
   g_variant_dict_lookup (&dict, "context_id", "u", &context_id);
   g_variant_dict_lookup (&dict, "name", "s", &self->name);
   g_variant_dict_lookup (&dict, "log_debug", "b", &self->log_debug);
+  /* GLib drops g_debug() and g_info() records before any writer sees them
+   * unless G_MESSAGES_DEBUG says otherwise, which no parent sets here. */
+  if (self->log_debug)
+    g_log_set_debug_enabled (TRUE);
   g_variant_dict_lookup (&dict, "max_message_size", "t", &max_size);
   g_variant_dict_lookup (&dict, "plugin_path", "^a&s", &path);
   parent_ids = g_variant_dict_lookup_value (&dict, "parent_ids", G_VARIANT_TYPE ("au"));
@@ -516,6 +524,10 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
   g_signal_connect (self->parent_stream, "disconnect",
                     G_CALLBACK (on_parent_disconnect), self);
   mitogen_router_register (self->router, self->parent_stream);
+  /* The first record a parent asking for debug records gets. */
+  g_debug ("Context %s (id %u, pid %d) started, parent %u",
+           self->name ? self->name : "?",
+           mitogen_router_get_context_id (self->router), (int) getpid (), parent_id);
   return TRUE;
 }
 

@@ -136,18 +136,18 @@ mitogen_parent_stream_get_agent_path (void)
  *
  * Returns whether the agent is uploaded: #MitogenParentStream:upload-agent if
  * set, otherwise whether the transport uploads by default or this process
- * runs from an uploaded agent itself, with none installed.
+ * runs from an uploaded agent itself.
  *
  * Returns: whether the agent is uploaded: #MitogenParentStream:upload-agent
  *   if set, otherwise whether the transport uploads by default or this
- *   process runs from an uploaded agent itself, with none installed; never
- *   by default with #MitogenParentStream:agent-path, which says where one is
+ *   process runs from an uploaded agent (a bundle) itself, whose children
+ *   then run the same bundle whatever is installed; never by default with
+ *   #MitogenParentStream:agent-path, which says where one is
  */
 gboolean
 mitogen_parent_stream_get_upload_agent (MitogenParentStream *self)
 {
   MitogenParentStreamPrivate *priv = PRIV (self);
-  g_autofree gchar *agent = NULL;
 
   if (priv->upload_agent_set)
     return priv->upload_agent;
@@ -155,10 +155,11 @@ mitogen_parent_stream_get_upload_agent (MitogenParentStream *self)
     return FALSE;
   if (MITOGEN_PARENT_STREAM_GET_CLASS (self)->uploads_agent)
     return TRUE;
-  if (!mitogen_agent_bundle_get_default_directory ())
-    return FALSE;
-  agent = mitogen_parent_stream_get_agent_path ();
-  return !g_file_test (agent, G_FILE_TEST_IS_EXECUTABLE);
+  /* An agent that runs from a bundle starts its children from the same
+   * bundle (a cached copy, where the child's user has one): whatever is
+   * at this build's agent path on this host may be another version, or
+   * unable to find its libraries, and fail with status 127. */
+  return mitogen_agent_bundle_get_default_directory () != NULL;
 }
 
 /**
@@ -1434,6 +1435,9 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
       return FALSE;
     }
 
+  /* Named before its stream reads: its first log records may come at
+   * once. */
+  mitogen_router_set_context_name (router, context_id, priv->context_name);
   mitogen_stream_set_remote_id (MITOGEN_STREAM (self), context_id);
   mitogen_stream_accept (MITOGEN_STREAM (self), fd, fd);
   priv->broker = mitogen_router_get_broker (router);
