@@ -1,7 +1,8 @@
 /* mitogen-test-sshd-run: the test sshd (MitogenTestSshd) for shell
  * scripts (tests/test-cli.sh, scripts/test-install).
  *
- * Starts it and prints, as sh assignments, where it is:
+ * Starts it, with its first argument if any appended to its sshd_config,
+ * and prints, as sh assignments, where it is:
  *   SSHD_PORT=… SSHD_KEY=… SSHD_KNOWN_HOSTS=…
  * then keeps it running until its stdin reaches its end. Exits 77, the
  * tests' "skipped", with the reason on stderr where no sshd can run.
@@ -29,7 +30,8 @@ main (int argc,
       g_printerr ("%s\n", skip);
       return 77;
     }
-  sshd = mitogen_test_sshd_start (NULL, "127.0.0.1", NULL, &error);
+  sshd = mitogen_test_sshd_start (NULL, "127.0.0.1", argc > 1 ? argv[1] : NULL,
+                                  &error);
   if (!sshd)
     {
       g_printerr ("%s\n", error->message);

@@ -421,6 +421,64 @@ expect_rc 2 "$t"
 expect_text err 'Unknown option --no-such-option' "$t"
 grep -q 'after “--”' "$tmp/err" && fail "$t: a hint about --"
 
+# Against the test sshd (tests/mitogen-test-sshd-run), where it can run.
+# Its sessions get a cache of their own, empty, so that the first connect
+# uploads the agent.
+sshd_run=${MITOGEN_TEST_SSHD_RUN:-$build/tests/mitogen-test-sshd-run}
+mkdir "$tmp/cache" && chmod 755 "$tmp" "$tmp/cache"
+mkfifo "$tmp/sshd-in"
+"$sshd_run" "$(printf 'Match all\n  SetEnv SHLVL=1 XDG_CACHE_HOME=%s\n' "$tmp/cache")" \
+  <"$tmp/sshd-in" >"$tmp/sshd-env" 2>"$tmp/sshd-err" &
+sshd_pid=$!
+exec 9>"$tmp/sshd-in"
+# It prints where it is once sshd answers, or exits.
+while [ ! -s "$tmp/sshd-env" ] && kill -0 "$sshd_pid" 2>/dev/null; do
+  sleep 0.1
+done
+if [ -s "$tmp/sshd-env" ]; then
+  . "$tmp/sshd-env"
+  ssh_spec="ssh:root@127.0.0.1:$SSHD_PORT"
+  ssh_opts="--identity-file=$SSHD_KEY --known-hosts=$SSHD_KNOWN_HOSTS --host-key-policy=accept-new"
+
+  if command -v script >/dev/null; then
+    t='the first ssh connect draws a progress line on a terminal'
+    # shellcheck disable=SC2086 # one option a word
+    script -qec "$cli --connect-timeout=$connect_timeout $ssh_opts call $ssh_spec core.getpid" \
+      /dev/null >"$tmp/out" 2>"$tmp/err" </dev/null
+    rc=$?
+    expect_rc 0 "$t"
+    expect_text out "uploading the agent to ssh.127.0.0.1:$SSHD_PORT: .* MB (100%)" "$t"
+  else
+    echo "SKIP: ssh progress line: no script(1)"
+  fi
+
+  t='no progress line where stderr is not a terminal'
+  # shellcheck disable=SC2086
+  cli $ssh_opts call "$ssh_spec" core.getpid
+  expect_rc 0 "$t"
+  grep -q 'uploading the agent' "$tmp/err" && fail "$t: a progress line"
+
+  t='--debug run ssh: shows the child'\''s debug records, and only frames cross'
+  # shellcheck disable=SC2086
+  cli --debug $ssh_opts run "$ssh_spec" -- echo hi
+  expect_rc 0 "$t"
+  expect_line out hi "$t"
+  expect_text err "^\[ssh.127.0.0.1:$SSHD_PORT\] Context ssh.127.0.0.1:$SSHD_PORT (id 1, pid [0-9]*) started" "$t"
+  grep -q 'Bad frame magic' "$tmp/err" && fail "$t: a bad frame"
+
+  t='--debug run ssh:H/sudo:U'
+  # shellcheck disable=SC2086
+  cli --debug $ssh_opts run "$ssh_spec/sudo:mitogen-test" -- id -un
+  expect_rc 0 "$t"
+  expect_line out mitogen-test "$t"
+  expect_text err '/sudo.mitogen-test\] Context sudo.mitogen-test (id 2' "$t"
+  grep -q 'Bad frame magic' "$tmp/err" && fail "$t: a bad frame"
+else
+  echo "SKIP: ssh: $(cat "$tmp/sshd-err")"
+fi
+exec 9>&-
+wait "$sshd_pid"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2
   exit 1
