@@ -16,12 +16,11 @@
 #include "mitogen-test-sshd.h"
 
 int
-main (int argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_autofree gchar *skip = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenTestSshd) sshd = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenTestSshd) sshd = NULL;
   g_autofree gchar *key = NULL, *known = NULL;
   gchar buf[256];
 

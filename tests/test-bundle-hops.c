@@ -16,7 +16,8 @@
 
 #include "mitogen-test-sshd.h"
 
-typedef struct {
+typedef struct
+{
   MitogenBroker *broker;
   MitogenRouter *router;
   gchar *dir;
@@ -25,11 +26,10 @@ typedef struct {
 } Fixture;
 
 static void
-setup (Fixture *f,
-       gconstpointer data)
+setup (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *skip = NULL, *broken = NULL, *extra = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   GVariantDict dict;
 
   mitogen_test_master_new (&f->broker, &f->router);
@@ -42,23 +42,25 @@ setup (Fixture *f,
   g_assert_no_error (error);
   g_assert_cmpint (g_chmod (f->dir, 0755), ==, 0);
   broken = g_build_filename (f->dir, "not-this-agent", NULL);
-  g_file_set_contents (broken, "#!/bin/sh\necho 'not this agent' >&2\nexit 127\n", -1,
-                       &error);
+  g_file_set_contents (
+      broken, "#!/bin/sh\necho 'not this agent' >&2\nexit 127\n", -1, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_chmod (broken, 0755), ==, 0);
   /* A Match block, since the sshd's own SetEnv comes first. */
-  extra = g_strdup_printf ("Match all\n  SetEnv SHLVL=1 MITOGEN_AGENT=%s\n", broken);
+  extra = g_strdup_printf ("Match all\n  SetEnv SHLVL=1 MITOGEN_AGENT=%s\n",
+                           broken);
   f->sshd = mitogen_test_sshd_start (NULL, "127.0.0.1", extra, &error);
   g_assert_no_error (error);
 
-  g_variant_dict_init (&dict, mitogen_test_sshd_options (f->sshd, "root", "ignore"));
+  g_variant_dict_init (&dict,
+                       mitogen_test_sshd_options (f->sshd, "root", "ignore"));
   g_variant_dict_insert (&dict, "upload-agent", "b", TRUE);
-  f->hop = mitogen_test_connect (f->router, "ssh", g_variant_dict_end (&dict), NULL);
+  f->hop = mitogen_test_connect (f->router, "ssh", g_variant_dict_end (&dict),
+                                 NULL);
 }
 
 static void
-teardown (Fixture *f,
-          gconstpointer data)
+teardown (Fixture *f, gconstpointer data)
 {
   mitogen_test_master_stop (f->broker, f->hop);
   g_clear_object (&f->hop);
@@ -66,7 +68,8 @@ teardown (Fixture *f,
   g_clear_pointer (&f->sshd, mitogen_test_sshd_stop);
   if (f->dir)
     {
-      g_autofree gchar *broken = g_build_filename (f->dir, "not-this-agent", NULL);
+      g_autofree gchar *broken
+          = g_build_filename (f->dir, "not-this-agent", NULL);
 
       g_unlink (broken);
       g_rmdir (f->dir);
@@ -77,16 +80,17 @@ teardown (Fixture *f,
 static gchar *
 whoami (MitogenContext *ctx)
 {
-  g_autoptr(GVariant) result = NULL, out = NULL;
+  g_autoptr (GVariant) result = NULL, out = NULL;
   gint status;
 
-  result = mitogen_test_call_ok (ctx, "core.run",
-                                 g_variant_new ("(^asmaymsa{ss})",
-                                                (const gchar *[]) { "id", "-un", NULL },
-                                                NULL, NULL, NULL));
+  result = mitogen_test_call_ok (
+      ctx, "core.run",
+      g_variant_new ("(^asmaymsa{ss})", (const gchar *[]){ "id", "-un", NULL },
+                     NULL, NULL, NULL));
   g_variant_get (result, "(i@ayay)", &status, &out, NULL);
   g_assert_cmpint (status, ==, 0);
-  return g_strstrip (g_strndup (g_variant_get_data (out), g_variant_get_size (out)));
+  return g_strstrip (
+      g_strndup (g_variant_get_data (out), g_variant_get_size (out)));
 }
 
 static void
@@ -95,19 +99,19 @@ assert_hop_works (Fixture *f,
                   GVariant *options,
                   const gchar *user)
 {
-  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr (MitogenContext) ctx = NULL;
   g_autofree gchar *who = NULL;
 
   ctx = mitogen_test_connect (f->router, transport, options, f->hop);
-  g_assert_cmpint (mitogen_test_remote_pid (ctx), !=, mitogen_test_remote_pid (f->hop));
+  g_assert_cmpint (mitogen_test_remote_pid (ctx), !=,
+                   mitogen_test_remote_pid (f->hop));
   who = whoami (ctx);
   g_assert_cmpstr (who, ==, user);
   mitogen_test_shutdown_ok (ctx);
 }
 
 static void
-test_local (Fixture *f,
-            gconstpointer data)
+test_local (Fixture *f, gconstpointer data)
 {
   if (!f->hop)
     return;
@@ -115,8 +119,7 @@ test_local (Fixture *f,
 }
 
 static void
-test_sudo (Fixture *f,
-           gconstpointer data)
+test_sudo (Fixture *f, gconstpointer data)
 {
   GVariantDict dict;
 
@@ -128,8 +131,7 @@ test_sudo (Fixture *f,
 }
 
 int
-main (int argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)

@@ -23,7 +23,8 @@
 /* What "at once" allows on a loaded machine. */
 #define PROMPT_USEC (mitogen_test_scaled (5 * G_USEC_PER_SEC))
 
-typedef struct {
+typedef struct
+{
   MitogenBroker *broker;
   MitogenRouter *router;
   gchar *dir;
@@ -33,17 +34,17 @@ typedef struct {
   gchar *cache;
 } Fixture;
 
-typedef struct {
+typedef struct
+{
   gboolean done;
   MitogenContext *ctx;
   GError *error;
 } Result;
 
 static void
-setup (Fixture *f,
-       gconstpointer data)
+setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree gchar *script = NULL;
 
   mitogen_test_master_new (&f->broker, &f->router);
@@ -63,8 +64,7 @@ setup (Fixture *f,
 }
 
 static void
-teardown (Fixture *f,
-          gconstpointer data)
+teardown (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
 
@@ -81,7 +81,7 @@ teardown (Fixture *f,
 static guint
 count_fds (void)
 {
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
   guint n = 0;
 
   while (g_dir_read_name (dir))
@@ -90,9 +90,7 @@ count_fds (void)
 }
 
 static void
-on_connected (GObject *source,
-              GAsyncResult *res,
-              gpointer user_data)
+on_connected (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   Result *r = user_data;
 
@@ -103,12 +101,10 @@ on_connected (GObject *source,
 
 /* Runs the main context until the stalled child has said who it is. */
 static void
-wait_for_pids (Fixture *f,
-               Result *r,
-               GPid *script,
-               GPid *background)
+wait_for_pids (Fixture *f, Result *r, GPid *script, GPid *background)
 {
-  gint64 deadline = mitogen_test_deadline_at (mitogen_test_scaled (30 * G_USEC_PER_SEC));
+  gint64 deadline
+      = mitogen_test_deadline_at (mitogen_test_scaled (30 * G_USEC_PER_SEC));
   g_autofree gchar *text = NULL;
 
   while (!g_file_get_contents (f->pid_file, &text, NULL, NULL))
@@ -131,12 +127,13 @@ wait_done (Result *r)
 /* Everything the stalled child started is gone: not running, and none of
  * our children is a zombie. */
 static void
-assert_gone (GPid script,
-             GPid background)
+assert_gone (GPid script, GPid background)
 {
-  gint64 deadline = mitogen_test_deadline_at (mitogen_test_scaled (10 * G_USEC_PER_SEC));
+  gint64 deadline
+      = mitogen_test_deadline_at (mitogen_test_scaled (10 * G_USEC_PER_SEC));
 
-  while (mitogen_test_process_running (script) || mitogen_test_process_running (background))
+  while (mitogen_test_process_running (script)
+         || mitogen_test_process_running (background))
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (10000);
@@ -158,32 +155,35 @@ stall_options (Fixture *f)
   GVariantDict dict;
 
   g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert_value (&dict, "agent-path",
-                               g_variant_new_strv ((const gchar *[]) { f->stall }, 1));
+  g_variant_dict_insert_value (
+      &dict, "agent-path",
+      g_variant_new_strv ((const gchar *[]){ f->stall }, 1));
   g_variant_dict_insert (&dict, "connect-timeout", "d", LONG_TIMEOUT);
   return g_variant_dict_end (&dict);
 }
 
-typedef enum {
+typedef enum
+{
   ABORT_CANCEL,
   ABORT_SHUTDOWN,
 } AbortHow;
 
 /* A connect that fails on its own, for what it opens once and keeps. */
 static void
-warm_up (Fixture *f,
-         const gchar *transport)
+warm_up (Fixture *f, const gchar *transport)
 {
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   Result r = { 0 };
   GVariantDict dict;
 
   g_cancellable_cancel (cancellable);
   g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert_value (&dict, "agent-path",
-                               g_variant_new_strv ((const gchar *[]) { "/bin/false" }, 1));
-  mitogen_router_connect_context_async (f->router, transport, g_variant_dict_end (&dict),
-                                        NULL, cancellable, on_connected, &r);
+  g_variant_dict_insert_value (
+      &dict, "agent-path",
+      g_variant_new_strv ((const gchar *[]){ "/bin/false" }, 1));
+  mitogen_router_connect_context_async (f->router, transport,
+                                        g_variant_dict_end (&dict), NULL,
+                                        cancellable, on_connected, &r);
   wait_done (&r);
   g_assert_null (r.ctx);
   g_clear_error (&r.error);
@@ -196,7 +196,7 @@ connect_and_abort (Fixture *f,
                    AbortHow how,
                    gboolean direct_child)
 {
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   Result r = { 0 };
   GPid script = 0, background = 0;
   guint fds_before;
@@ -223,7 +223,8 @@ connect_and_abort (Fixture *f,
     g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   else
     {
-      g_assert_error (r.error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_SHUTDOWN);
+      g_assert_error (r.error, MITOGEN_STREAM_ERROR,
+                      MITOGEN_STREAM_ERROR_SHUTDOWN);
       g_assert_nonnull (strstr (r.error->message, "shut down"));
     }
   g_clear_error (&r.error);
@@ -235,30 +236,27 @@ connect_and_abort (Fixture *f,
 }
 
 static void
-test_local_cancel (Fixture *f,
-                   gconstpointer data)
+test_local_cancel (Fixture *f, gconstpointer data)
 {
   connect_and_abort (f, "local", stall_options (f), ABORT_CANCEL, TRUE);
 }
 
 static void
-test_local_shutdown (Fixture *f,
-                     gconstpointer data)
+test_local_shutdown (Fixture *f, gconstpointer data)
 {
   connect_and_abort (f, "local", stall_options (f), ABORT_SHUTDOWN, TRUE);
 }
 
 /* A connect after the broker shut down fails at once, starting nothing. */
 static void
-test_after_shutdown (Fixture *f,
-                     gconstpointer data)
+test_after_shutdown (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) ctx = NULL;
 
   mitogen_broker_shutdown (f->broker);
-  ctx = mitogen_router_connect_context (f->router, "local", stall_options (f), NULL,
-                                        NULL, &error);
+  ctx = mitogen_router_connect_context (f->router, "local", stall_options (f),
+                                        NULL, NULL, &error);
   g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_SHUTDOWN);
   g_assert_null (ctx);
   g_assert_false (g_file_test (f->pid_file, G_FILE_TEST_EXISTS));
@@ -269,7 +267,7 @@ start_sshd (Fixture *f)
 {
   g_autofree gchar *skip = NULL;
   g_autofree gchar *extra = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!mitogen_test_sshd_can_run (&skip))
     {
@@ -280,34 +278,33 @@ start_sshd (Fixture *f)
   f->cache = g_build_filename (f->dir, "cache", NULL);
   g_assert_cmpint (g_mkdir (f->cache, 0700), ==, 0);
   /* A Match block, since the sshd's own SetEnv comes first. */
-  extra = g_strdup_printf ("Match all\n  SetEnv SHLVL=1 XDG_CACHE_HOME=%s\n", f->cache);
+  extra = g_strdup_printf ("Match all\n  SetEnv SHLVL=1 XDG_CACHE_HOME=%s\n",
+                           f->cache);
   f->sshd = mitogen_test_sshd_start (NULL, "127.0.0.1", extra, &error);
   g_assert_no_error (error);
   return TRUE;
 }
 
 static GVariant *
-proxy_options (Fixture *f,
-               const gchar *proxy_command,
-               gdouble connect_timeout)
+proxy_options (Fixture *f, const gchar *proxy_command, gdouble connect_timeout)
 {
-  g_autoptr(GVariant) base =
-    g_variant_ref_sink (mitogen_test_sshd_options (f->sshd, "root", "ignore"));
+  g_autoptr (GVariant) base = g_variant_ref_sink (
+      mitogen_test_sshd_options (f->sshd, "root", "ignore"));
   g_autofree gchar *proxy = g_strdup_printf ("ProxyCommand=%s", proxy_command);
   GVariantDict dict;
 
   g_variant_dict_init (&dict, base);
   g_variant_dict_insert_value (
-    &dict, "ssh-args",
-    g_variant_new_strv ((const gchar *[]) { "-F", "/dev/null", "-o", proxy }, 4));
+      &dict, "ssh-args",
+      g_variant_new_strv ((const gchar *[]){ "-F", "/dev/null", "-o", proxy },
+                          4));
   g_variant_dict_insert (&dict, "connect-timeout", "d", connect_timeout);
   g_variant_dict_insert (&dict, "upload-agent", "b", TRUE);
   return g_variant_dict_end (&dict);
 }
 
 static void
-test_ssh_proxy_cancel (Fixture *f,
-                       gconstpointer data)
+test_ssh_proxy_cancel (Fixture *f, gconstpointer data)
 {
   if (!start_sshd (f))
     return;
@@ -317,8 +314,7 @@ test_ssh_proxy_cancel (Fixture *f,
 }
 
 static void
-test_ssh_proxy_shutdown (Fixture *f,
-                         gconstpointer data)
+test_ssh_proxy_shutdown (Fixture *f, gconstpointer data)
 {
   if (!start_sshd (f))
     return;
@@ -326,7 +322,8 @@ test_ssh_proxy_shutdown (Fixture *f,
                      ABORT_SHUTDOWN, FALSE);
 }
 
-typedef struct {
+typedef struct
+{
   guint64 last;
   guint64 total;
   guint count;
@@ -352,8 +349,9 @@ on_progress (MitogenRouter *router,
 static gsize
 bundle_size (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenAgentBundle) bundle = mitogen_agent_bundle_get_default (&error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenAgentBundle) bundle
+      = mitogen_agent_bundle_get_default (&error);
 
   g_assert_no_error (error);
   return g_bytes_get_size (mitogen_agent_bundle_get_archive (bundle));
@@ -362,32 +360,31 @@ bundle_size (void)
 /* A relay to the sshd that passes what it is sent at @rate bytes/s, and
  * passes nothing after @stop_after bytes if that is not 0. */
 static gchar *
-relay_command (Fixture *f,
-               guint64 rate,
-               guint64 stop_after)
+relay_command (Fixture *f, guint64 rate, guint64 stop_after)
 {
   g_autofree gchar *python = g_find_program_in_path ("python3");
-  g_autofree gchar *relay = g_test_build_filename (G_TEST_DIST, "relay.py", NULL);
+  g_autofree gchar *relay
+      = g_test_build_filename (G_TEST_DIST, "relay.py", NULL);
 
   if (!python)
     return NULL;
-  return g_strdup_printf ("%s %s %s %u %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT,
-                          python, relay, mitogen_test_sshd_get_address (f->sshd),
-                          mitogen_test_sshd_get_port (f->sshd), rate, stop_after);
+  return g_strdup_printf (
+      "%s %s %s %u %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, python, relay,
+      mitogen_test_sshd_get_address (f->sshd),
+      mitogen_test_sshd_get_port (f->sshd), rate, stop_after);
 }
 
 /* Uploading takes about three connect timeouts, with progress all along:
  * the connect succeeds, reporting it. */
 static void
-test_slow_upload (Fixture *f,
-                  gconstpointer data)
+test_slow_upload (Fixture *f, gconstpointer data)
 {
   gdouble timeout = mitogen_test_scaled_seconds (2.0);
   gsize size = bundle_size ();
   guint64 rate = (guint64) (size / (3 * timeout));
   g_autofree gchar *relay = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) ctx = NULL;
   Progress p = { 0 };
   gulong handler;
   gint64 start;
@@ -400,17 +397,18 @@ test_slow_upload (Fixture *f,
       g_test_skip ("no python3");
       return;
     }
-  handler = g_signal_connect (f->router, "upload-progress", G_CALLBACK (on_progress), &p);
+  handler = g_signal_connect (f->router, "upload-progress",
+                              G_CALLBACK (on_progress), &p);
   start = g_get_monotonic_time ();
-  ctx = mitogen_router_connect_context (f->router, "ssh",
-                                        proxy_options (f, relay, timeout), NULL,
-                                        NULL, &error);
+  ctx = mitogen_router_connect_context (
+      f->router, "ssh", proxy_options (f, relay, timeout), NULL, NULL, &error);
   g_signal_handler_disconnect (f->router, handler);
   g_test_message ("took %.1f s, connect timeout %.1f s, %u progress reports",
                   (g_get_monotonic_time () - start) / 1e6, timeout, p.count);
   g_assert_no_error (error);
   g_assert_nonnull (ctx);
-  g_assert_cmpint (g_get_monotonic_time () - start, >, (gint64) (timeout * G_USEC_PER_SEC));
+  g_assert_cmpint (g_get_monotonic_time () - start, >,
+                   (gint64) (timeout * G_USEC_PER_SEC));
   g_assert_cmpuint (p.count, >, 1);
   g_assert_cmpuint (p.total, ==, size);
   g_assert_cmpuint (p.last, ==, size);
@@ -420,14 +418,13 @@ test_slow_upload (Fixture *f,
 /* The link stops after a sixth of the bundle: the connect fails once the
  * connect timeout passes without progress. */
 static void
-test_stalled_upload (Fixture *f,
-                     gconstpointer data)
+test_stalled_upload (Fixture *f, gconstpointer data)
 {
   gdouble timeout = mitogen_test_scaled_seconds (2.0);
   gsize size = bundle_size ();
   g_autofree gchar *relay = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) ctx = NULL;
   gint64 start;
 
   if (!start_sshd (f))
@@ -439,21 +436,23 @@ test_stalled_upload (Fixture *f,
       return;
     }
   start = g_get_monotonic_time ();
-  ctx = mitogen_router_connect_context (f->router, "ssh",
-                                        proxy_options (f, relay, timeout), NULL,
-                                        NULL, &error);
-  g_test_message ("error after %.1f s: %s", (g_get_monotonic_time () - start) / 1e6,
+  ctx = mitogen_router_connect_context (
+      f->router, "ssh", proxy_options (f, relay, timeout), NULL, NULL, &error);
+  g_test_message ("error after %.1f s: %s",
+                  (g_get_monotonic_time () - start) / 1e6,
                   error ? error->message : "(none)");
-  g_assert_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT);
+  g_assert_error (error, MITOGEN_TIMEOUT_ERROR,
+                  MITOGEN_TIMEOUT_ERROR_TIMED_OUT);
   g_assert_null (ctx);
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, (gint64) (timeout * G_USEC_PER_SEC));
+  g_assert_cmpint (g_get_monotonic_time () - start, >=,
+                   (gint64) (timeout * G_USEC_PER_SEC));
   g_assert_cmpint (g_get_monotonic_time () - start, <,
-                   (gint64) (timeout * G_USEC_PER_SEC) + mitogen_test_scaled (20 * G_USEC_PER_SEC));
+                   (gint64) (timeout * G_USEC_PER_SEC)
+                       + mitogen_test_scaled (20 * G_USEC_PER_SEC));
 }
 
 int
-main (int argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)

@@ -100,9 +100,9 @@ read_exact (void *buf, size_t len)
 }
 
 /* Reads the bundle's body, saying `MITO000 got N` every RECEIPT_EVERY
- * bytes and at the end, N counting the header too: the parent reports them as progress and counts
- * its connect timeout from the last one, so a slow link that moves does
- * not time out. */
+ * bytes and at the end, N counting the header too: the parent reports them as
+ * progress and counts its connect timeout from the last one, so a slow link
+ * that moves does not time out. */
 #define RECEIPT_EVERY (256u * 1024)
 
 static int

@@ -261,7 +261,8 @@ add_libraries (GHashTable *files, const gchar *agent_path, GError **error)
   const gchar *argv[] = { agent_path, NULL };
   const gchar *library_path = g_getenv ("LD_LIBRARY_PATH");
   g_autofree gchar *library_path_var
-      = library_path ? g_strconcat ("LD_LIBRARY_PATH=", library_path, NULL) : NULL;
+      = library_path ? g_strconcat ("LD_LIBRARY_PATH=", library_path, NULL)
+                     : NULL;
   /* The loader resolves as the agent would run here: by its RUNPATH (an
    * installed agent's, see meson's install_rpath) and by LD_LIBRARY_PATH
    * where this process has one; nothing else of the environment. */

@@ -22,6 +22,6 @@ G_GNUC_INTERNAL
 void           mitogen_broker_release              (MitogenBroker *self);
 
 G_GNUC_INTERNAL
-GCancellable  *mitogen_broker_get_shutdown_cancellable (MitogenBroker *self);
+GCancellable *mitogen_broker_get_shutdown_cancellable (MitogenBroker *self);
 
 G_END_DECLS

@@ -46,7 +46,8 @@ struct _MitogenBroker {
   GHashTable *readers; /* MitogenSide* -> Registration* */
   GHashTable *writers; /* MitogenSide* -> Registration* */
   gint64 shutdown_timeout;
-  GCancellable *shutdown_cancellable; /* cancelled by mitogen_broker_shutdown() */
+  /* Cancelled by mitogen_broker_shutdown(). */
+  GCancellable *shutdown_cancellable;
   gint holds;    /* atomic: children to be reaped before the thread ends */
   gint alive;    /* atomic */
   gint exited;   /* atomic */

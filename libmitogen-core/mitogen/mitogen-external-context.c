@@ -527,7 +527,8 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
   /* The first record a parent asking for debug records gets. */
   g_debug ("Context %s (id %u, pid %d) started, parent %u",
            self->name ? self->name : "?",
-           mitogen_router_get_context_id (self->router), (int) getpid (), parent_id);
+           mitogen_router_get_context_id (self->router), (int) getpid (),
+           parent_id);
   return TRUE;
 }
 

@@ -499,20 +499,17 @@ read_boot_event (MitogenParentStream *self,
  * upload on (a chunk written, the far side saying it got more) restarts
  * it. */
 static void
-note_progress (MitogenParentStream *self,
-               gint64 *deadline)
+note_progress (MitogenParentStream *self, gint64 *deadline)
 {
-  gint64 next = g_get_monotonic_time () +
-                (gint64) (PRIV (self)->connect_timeout * G_USEC_PER_SEC);
+  gint64 next = g_get_monotonic_time ()
+                + (gint64) (PRIV (self)->connect_timeout * G_USEC_PER_SEC);
 
   *deadline = MAX (*deadline, next);
 }
 
 /* A `MITO000 got N` line: the loader received N bytes of the archive. */
 static gboolean
-handle_got (MitogenParentStream *self,
-            const gchar *status,
-            gint64 *deadline)
+handle_got (MitogenParentStream *self, const gchar *status, gint64 *deadline)
 {
   MitogenParentStreamPrivate *priv = PRIV (self);
   guint64 received;
@@ -554,12 +551,12 @@ upload_agent (MitogenParentStream *self,
   const guint8 *data = g_bytes_get_data (archive, NULL);
   gsize len = g_bytes_get_size (archive);
   gsize written = 0;
-  g_autoptr(GError) write_error = NULL;
+  g_autoptr (GError) write_error = NULL;
 
   g_debug ("uploading agent bundle %s (%" G_GSIZE_FORMAT " bytes)",
            mitogen_agent_bundle_get_hash (bundle), len);
-  if (!mitogen_write_all (fd, g_bytes_get_data (script, NULL), g_bytes_get_size (script),
-                          *deadline, &write_error))
+  if (!mitogen_write_all (fd, g_bytes_get_data (script, NULL),
+                          g_bytes_get_size (script), *deadline, &write_error))
     goto failed;
   note_progress (self, deadline);
   while (written < len)
@@ -569,21 +566,23 @@ upload_agent (MitogenParentStream *self,
       while (fd_readable (fd))
         {
           g_autofree gchar *status = NULL;
-          BootEvent event = read_boot_event (self, fd, *deadline, output, scanned,
-                                             &status, error);
+          BootEvent event = read_boot_event (self, fd, *deadline, output,
+                                             scanned, &status, error);
 
           if (event == BOOT_STATUS && handle_got (self, status, deadline))
             continue;
           if (event == BOOT_STATUS)
             mitogen_agent_bundle_check_status (bundle, status, error);
-          if (event == BOOT_STARTED || event == BOOT_PROMPT ||
-              (event == BOOT_STATUS && error && !*error))
-            g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
+          if (event == BOOT_STARTED || event == BOOT_PROMPT
+              || (event == BOOT_STATUS && error && !*error))
+            g_set_error (error, MITOGEN_STREAM_ERROR,
+                         MITOGEN_STREAM_ERROR_PROTOCOL,
                          "The far side answered out of turn while receiving "
                          "the agent");
           return FALSE;
         }
-      if (!mitogen_write_all (fd, data + written, chunk, *deadline, &write_error))
+      if (!mitogen_write_all (fd, data + written, chunk, *deadline,
+                              &write_error))
         goto failed;
       written += chunk;
       note_progress (self, deadline);
@@ -599,20 +598,24 @@ failed:
   {
     g_autofree gchar *status = NULL;
 
-    if (read_boot_event (self, fd, *deadline, output, scanned, &status, NULL) == BOOT_STATUS &&
-        !g_str_has_prefix (status, "got "))
+    if (read_boot_event (self, fd, *deadline, output, scanned, &status, NULL)
+            == BOOT_STATUS
+        && !g_str_has_prefix (status, "got "))
       return mitogen_agent_bundle_check_status (bundle, status, error);
   }
-  if (g_error_matches (write_error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT))
+  if (g_error_matches (write_error, MITOGEN_TIMEOUT_ERROR,
+                       MITOGEN_TIMEOUT_ERROR_TIMED_OUT))
     {
-      g_set_error (error, MITOGEN_TIMEOUT_ERROR, MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
+      g_set_error (error, MITOGEN_TIMEOUT_ERROR,
+                   MITOGEN_TIMEOUT_ERROR_TIMED_OUT,
                    "Uploading the agent (%.1f MB) made no progress for %.1f s "
                    "(the connect timeout) after %.1f MB",
                    len / 1e6, PRIV (self)->connect_timeout, written / 1e6);
       return FALSE;
     }
-  g_propagate_prefixed_error (error, g_steal_pointer (&write_error),
-                              "Uploading the agent (%.1f MB) failed: ", len / 1e6);
+  g_propagate_prefixed_error (
+      error, g_steal_pointer (&write_error),
+      "Uploading the agent (%.1f MB) failed: ", len / 1e6);
   return FALSE;
 }
 
@@ -681,8 +684,8 @@ mitogen_parent_stream_real_handshake (MitogenParentStream *self,
             continue;
           if (!mitogen_agent_bundle_check_status (priv->bundle, status, error))
             goto fail;
-          if (g_str_equal (status, "upload") &&
-              !upload_agent (self, fd, &deadline, output, &scanned, error))
+          if (g_str_equal (status, "upload")
+              && !upload_agent (self, fd, &deadline, output, &scanned, error))
             goto fail;
         }
     }
@@ -1277,13 +1280,13 @@ default_context_name (MitogenParentStream *self)
 }
 
 static void
-set_shutdown_error (MitogenParentStream *self,
-                    GError **error)
+set_shutdown_error (MitogenParentStream *self, GError **error)
 {
   g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_SHUTDOWN,
                "the broker shut down while %s was being connected",
-               PRIV (self)->context_name ? PRIV (self)->context_name
-                                         : MITOGEN_PARENT_STREAM_GET_CLASS (self)->transport_name);
+               PRIV (self)->context_name
+                   ? PRIV (self)->context_name
+                   : MITOGEN_PARENT_STREAM_GET_CLASS (self)->transport_name);
 }
 
 static gboolean
@@ -1293,15 +1296,15 @@ check_broker_alive (MitogenParentStream *self,
 {
   MitogenBroker *broker = mitogen_router_get_broker (router);
 
-  if (!g_cancellable_is_cancelled (mitogen_broker_get_shutdown_cancellable (broker)))
+  if (!g_cancellable_is_cancelled (
+          mitogen_broker_get_shutdown_cancellable (broker)))
     return TRUE;
   set_shutdown_error (self, error);
   return FALSE;
 }
 
 static void
-cancel_abort (GCancellable *cancellable,
-              gpointer user_data)
+cancel_abort (GCancellable *cancellable, gpointer user_data)
 {
   g_cancellable_cancel (G_CANCELLABLE (user_data));
 }
@@ -1321,9 +1324,9 @@ run_handshake (MitogenParentStream *self,
                GError **error)
 {
   MitogenParentStreamPrivate *priv = PRIV (self);
-  GCancellable *shutdown =
-    mitogen_broker_get_shutdown_cancellable (mitogen_router_get_broker (router));
-  g_autoptr(GCancellable) abort = g_cancellable_new ();
+  GCancellable *shutdown = mitogen_broker_get_shutdown_cancellable (
+      mitogen_router_get_broker (router));
+  g_autoptr (GCancellable) abort = g_cancellable_new ();
   GPollFD held = { .fd = -1 };
   gulong by_caller = 0, by_shutdown;
   gboolean ok;
@@ -1403,8 +1406,8 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
   GVariantDict dict;
   int fd;
 
-  if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
-      !check_broker_alive (self, router, error))
+  if (g_cancellable_set_error_if_cancelled (cancellable, error)
+      || !check_broker_alive (self, router, error))
     return FALSE;
   argv = klass->get_boot_command (self, error);
   if (!argv)
@@ -1425,12 +1428,13 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
   g_variant_dict_insert (&dict, "fork_server", "b", priv->fork_server);
   full_config = g_variant_ref_sink (g_variant_dict_end (&dict));
 
-  if (!run_handshake (self, router, fd, full_config, deadline, cancellable, error))
+  if (!run_handshake (self, router, fd, full_config, deadline, cancellable,
+                      error))
     {
       fail_connect (self, fd, error);
       g_prefix_error (error, "Could not start %s: ", priv->context_name);
-      if (error && *error && (*error)->domain == MITOGEN_STREAM_ERROR &&
-          (*error)->code != MITOGEN_STREAM_ERROR_SHUTDOWN)
+      if (error && *error && (*error)->domain == MITOGEN_STREAM_ERROR
+          && (*error)->code != MITOGEN_STREAM_ERROR_SHUTDOWN)
         (*error)->code = MITOGEN_STREAM_ERROR_CONNECT;
       return FALSE;
     }

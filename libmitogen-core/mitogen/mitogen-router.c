@@ -90,7 +90,8 @@ struct _MitogenRouter {
 
 G_DEFINE_FINAL_TYPE (MitogenRouter, mitogen_router, G_TYPE_OBJECT)
 
-enum {
+enum
+{
   SIGNAL_ROUTE_REMOVED,
   SIGNAL_UPLOAD_PROGRESS,
   N_SIGNALS
@@ -1437,10 +1438,9 @@ mitogen_router_class_init (MitogenRouterClass *klass)
    * (#MitogenParentStream:connect-timeout) counts only time without
    * progress, so a slow link that keeps moving does not time out.
    */
-  signals[SIGNAL_UPLOAD_PROGRESS] =
-    g_signal_new ("upload-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING,
-                  G_TYPE_UINT64, G_TYPE_UINT64);
+  signals[SIGNAL_UPLOAD_PROGRESS] = g_signal_new (
+      "upload-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
 }
 
 /* Emits MitogenRouter::upload-progress; the parent stream's connect calls
