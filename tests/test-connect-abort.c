@@ -374,14 +374,18 @@ relay_command (Fixture *f, guint64 rate, guint64 stop_after)
       mitogen_test_sshd_get_port (f->sshd), rate, stop_after);
 }
 
-/* Uploading takes about three connect timeouts, with progress all along:
+/* The connect timeout of the upload tests: it also bounds the ssh login
+ * before the upload, which takes a second or two on a busy machine. */
+#define UPLOAD_TIMEOUT 4.0
+
+/* Uploading takes about 2.5 connect timeouts, with progress all along:
  * the connect succeeds, reporting it. */
 static void
 test_slow_upload (Fixture *f, gconstpointer data)
 {
-  gdouble timeout = mitogen_test_scaled_seconds (2.0);
+  gdouble timeout = mitogen_test_scaled_seconds (UPLOAD_TIMEOUT);
   gsize size = bundle_size ();
-  guint64 rate = (guint64) (size / (3 * timeout));
+  guint64 rate = (guint64) (size / (2.5 * timeout));
   g_autofree gchar *relay = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (MitogenContext) ctx = NULL;
@@ -420,7 +424,7 @@ test_slow_upload (Fixture *f, gconstpointer data)
 static void
 test_stalled_upload (Fixture *f, gconstpointer data)
 {
-  gdouble timeout = mitogen_test_scaled_seconds (2.0);
+  gdouble timeout = mitogen_test_scaled_seconds (UPLOAD_TIMEOUT);
   gsize size = bundle_size ();
   g_autofree gchar *relay = NULL;
   g_autoptr (GError) error = NULL;
