@@ -471,7 +471,7 @@ if [ -s "$tmp/sshd-env" ]; then
   cli --debug $ssh_opts run "$ssh_spec/sudo:mitogen-test" -- id -un
   expect_rc 0 "$t"
   expect_line out mitogen-test "$t"
-  expect_text err '/sudo.mitogen-test\] Context sudo.mitogen-test (id 2' "$t"
+  expect_text err 'sudo.mitogen-test\] Context sudo.mitogen-test (id 2' "$t"
   grep -q 'Bad frame magic' "$tmp/err" && fail "$t: a bad frame"
 else
   echo "SKIP: ssh: $(cat "$tmp/sshd-err")"

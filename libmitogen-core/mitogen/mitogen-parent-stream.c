@@ -1439,9 +1439,6 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
       return FALSE;
     }
 
-  /* Named before its stream reads: its first log records may come at
-   * once. */
-  mitogen_router_set_context_name (router, context_id, priv->context_name);
   mitogen_stream_set_remote_id (MITOGEN_STREAM (self), context_id);
   mitogen_stream_accept (MITOGEN_STREAM (self), fd, fd);
   priv->broker = mitogen_router_get_broker (router);

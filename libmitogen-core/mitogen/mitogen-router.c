@@ -814,6 +814,15 @@ mitogen_router_register (MitogenRouter *self,
       g_object_ref (stream);
       g_hash_table_insert (self->streams, stream, GSIZE_TO_POINTER (id));
     }
+  /* Named by its stream's name until told otherwise, before it reads:
+   * the child's first log records may already be waiting. */
+  {
+    gpointer remote = GUINT_TO_POINTER (mitogen_stream_get_remote_id (stream));
+    const gchar *name = mitogen_basic_stream_get_name (MITOGEN_BASIC_STREAM (stream));
+
+    if (name && !g_hash_table_contains (self->names, remote))
+      g_hash_table_insert (self->names, remote, dup_bounded_name (name));
+  }
   g_mutex_unlock (&self->lock);
 
   mitogen_broker_start_receive (self->broker, MITOGEN_BASIC_STREAM (stream));
