@@ -30,6 +30,7 @@ setup (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *skip = NULL, *broken = NULL, *extra = NULL;
   g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) base = NULL;
   GVariantDict dict;
 
   mitogen_test_master_new (&f->broker, &f->router);
@@ -52,8 +53,10 @@ setup (Fixture *f, gconstpointer data)
   f->sshd = mitogen_test_sshd_start (NULL, "127.0.0.1", extra, &error);
   g_assert_no_error (error);
 
-  g_variant_dict_init (&dict,
-                       mitogen_test_sshd_options (f->sshd, "root", "ignore"));
+  /* Sunk first: g_variant_dict_init() copies a floating value without
+   * sinking it. */
+  base = g_variant_ref_sink (mitogen_test_sshd_options (f->sshd, "root", "ignore"));
+  g_variant_dict_init (&dict, base);
   g_variant_dict_insert (&dict, "upload-agent", "b", TRUE);
   f->hop = mitogen_test_connect (f->router, "ssh", g_variant_dict_end (&dict),
                                  NULL);

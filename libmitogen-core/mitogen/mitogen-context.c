@@ -1229,9 +1229,10 @@ connect_thread (GTask *task,
 {
   ConnectData *d = task_data;
   GError *error = NULL;
+  /* Not floating, so the connect takes a reference of its own and drops
+   * it: d keeps its own. */
   MitogenContext *context = mitogen_router_connect_context (
-      d->router, d->transport, d->options ? g_variant_ref (d->options) : NULL,
-      d->via, cancellable, &error);
+      d->router, d->transport, d->options, d->via, cancellable, &error);
 
   if (context)
     g_task_return_pointer (task, context, g_object_unref);
