@@ -370,6 +370,10 @@ t='setns:PID is a number'
 cli call setns:init core.getpid
 expect_rc 2 "$t"
 expect_text err 'not of the form setns:PID' "$t"
+t='setns:KIND:CONTAINER of an unknown kind'
+cli call setns:rkt:box core.getpid
+expect_rc 1 "$t"
+expect_text err 'unknown container kind “rkt”' "$t"
 
 # A namespace of our own, its init a sleep; unshare prints "ready" once the
 # hostname is set, and a fifo gives the wait an event to block on.
@@ -387,6 +391,22 @@ if [ "$(cat "$tmp/ns-ready")" = ready ]; then
     expect_rc 0 "$t"
     expect_line out mitogen-cli-ns "$t"
   done
+  # A stand-in podman that knows one container, the namespace's init.
+  mkdir "$tmp/engine"
+  printf '%s\n' '#!/bin/sh' \
+    "[ \"\$*\" = 'inspect --format {{.State.Pid}} box' ] && exec echo $ns_pid" \
+    'echo "Error: no such container" >&2; exit 125' >"$tmp/engine/podman"
+  chmod +x "$tmp/engine/podman"
+  for spec in "setns:podman:box" "local/setns:podman:box"; do
+    t="run $spec -- hostname, podman a stand-in"
+    PATH="$tmp/engine:$PATH" cli run "$spec" -- hostname
+    expect_rc 0 "$t"
+    expect_line out mitogen-cli-ns "$t"
+  done
+  t='setns:podman:NAME of an unknown container'
+  PATH="$tmp/engine:$PATH" cli run setns:podman:nope -- hostname
+  expect_rc 1 "$t"
+  expect_text err 'podman knows no container “nope”: Error: no such container' "$t"
   kill -KILL "$ns_pid"
 else
   echo "SKIP: setns from the CLI: cannot make namespaces: $(cat "$tmp/ns-err")"
