@@ -180,20 +180,6 @@ engine_runs (const Engine *e)
   return !e->skip;
 }
 
-static gchar *
-read_remote (MitogenContext *ctx, const gchar *path)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) v = mitogen_context_call (
-      ctx, "core.read_file", g_variant_new ("(s)", path), NULL, &error);
-  gsize len;
-  const gchar *data;
-
-  g_assert_no_error (error);
-  data = g_variant_get_fixed_array (v, &len, 1);
-  return g_strndup (data, len);
-}
-
 /* The agent runs in the container: its hostname, its init. */
 static void
 assert_inside (const Engine *e, MitogenContext *ctx)
@@ -205,7 +191,7 @@ assert_inside (const Engine *e, MitogenContext *ctx)
 
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_string (host, NULL), ==, ENGINE_HOSTNAME);
-  init = read_remote (ctx, "/proc/1/cmdline");
+  init = mitogen_test_read_remote (ctx, "/proc/1/cmdline");
   g_assert_true (g_str_has_prefix (init, e->init));
 }
 

@@ -192,20 +192,6 @@ pid_options (gint pid)
   return g_variant_new_parsed ("{'pid': <%i>}", pid);
 }
 
-static gchar *
-read_remote (MitogenContext *ctx, const gchar *path)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) v = mitogen_context_call (
-      ctx, "core.read_file", g_variant_new ("(s)", path), NULL, &error);
-  gsize len;
-  const gchar *data;
-
-  g_assert_no_error (error);
-  data = g_variant_get_fixed_array (v, &len, 1);
-  return g_strndup (data, len);
-}
-
 /* The agent sees the namespace's hostname, mounts and pid 1. */
 static void
 assert_inside (Fixture *f, MitogenContext *ctx)
@@ -218,9 +204,9 @@ assert_inside (Fixture *f, MitogenContext *ctx)
 
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_string (host, NULL), ==, NS_HOSTNAME);
-  mounts = read_remote (ctx, "/proc/self/mounts");
+  mounts = mitogen_test_read_remote (ctx, "/proc/self/mounts");
   g_assert_nonnull (strstr (mounts, f->mount_dir));
-  init = read_remote (ctx, "/proc/1/cmdline");
+  init = mitogen_test_read_remote (ctx, "/proc/1/cmdline");
   g_assert_cmpstr (init, ==, "sleep");
   /* Our own pid 1 is not sleep: the agent's /proc is the namespace's. */
   g_assert_cmpint (mitogen_test_getpid (ctx), !=, f->init_pid);
