@@ -273,6 +273,10 @@ main (int argc, char **argv)
       g_free (rows[r].true_cpu_us);
       figure_clear (&rows[r].cpu);
     }
+  /* Joined before the router is freed: the broker's shutdown still
+   * reaches it (without, an exit that crashed now and then, losing the
+   * figures still in stdout's buffer). */
   mitogen_broker_shutdown (broker);
+  mitogen_broker_join (broker);
   return 0;
 }
