@@ -1114,8 +1114,8 @@ announce_detaching (MitogenExternalContext *self,
  * the end: the call running (usually the one that detached) goes on, and
  * the context exits once it returns, since no call can reach it any more.
  * What it logs from then on goes to its original stderr, if anything is
- * still there to read it. Call it from a function, not from the broker's
- * thread.
+ * still there to read it. Returns once the link is closed. Call it from a
+ * function, not from the broker's thread.
  *
  * Returns: %TRUE once detached; %FALSE with an error if the parent is gone
  *   already or did not acknowledge
@@ -1156,5 +1156,10 @@ mitogen_external_context_detach (MitogenExternalContext *self,
          g_get_monotonic_time () < deadline)
     g_usleep (1000);
   mitogen_stream_close (self->parent_stream, "detached");
+  /* Returns with the link gone: what the caller does next happens with
+   * no parent. */
+  while (!mitogen_basic_stream_is_disconnected (link) &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (1000);
   return TRUE;
 }
