@@ -401,9 +401,8 @@ write_script (const gchar *body)
 
   g_assert_no_error (error);
   script = g_build_filename (dir, "agent", NULL);
-  g_assert_true (g_file_set_contents_full (script, body, -1,
-                                           G_FILE_SET_CONTENTS_NONE, 0755,
-                                           &error));
+  g_assert_true (g_file_set_contents_full (
+      script, body, -1, G_FILE_SET_CONTENTS_NONE, 0755, &error));
   g_assert_no_error (error);
   return script;
 }
@@ -430,8 +429,9 @@ connect_with_agent (Fixture *f, const gchar *script)
   g_variant_dict_insert_value (&dict, "agent-path",
                                g_variant_new_strv (command, -1));
   ctx = mitogen_router_connect_context (
-      f->router, "local", mitogen_test_connect_options (g_variant_dict_end (&dict)),
-      NULL, NULL, &error);
+      f->router, "local",
+      mitogen_test_connect_options (g_variant_dict_end (&dict)), NULL, NULL,
+      &error);
   g_assert_null (ctx);
   g_assert_nonnull (error);
   g_test_message ("%s", error->message);
@@ -458,14 +458,15 @@ test_bootstrap_death_quotes_stderr (Fixture *f, gconstpointer data)
 static void
 test_bootstrap_death_quotes_stderr_tail_only (Fixture *f, gconstpointer data)
 {
-  gchar *script = write_script ("#!/bin/sh\n"
-                                "i=0\n"
-                                "while [ $i -lt 1000 ]; do\n"
-                                "  echo \"noise line $i, of no interest at all\" >&2\n"
-                                "  i=$((i + 1))\n"
-                                "done\n"
-                                "echo 'boom at the end' >&2\n"
-                                "exit 3\n");
+  gchar *script
+      = write_script ("#!/bin/sh\n"
+                      "i=0\n"
+                      "while [ $i -lt 1000 ]; do\n"
+                      "  echo \"noise line $i, of no interest at all\" >&2\n"
+                      "  i=$((i + 1))\n"
+                      "done\n"
+                      "echo 'boom at the end' >&2\n"
+                      "exit 3\n");
   g_autoptr (GError) error = connect_with_agent (f, script);
 
   g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);

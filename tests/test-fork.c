@@ -407,11 +407,10 @@ test_hook_fails (Fixture *f,
 /* What a child that died while it started wrote on its stderr is in the
  * connect error: it is all the master could learn. */
 static void
-test_bootstrap_death_quotes_stderr (Fixture *f,
-                                    gconstpointer data)
+test_bootstrap_death_quotes_stderr (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenContext) ctx = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) ctx = NULL;
 
   touch ("scream");
   ctx = mitogen_router_connect_context (f->router, "fork", NULL, NULL, NULL,
@@ -420,7 +419,8 @@ test_bootstrap_death_quotes_stderr (Fixture *f,
   g_test_message ("%s", error ? error->message : "(no error)");
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
-  g_assert_nonnull (strstr (error->message, "boom: the fork child could not go on"));
+  g_assert_nonnull (
+      strstr (error->message, "boom: the fork child could not go on"));
   g_assert_true (wait_no_fork_children ());
 }
 
@@ -428,17 +428,17 @@ test_bootstrap_death_quotes_stderr (Fixture *f,
  * in that child, with that connection's arguments, before its first call;
  * another child, connected without it, does not run it. */
 static void
-test_on_start_runs_before_serving (Fixture *f,
-                                   gconstpointer data)
+test_on_start_runs_before_serving (Fixture *f, gconstpointer data)
 {
-  g_autoptr(MitogenContext) hooked = connect_transport (
+  g_autoptr (MitogenContext) hooked = connect_transport (
       f->router, "fork",
-      g_variant_new_parsed ("{'on-start': <'setenv'>, "
-                            "'on-start-args': <('MITOGEN_TEST_ON_START', 'ran')>}"));
-  g_autoptr(MitogenContext) plain = connect_fork (f->router);
-  g_autoptr(GVariant) seen = mitogen_test_call_ok (
+      g_variant_new_parsed (
+          "{'on-start': <'setenv'>, "
+          "'on-start-args': <('MITOGEN_TEST_ON_START', 'ran')>}"));
+  g_autoptr (MitogenContext) plain = connect_fork (f->router);
+  g_autoptr (GVariant) seen = mitogen_test_call_ok (
       hooked, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_ON_START"));
-  g_autoptr(GVariant) unset = mitogen_test_call_ok (
+  g_autoptr (GVariant) unset = mitogen_test_call_ok (
       plain, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_ON_START"));
   const gchar *value = NULL;
 
@@ -455,11 +455,10 @@ test_on_start_runs_before_serving (Fixture *f,
 /* A hook that fails fails the connect, saying why; one that was never
  * added fails it before any child is made. */
 static void
-test_on_start_failure_fails_connect (Fixture *f,
-                                     gconstpointer data)
+test_on_start_failure_fails_connect (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MitogenContext) ctx = mitogen_router_connect_context (
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) ctx = mitogen_router_connect_context (
       f->router, "fork",
       g_variant_new_parsed ("{'on-start': <'refuse'>, "
                             "'on-start-args': <'not today'>}"),
@@ -468,7 +467,8 @@ test_on_start_failure_fails_connect (Fixture *f,
   g_test_message ("%s", error ? error->message : "(no error)");
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
-  g_assert_nonnull (strstr (error->message, "on-start hook “refuse” failed: not today"));
+  g_assert_nonnull (
+      strstr (error->message, "on-start hook “refuse” failed: not today"));
   g_assert_true (wait_no_fork_children ());
   g_clear_error (&error);
 
@@ -478,7 +478,8 @@ test_on_start_failure_fails_connect (Fixture *f,
   g_test_message ("%s", error ? error->message : "(no error)");
   g_assert_null (ctx);
   g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
-  g_assert_nonnull (strstr (error->message, "No on-start hook named “nonesuch”"));
+  g_assert_nonnull (
+      strstr (error->message, "No on-start hook named “nonesuch”"));
 }
 
 static void
@@ -826,7 +827,8 @@ on_start_setenv (MitogenExternalContext *context,
   if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "setenv takes (ss), not %s", g_variant_get_type_string (args));
+                   "setenv takes (ss), not %s",
+                   g_variant_get_type_string (args));
       return FALSE;
     }
   /* A context, not yet serving: its router is there. */
@@ -936,7 +938,8 @@ main (int argc,
   g_test_add_func ("/fork/death/master", test_death_master);
   ADD ("connect/hook-fails", test_hook_fails);
   ADD ("connect/hook-hangs", test_hook_hangs);
-  ADD ("connect/bootstrap-death-quotes-stderr", test_bootstrap_death_quotes_stderr);
+  ADD ("connect/bootstrap-death-quotes-stderr",
+       test_bootstrap_death_quotes_stderr);
   ADD ("on-start/runs-before-serving", test_on_start_runs_before_serving);
   ADD ("on-start/failure-fails-connect", test_on_start_failure_fails_connect);
   g_test_add_func ("/fork/connect/not-running", test_not_running);

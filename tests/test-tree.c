@@ -121,9 +121,9 @@ test_module_crosses_link_once (Fixture *f,
 static guint
 importer_requests (MitogenContext *ctx)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) v = mitogen_context_call (ctx, "testing.importer_requests",
-                                                NULL, NULL, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) v = mitogen_context_call (
+      ctx, "testing.importer_requests", NULL, NULL, &error);
 
   g_assert_no_error (error);
   return g_variant_get_uint32 (v);
@@ -135,15 +135,14 @@ importer_requests (MitogenContext *ctx)
  * master's link once; without the push, the same first call makes the
  * leaf ask. */
 static void
-test_forward_modules_leaf_does_not_fetch (Fixture *f,
-                                          gconstpointer data)
+test_forward_modules_leaf_does_not_fetch (Fixture *f, gconstpointer data)
 {
-  MitogenModuleResponder *responder =
-    mitogen_module_responder_get_for_router (f->router);
+  MitogenModuleResponder *responder
+      = mitogen_module_responder_get_for_router (f->router);
   const gchar *modules[] = { "testing", NULL };
-  g_autoptr(GBytes) testing = mitogen_module_responder_lookup (responder, "testing",
-                                                               NULL, NULL, NULL);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GBytes) testing = mitogen_module_responder_lookup (
+      responder, "testing", NULL, NULL, NULL);
+  g_autoptr (GError) error = NULL;
   guint requests_before;
   guint64 bytes_before;
 
@@ -153,14 +152,16 @@ test_forward_modules_leaf_does_not_fetch (Fixture *f,
   bytes_before = mitogen_module_responder_get_bytes_sent (responder);
 
   g_assert_true (mitogen_module_responder_forward_modules (
-      responder, mitogen_context_get_context_id (f->leaves[0]), modules, &error));
+      responder, mitogen_context_get_context_id (f->leaves[0]), modules,
+      &error));
   g_assert_no_error (error);
   /* The call travels behind the module on the same links. */
   g_assert_cmpuint (importer_requests (f->leaves[0]), ==, 0);
   g_assert_cmpuint (importer_requests (f->hop), ==, 0);
   g_assert_cmpuint (mitogen_module_responder_get_n_requests (responder), ==,
                     requests_before);
-  g_assert_cmpuint (mitogen_module_responder_get_bytes_sent (responder) - bytes_before,
+  g_assert_cmpuint (mitogen_module_responder_get_bytes_sent (responder)
+                        - bytes_before,
                     ==, g_bytes_get_size (testing));
 
   /* The other leaf was not sent it: it asks its hop, which has it. */
@@ -171,14 +172,17 @@ test_forward_modules_leaf_does_not_fetch (Fixture *f,
   /* Nothing is pushed where there is no route. */
   g_assert_false (mitogen_module_responder_forward_modules (responder, 4242,
                                                             modules, &error));
-  g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_DISCONNECTED);
+  g_assert_error (error, MITOGEN_STREAM_ERROR,
+                  MITOGEN_STREAM_ERROR_DISCONNECTED);
   g_clear_error (&error);
   {
     const gchar *missing[] = { "no-such-module", NULL };
 
     g_assert_false (mitogen_module_responder_forward_modules (
-        responder, mitogen_context_get_context_id (f->leaves[0]), missing, &error));
-    g_assert_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION);
+        responder, mitogen_context_get_context_id (f->leaves[0]), missing,
+        &error));
+    g_assert_error (error, MITOGEN_CALL_ERROR,
+                    MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION);
   }
 }
 

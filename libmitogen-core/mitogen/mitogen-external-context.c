@@ -84,7 +84,7 @@ struct _MitogenExternalContext {
   GVariant *on_start_args;
   gpointer on_start_data;
 
-  gint detached;             /* atomic: see mitogen_external_context_detach() */
+  gint detached; /* atomic: see mitogen_external_context_detach() */
 };
 
 G_DEFINE_FINAL_TYPE (MitogenExternalContext, mitogen_external_context,
@@ -434,25 +434,24 @@ start_fork_server_if_asked (GVariant *config)
  * goes on the link, which the parent reads until the ready marker and
  * quotes: stderr is the logger's by now, which forwards to nobody yet. */
 static gboolean
-run_on_start (MitogenExternalContext *self,
-              int out_fd,
-              GError **error)
+run_on_start (MitogenExternalContext *self, int out_fd, GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   g_autofree gchar *line = NULL;
 
-  if (!self->on_start_func ||
-      self->on_start_func (self, self->on_start_args, self->on_start_data,
-                           &local_error))
+  if (!self->on_start_func
+      || self->on_start_func (self, self->on_start_args, self->on_start_data,
+                              &local_error))
     return TRUE;
   if (!local_error)
-    g_set_error (&local_error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_FAILED,
-                 "no reason given");
-  line = g_strdup_printf ("on-start hook “%s” failed: %s\n", self->on_start_name,
-                          local_error->message);
+    g_set_error (&local_error, MITOGEN_STREAM_ERROR,
+                 MITOGEN_STREAM_ERROR_FAILED, "no reason given");
+  line = g_strdup_printf ("on-start hook “%s” failed: %s\n",
+                          self->on_start_name, local_error->message);
   mitogen_write_all (out_fd, (const guint8 *) line, strlen (line), -1, NULL);
-  g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                              "on-start hook “%s” failed: ", self->on_start_name);
+  g_propagate_prefixed_error (
+      error, g_steal_pointer (&local_error),
+      "on-start hook “%s” failed: ", self->on_start_name);
   return FALSE;
 }
 
@@ -1081,13 +1080,13 @@ announce_detaching (MitogenExternalContext *self,
                     GCancellable *cancellable,
                     GError **error)
 {
-  gint64 timeout = mitogen_broker_get_shutdown_timeout (self->broker) +
-                   (gint64) (MITOGEN_CONNECT_TIMEOUT * G_USEC_PER_SEC);
-  g_autoptr(MitogenReceiver) ack =
-    mitogen_receiver_new (self->router, 0, FALSE, parent_id, NULL);
-  g_autoptr(MitogenMessage) msg =
-    mitogen_message_new (parent_id, MITOGEN_HANDLE_DETACHING, NULL);
-  g_autoptr(MitogenMessage) reply = NULL;
+  gint64 timeout = mitogen_broker_get_shutdown_timeout (self->broker)
+                   + (gint64) (MITOGEN_CONNECT_TIMEOUT * G_USEC_PER_SEC);
+  g_autoptr (MitogenReceiver) ack
+      = mitogen_receiver_new (self->router, 0, FALSE, parent_id, NULL);
+  g_autoptr (MitogenMessage) msg
+      = mitogen_message_new (parent_id, MITOGEN_HANDLE_DETACHING, NULL);
+  g_autoptr (MitogenMessage) reply = NULL;
 
   mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (ack));
   mitogen_router_route (self->router, msg);
@@ -1137,29 +1136,32 @@ mitogen_external_context_detach (MitogenExternalContext *self,
   link = MITOGEN_BASIC_STREAM (self->parent_stream);
   if (mitogen_basic_stream_is_disconnected (link))
     {
-      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_DISCONNECTED,
+      g_set_error (error, MITOGEN_STREAM_ERROR,
+                   MITOGEN_STREAM_ERROR_DISCONNECTED,
                    "Cannot detach: the parent is gone already");
       return FALSE;
     }
   /* No terminal's or process group's signals from the parent's side. */
   setsid ();
-  if (!announce_detaching (self, mitogen_stream_get_remote_id (self->parent_stream),
+  if (!announce_detaching (self,
+                           mitogen_stream_get_remote_id (self->parent_stream),
                            cancellable, error))
     return FALSE;
   g_atomic_int_set (&self->detached, TRUE);
   g_debug ("Detached from the parent; closing the link");
 
   /* What was queued for the parent (logs, replies) goes first. */
-  deadline = g_get_monotonic_time () + mitogen_broker_get_shutdown_timeout (self->broker);
-  while (mitogen_stream_get_pending_bytes (self->parent_stream) > 0 &&
-         !mitogen_basic_stream_is_disconnected (link) &&
-         g_get_monotonic_time () < deadline)
+  deadline = g_get_monotonic_time ()
+             + mitogen_broker_get_shutdown_timeout (self->broker);
+  while (mitogen_stream_get_pending_bytes (self->parent_stream) > 0
+         && !mitogen_basic_stream_is_disconnected (link)
+         && g_get_monotonic_time () < deadline)
     g_usleep (1000);
   mitogen_stream_close (self->parent_stream, "detached");
   /* Returns with the link gone: what the caller does next happens with
    * no parent. */
-  while (!mitogen_basic_stream_is_disconnected (link) &&
-         g_get_monotonic_time () < deadline)
+  while (!mitogen_basic_stream_is_disconnected (link)
+         && g_get_monotonic_time () < deadline)
     g_usleep (1000);
   return TRUE;
 }

@@ -51,7 +51,8 @@ static gpointer on_fork_data;
 
 /* Per-connection hooks, by name (mitogen_fork_server_add_on_start()):
  * filled before the server starts, read only after. */
-typedef struct {
+typedef struct
+{
   MitogenForkOnStart func;
   gpointer user_data;
 } OnStart;
@@ -77,7 +78,8 @@ static MitogenImporter *preloaded;
  * is 0, or -EDEADLK if preloading a module started a thread. */
 typedef gint32 Reply;
 
-typedef struct {
+typedef struct
+{
   guint32 length; /* of the serialized (sv) that follows */
 } Request;
 
@@ -86,7 +88,8 @@ typedef struct {
 #define REQUEST_TYPE "(sv)"
 
 /* What the server received for one child. */
-typedef struct {
+typedef struct
+{
   int link;
   int stderr_fd;
   GVariant *payload; /* (sv), or NULL */
@@ -166,11 +169,9 @@ run_on_fork (int link)
 /* The hook named in the request, given to the context, which runs it
  * once it is set up and before it says it is ready. */
 static gboolean
-set_on_start (MitogenExternalContext *context,
-              GVariant *payload,
-              int link)
+set_on_start (MitogenExternalContext *context, GVariant *payload, int link)
 {
-  g_autoptr(GVariant) args = NULL;
+  g_autoptr (GVariant) args = NULL;
   const gchar *name = "";
   OnStart *hook;
 
@@ -184,8 +185,8 @@ set_on_start (MitogenExternalContext *context,
     {
       /* The master checked; only a fork server started without it, in an
        * agent say, gets here. */
-      g_autofree gchar *line =
-        g_strdup_printf ("no on-start hook named “%s” in this fork server\n", name);
+      g_autofree gchar *line = g_strdup_printf (
+          "no on-start hook named “%s” in this fork server\n", name);
       mitogen_write_all (link, (const guint8 *) line, strlen (line), -1, NULL);
       return FALSE;
     }
@@ -244,9 +245,7 @@ child_main (Received *req)
 
 /* Blocking: the master writes a request whole, under its lock. */
 static gboolean
-read_exactly (int fd,
-              gpointer buf,
-              gsize len)
+read_exactly (int fd, gpointer buf, gsize len)
 {
   gsize done = 0;
 
@@ -276,8 +275,7 @@ received_clear (Received *req)
 /* Returns 1 with @req filled, 0 once the master has gone, -1 for a
  * request without a link or with an unreadable payload. */
 static int
-receive_request (int ctl,
-                 Received *req)
+receive_request (int ctl, Received *req)
 {
   Request header = { 0 };
   struct iovec iov = { &header, sizeof header };
@@ -305,8 +303,8 @@ receive_request (int ctl,
     return 0;
 
   cmsg = CMSG_FIRSTHDR (&msg);
-  if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
-      cmsg->cmsg_len >= CMSG_LEN (sizeof (int)))
+  if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS
+      && cmsg->cmsg_len >= CMSG_LEN (sizeof (int)))
     {
       n_fds = MIN ((cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int), 2);
       memcpy (fds, CMSG_DATA (cmsg), n_fds * sizeof (int));
@@ -314,8 +312,8 @@ receive_request (int ctl,
   req->link = fds[0];
   req->stderr_fd = n_fds > 1 ? fds[1] : -1;
   /* The rest of the header, then the payload. */
-  if ((gsize) n < sizeof header &&
-      !read_exactly (ctl, (guint8 *) &header + n, sizeof header - (gsize) n))
+  if ((gsize) n < sizeof header
+      && !read_exactly (ctl, (guint8 *) &header + n, sizeof header - (gsize) n))
     return 0;
   if (header.length > MAX_REQUEST_LENGTH)
     return 0; /* out of step with the master: nothing more can be read */
@@ -328,8 +326,8 @@ receive_request (int ctl,
           return 0;
         }
       req->payload = g_variant_ref_sink (
-        g_variant_new_from_data (G_VARIANT_TYPE (REQUEST_TYPE), data,
-                                 header.length, FALSE, g_free, data));
+          g_variant_new_from_data (G_VARIANT_TYPE (REQUEST_TYPE), data,
+                                   header.length, FALSE, g_free, data));
     }
   if (req->link < 0)
     return -1;
@@ -800,13 +798,13 @@ send_request (int fd,
                    n < 0 ? g_strerror (errsv) : "short write");
       return FALSE;
     }
-  if ((gsize) n < sizeof header &&
-      !mitogen_write_all (fd, (const guint8 *) &header + n, sizeof header - (gsize) n,
-                          deadline, error))
+  if ((gsize) n < sizeof header
+      && !mitogen_write_all (fd, (const guint8 *) &header + n,
+                             sizeof header - (gsize) n, deadline, error))
     return FALSE;
-  if (header.length > 0 &&
-      !mitogen_write_all (fd, g_bytes_get_data (payload, NULL), header.length,
-                          deadline, error))
+  if (header.length > 0
+      && !mitogen_write_all (fd, g_bytes_get_data (payload, NULL),
+                             header.length, deadline, error))
     return FALSE;
   return TRUE;
 }
@@ -832,8 +830,8 @@ request_locked (int link_fd,
 {
   Reply reply;
 
-  if (!send_request (server_fd, link_fd, stderr_fd, payload, deadline, error) ||
-      !receive_reply (server_fd, deadline, &reply, error))
+  if (!send_request (server_fd, link_fd, stderr_fd, payload, deadline, error)
+      || !receive_reply (server_fd, deadline, &reply, error))
     {
       lose_server_locked ();
       return FALSE;
@@ -893,11 +891,9 @@ mitogen_fork_server_fork (int link_fd,
 
 /* The hook's name and arguments, as the server reads them. */
 static GBytes *
-build_payload (const gchar *on_start,
-               GVariant *on_start_args,
-               GError **error)
+build_payload (const gchar *on_start, GVariant *on_start_args, GError **error)
 {
-  g_autoptr(GVariant) payload = NULL;
+  g_autoptr (GVariant) payload = NULL;
 
   if (!on_start || !*on_start)
     return NULL;
@@ -906,18 +902,18 @@ build_payload (const gchar *on_start,
       g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
                    "No on-start hook named “%s”: add it with "
                    "mitogen_fork_server_add_on_start() before "
-                   "mitogen_fork_server_start()", on_start);
+                   "mitogen_fork_server_start()",
+                   on_start);
       return NULL;
     }
-  payload = g_variant_ref_sink (
-    g_variant_new ("(sv)", on_start,
-                   on_start_args ? on_start_args : g_variant_new ("()")));
+  payload = g_variant_ref_sink (g_variant_new (
+      "(sv)", on_start, on_start_args ? on_start_args : g_variant_new ("()")));
   if (g_variant_get_size (payload) > MAX_REQUEST_LENGTH)
     {
       g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
                    "The arguments of on-start hook “%s” take %" G_GSIZE_FORMAT
-                   " bytes, over the limit of %d", on_start,
-                   g_variant_get_size (payload), MAX_REQUEST_LENGTH);
+                   " bytes, over the limit of %d",
+                   on_start, g_variant_get_size (payload), MAX_REQUEST_LENGTH);
       return NULL;
     }
   return g_variant_get_data_as_bytes (payload);
@@ -957,8 +953,9 @@ mitogen_fork_server_fork_full (int link_fd,
                                GPid *out_pid,
                                GError **error)
 {
-  g_autoptr(GVariant) owned_args = on_start_args ? g_variant_ref_sink (on_start_args) : NULL;
-  g_autoptr(GBytes) payload = NULL;
+  g_autoptr (GVariant) owned_args
+      = on_start_args ? g_variant_ref_sink (on_start_args) : NULL;
+  g_autoptr (GBytes) payload = NULL;
   GError *payload_error = NULL;
   gboolean ok;
 
@@ -1012,7 +1009,8 @@ mitogen_fork_server_add_on_start (const gchar *name,
   g_return_if_fail (mitogen_fork_server_get_pid () == 0);
 
   if (!on_start_hooks)
-    on_start_hooks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    on_start_hooks
+        = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   hook = g_new0 (OnStart, 1);
   hook->func = func;
   hook->user_data = user_data;

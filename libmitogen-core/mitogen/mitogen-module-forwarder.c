@@ -144,20 +144,21 @@ on_get_module (MitogenMessage *msg,
 /* FORWARD_MODULE from upstream: pass @name, just received, one stream
  * further towards the target, and the word on if that is not it yet. */
 static void
-on_forward_module (MitogenMessage *msg,
-                   gpointer user_data)
+on_forward_module (MitogenMessage *msg, gpointer user_data)
 {
   MitogenModuleForwarder *self = user_data;
-  g_autoptr(GVariant) body = NULL;
-  g_autoptr(MitogenStream) stream = NULL;
-  g_autoptr(MitogenMessage) onward = NULL;
+  g_autoptr (GVariant) body = NULL;
+  g_autoptr (MitogenStream) stream = NULL;
+  g_autoptr (MitogenMessage) onward = NULL;
   const gchar *name;
   guint32 target, next;
 
   if (mitogen_message_is_dead (msg))
     return;
   body = mitogen_message_get_data_from_parent (msg, NULL);
-  if (!body || !g_variant_is_of_type (body, G_VARIANT_TYPE (MITOGEN_FORWARD_MODULE_TYPE)))
+  if (!body
+      || !g_variant_is_of_type (body,
+                                G_VARIANT_TYPE (MITOGEN_FORWARD_MODULE_TYPE)))
     return;
   g_variant_get (body, "(u&s)", &target, &name);
   stream = mitogen_router_stream_by_id (self->router, target);
@@ -185,8 +186,9 @@ on_forward_module (MitogenMessage *msg,
 
   if (next == target)
     return;
-  onward = mitogen_message_new (next, MITOGEN_HANDLE_FORWARD_MODULE,
-                                g_variant_new (MITOGEN_FORWARD_MODULE_TYPE, target, name));
+  onward = mitogen_message_new (
+      next, MITOGEN_HANDLE_FORWARD_MODULE,
+      g_variant_new (MITOGEN_FORWARD_MODULE_TYPE, target, name));
   mitogen_router_route (self->router, onward);
 }
 
@@ -241,11 +243,11 @@ mitogen_module_forwarder_new (MitogenRouter *router,
                               MITOGEN_CONTEXT_ID_NONE,
                               mitogen_router_policy_is_immediate_child,
                               on_get_module, self, NULL);
-  mitogen_router_add_handler (router, MITOGEN_HANDLE_FORWARD_MODULE,
-                              MITOGEN_HANDLER_PERSIST | MITOGEN_HANDLER_OVERWRITE,
-                              MITOGEN_CONTEXT_ID_NONE,
-                              mitogen_router_policy_has_parent_authority,
-                              on_forward_module, self, NULL);
+  mitogen_router_add_handler (
+      router, MITOGEN_HANDLE_FORWARD_MODULE,
+      MITOGEN_HANDLER_PERSIST | MITOGEN_HANDLER_OVERWRITE,
+      MITOGEN_CONTEXT_ID_NONE, mitogen_router_policy_has_parent_authority,
+      on_forward_module, self, NULL);
   return self;
 }
 

@@ -636,9 +636,9 @@ send_forward_module (MitogenModuleResponder *self,
                      guint32 target_id,
                      const gchar *name)
 {
-  g_autoptr(MitogenMessage) msg =
-    mitogen_message_new (hop_id, MITOGEN_HANDLE_FORWARD_MODULE,
-                         g_variant_new (MITOGEN_FORWARD_MODULE_TYPE, target_id, name));
+  g_autoptr (MitogenMessage) msg = mitogen_message_new (
+      hop_id, MITOGEN_HANDLE_FORWARD_MODULE,
+      g_variant_new (MITOGEN_FORWARD_MODULE_TYPE, target_id, name));
 
   mitogen_router_route (self->router, msg);
 }
@@ -666,11 +666,11 @@ send_forward_module (MitogenModuleResponder *self,
 gboolean
 mitogen_module_responder_forward_modules (MitogenModuleResponder *self,
                                           guint32 context_id,
-                                          const gchar * const *modules,
+                                          const gchar *const *modules,
                                           GError **error)
 {
-  g_autoptr(MitogenStream) stream = NULL;
-  g_autoptr(GPtrArray) order = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (MitogenStream) stream = NULL;
+  g_autoptr (GPtrArray) order = g_ptr_array_new_with_free_func (g_free);
   guint32 hop_id;
   gboolean ok = TRUE;
 
@@ -680,15 +680,17 @@ mitogen_module_responder_forward_modules (MitogenModuleResponder *self,
   stream = mitogen_router_stream_by_id (self->router, context_id);
   if (!stream || mitogen_stream_get_is_privileged (stream))
     {
-      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_DISCONNECTED,
+      g_set_error (error, MITOGEN_STREAM_ERROR,
+                   MITOGEN_STREAM_ERROR_DISCONNECTED,
                    "Cannot forward modules to context %u: no route to it below "
-                   "this one", context_id);
+                   "this one",
+                   context_id);
       return FALSE;
     }
   hop_id = mitogen_stream_get_remote_id (stream);
 
   g_mutex_lock (&self->lock);
-  for (const gchar * const *name = modules; ok && *name; name++)
+  for (const gchar *const *name = modules; ok && *name; name++)
     ok = add_closure_locked (self, *name, order, 0, error);
   for (guint i = 0; ok && i < order->len; i++)
     {
@@ -696,7 +698,8 @@ mitogen_module_responder_forward_modules (MitogenModuleResponder *self,
 
       if (!mitogen_sent_modules_contains (self->sent, hop_id, name))
         {
-          send_load_module (self, hop_id, name, lookup_locked (self, name, NULL), NULL);
+          send_load_module (self, hop_id, name,
+                            lookup_locked (self, name, NULL), NULL);
           mitogen_sent_modules_add (self->sent, hop_id, name);
         }
       if (hop_id != context_id)

@@ -243,7 +243,8 @@ mitogen_parent_stream_real_create_child (MitogenParentStream *self,
     {
       int stderr_fd = -1;
 
-      if (!mitogen_create_child (argv, NULL, out_pid, out_fd, &stderr_fd, error))
+      if (!mitogen_create_child (argv, NULL, out_pid, out_fd, &stderr_fd,
+                                 error))
         return FALSE;
       mitogen_parent_stream_take_stderr (self, stderr_fd);
       return TRUE;
@@ -286,7 +287,8 @@ mitogen_parent_stream_quote_output (const gchar *who,
       if (nl && nl[1])
         start = nl + 1;
     }
-  text = g_utf8_make_valid (start, (gssize) (output->str + output->len - start));
+  text
+      = g_utf8_make_valid (start, (gssize) (output->str + output->len - start));
   g_strstrip (text);
   if (*text)
     {
@@ -634,7 +636,8 @@ fail:
 /* The child watch outlives the stream if need be (see finalize), so it
  * holds the stream weakly; it releases the broker's hold when the child
  * is reaped. */
-typedef struct _ChildWatch {
+typedef struct _ChildWatch
+{
   GWeakRef stream;
   MitogenBroker *broker;
   gint held; /* atomic: the hold on the broker is still ours */
@@ -734,8 +737,8 @@ terminate_child (MitogenParentStream *self)
 {
   MitogenParentStreamPrivate *priv = PRIV (self);
 
-  if (!MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child || priv->pid <= 0 ||
-      priv->exited || !priv->context || priv->detached)
+  if (!MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child || priv->pid <= 0
+      || priv->exited || !priv->context || priv->detached)
     return;
   if (priv->shutdown_sent && !priv->grace_over)
     arm_timer (self, &priv->terminate_timer, MITOGEN_BROKER_EXIT_DELAY,
@@ -1206,8 +1209,7 @@ fail_connect (MitogenParentStream *self,
 /* After fail_connect(): the child is gone or stopped, so what it wrote on
  * its stderr is all in the pipe. */
 static void
-quote_stderr (MitogenParentStream *self,
-              GError **error)
+quote_stderr (MitogenParentStream *self, GError **error)
 {
   MitogenParentStreamPrivate *priv = PRIV (self);
   g_autofree gchar *text = NULL;
@@ -1217,7 +1219,8 @@ quote_stderr (MitogenParentStream *self,
   text = mitogen_stderr_tail_drain (priv->stderr_tail);
   if (text && error && *error)
     {
-      gchar *message = g_strdup_printf ("%s (its stderr: %s)", (*error)->message, text);
+      gchar *message
+          = g_strdup_printf ("%s (its stderr: %s)", (*error)->message, text);
 
       g_free ((*error)->message);
       (*error)->message = message;
@@ -1236,8 +1239,7 @@ quote_stderr (MitogenParentStream *self,
  * is where an agent that could not start says why. The stream closes @fd.
  */
 void
-mitogen_parent_stream_take_stderr (MitogenParentStream *self,
-                                   int fd)
+mitogen_parent_stream_take_stderr (MitogenParentStream *self, int fd)
 {
   MitogenParentStreamPrivate *priv;
 
@@ -1307,8 +1309,9 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
                             error))
     return FALSE;
   if (priv->stderr_tail)
-    mitogen_stderr_tail_start (priv->stderr_tail,
-                               mitogen_broker_get_context (mitogen_router_get_broker (router)));
+    mitogen_stderr_tail_start (
+        priv->stderr_tail,
+        mitogen_broker_get_context (mitogen_router_get_broker (router)));
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_PID]);
 
   if (!priv->context_name)
@@ -1363,12 +1366,11 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
 }
 
 static void
-on_detaching (MitogenMessage *msg,
-              gpointer user_data)
+on_detaching (MitogenMessage *msg, gpointer user_data)
 {
   MitogenRouter *router = user_data;
   guint32 src_id = mitogen_message_get_src_id (msg);
-  g_autoptr(MitogenStream) stream = NULL;
+  g_autoptr (MitogenStream) stream = NULL;
   MitogenParentStreamPrivate *priv;
 
   if (mitogen_message_is_dead (msg))
@@ -1378,7 +1380,8 @@ on_detaching (MitogenMessage *msg,
   if (!MITOGEN_IS_PARENT_STREAM (stream))
     {
       g_message ("Context %u said DETACHING but is no child this process "
-                 "started; ignored", src_id);
+                 "started; ignored",
+                 src_id);
       return;
     }
   priv = PRIV (MITOGEN_PARENT_STREAM (stream));

@@ -26,10 +26,11 @@
  * takes what is left with mitogen_stderr_tail_drain(). The source holds a
  * reference, so the copying goes on after the stream is gone, until every
  * writer has closed the pipe. */
-struct _MitogenStderrTail {
+struct _MitogenStderrTail
+{
   GMutex lock;
-  int fd;           /* -1 once at its end */
-  GString *tail;    /* NULL once the bootstrap is over */
+  int fd;        /* -1 once at its end */
+  GString *tail; /* NULL once the bootstrap is over */
   GSource *source;
 };
 
@@ -77,9 +78,7 @@ mitogen_stderr_tail_unref (MitogenStderrTail *self)
 }
 
 static void
-keep (MitogenStderrTail *self,
-      const gchar *data,
-      gsize len)
+keep (MitogenStderrTail *self, const gchar *data, gsize len)
 {
   if (!self->tail)
     return;
@@ -92,8 +91,7 @@ keep (MitogenStderrTail *self,
  * Not through mitogen_write_all(), which would make it non-blocking for
  * a moment, and with it every process that shares it. */
 static void
-copy_to_stderr (const gchar *data,
-                gsize len)
+copy_to_stderr (const gchar *data, gsize len)
 {
   while (len > 0)
     {
@@ -136,9 +134,7 @@ read_available_locked (MitogenStderrTail *self)
 }
 
 static gboolean
-on_readable (gint fd,
-             GIOCondition condition,
-             gpointer user_data)
+on_readable (gint fd, GIOCondition condition, gpointer user_data)
 {
   MitogenStderrTail *self = user_data;
   gboolean more;
@@ -153,13 +149,13 @@ on_readable (gint fd,
 
 /* Reads from now on in @context, the broker's. */
 void
-mitogen_stderr_tail_start (MitogenStderrTail *self,
-                           GMainContext *context)
+mitogen_stderr_tail_start (MitogenStderrTail *self, GMainContext *context)
 {
   g_mutex_lock (&self->lock);
   if (self->fd >= 0 && !self->source)
     {
-      self->source = g_unix_fd_source_new (self->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+      self->source
+          = g_unix_fd_source_new (self->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
       g_source_set_callback (self->source, G_SOURCE_FUNC (on_readable),
                              mitogen_stderr_tail_ref (self),
                              (GDestroyNotify) mitogen_stderr_tail_unref);

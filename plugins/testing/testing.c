@@ -139,8 +139,8 @@ testing_importer_requests (MitogenCall *call, GVariant *args, GError **error)
 {
   MitogenExternalContext *self = mitogen_external_context_get_default ();
 
-  return g_variant_new_uint32 (
-      mitogen_importer_get_n_requests (mitogen_external_context_get_importer (self)));
+  return g_variant_new_uint32 (mitogen_importer_get_n_requests (
+      mitogen_external_context_get_importer (self)));
 }
 
 static gboolean
@@ -172,8 +172,8 @@ testing_detach_and_linger (MitogenCall *call, GVariant *args, GError **error)
   detached = g_strconcat (prefix, ".detached", NULL);
   go = g_strconcat (prefix, ".go", NULL);
   after = g_strconcat (prefix, ".after", NULL);
-  if (!mitogen_external_context_detach (self, NULL, error) ||
-      !g_file_set_contents (detached, pid, -1, error))
+  if (!mitogen_external_context_detach (self, NULL, error)
+      || !g_file_set_contents (detached, pid, -1, error))
     return NULL;
   if (wait_for_file (go, deadline))
     g_file_set_contents (after, pid, -1, NULL);

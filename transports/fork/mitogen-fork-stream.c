@@ -184,8 +184,8 @@ mitogen_fork_stream_on_disconnect (MitogenBasicStream *stream,
     ->on_disconnect (stream, broker);
   /* As the parent stream does for its own children: a child that lost its
    * link exits by itself; SIGTERM covers one that is stuck. */
-  if (!self->shutdown_requested &&
-      !mitogen_parent_stream_get_detached (MITOGEN_PARENT_STREAM (stream)))
+  if (!self->shutdown_requested
+      && !mitogen_parent_stream_get_detached (MITOGEN_PARENT_STREAM (stream)))
     signal_child (self, SIGTERM);
 }
 
@@ -266,14 +266,13 @@ mitogen_fork_stream_class_init (MitogenForkStreamClass *klass)
   /* MitogenForkStream:on-start: the name of the hook, added with
    * mitogen_fork_server_add_on_start(), that the child runs before it
    * serves. */
-  props[PROP_ON_START] =
-    g_param_spec_string ("on-start", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  props[PROP_ON_START] = g_param_spec_string (
+      "on-start", NULL, NULL, NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /* MitogenForkStream:on-start-args: what the hook is given; `()` if
    * unset. */
-  props[PROP_ON_START_ARGS] =
-    g_param_spec_variant ("on-start-args", NULL, NULL, G_VARIANT_TYPE_ANY, NULL,
-                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  props[PROP_ON_START_ARGS]
+      = g_param_spec_variant ("on-start-args", NULL, NULL, G_VARIANT_TYPE_ANY,
+                              NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
