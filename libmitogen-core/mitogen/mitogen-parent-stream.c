@@ -1391,6 +1391,10 @@ on_detaching (MitogenMessage *msg, gpointer user_data)
   /* Still reaped if it exits while we run, but not waited for. */
   if (priv->watch)
     child_watch_release (priv->watch);
+  /* Nor is its stderr read any more: it would block on a full pipe once
+   * our broker stops. What it wrote so far is copied out first. */
+  if (priv->stderr_tail)
+    g_free (mitogen_stderr_tail_drain (priv->stderr_tail));
   mitogen_message_reply (msg, router, NULL);
 }
 
