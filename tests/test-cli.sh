@@ -287,6 +287,7 @@ else
   cli_as_admin run "sudo:$target" -- id -un
   expect_rc 1 "$t"
   expect_text err 'password' "$t"
+  expect_text err 'give it with --ask-password' "$t"
 
   # At a terminal: the prompt is answered, and what is typed not echoed.
   if command -v python3 >/dev/null; then
