@@ -83,7 +83,7 @@ complete -p mitogen >/dev/null 2>&1 && r=ok || { r="not ok"; failed=1; }
 n=$((n + 1)); echo "$r $n - complete -p mitogen is _mitogen"
 
 expect 'mitogen ' call describe run copy transports
-expect 'mitogen --' --json --quiet --tty --version
+expect 'mitogen --' --json --no-stdin --quiet --tty --version
 expect 'mitogen describe ' local fork sudo: ssh:
 expect 'mitogen -t run ' local
 expect 'mitogen r' run

@@ -478,6 +478,19 @@ expect_rc 0 "$t"
 blocks=$(cat "$tmp/blocks" 2>/dev/null || echo 0)
 [ "$blocks" -le 64 ] || fail "$t: $blocks blocks of 64 KiB read ahead, over 4 MiB"
 
+t='run -n: the command reads /dev/null'
+cli_fed 'echo hi' run -n local -- cat
+expect_rc 0 "$t"
+expect_empty out "$t"
+
+t='run -n leaves our stdin unread'
+echo hi | {
+  "$cli" --connect-timeout="$connect_timeout" run -n local -- true \
+    >/dev/null 2>"$tmp/err"
+  cat >"$tmp/out"
+}
+expect_line out 'hi' "$t"
+
 t='run without -t: stdin is no terminal'
 cli run local -- sh -c 'test -t 0'
 expect_rc 1 "$t"

@@ -135,7 +135,7 @@ make_tty_raw (void)
 /* core.run_stream's options: where our stdin goes, and the pty's size
  * and terminal type as ours are. */
 static GVariant *
-run_options (guint32 stdin_handle, GVariant **env)
+run_options (CliStdinPump *pump, GVariant **env)
 {
   GVariantBuilder options;
   GVariantBuilder vars;
@@ -144,8 +144,10 @@ run_options (guint32 stdin_handle, GVariant **env)
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_init (&vars, G_VARIANT_TYPE ("a{ss}"));
-  g_variant_builder_add (&options, "{sv}", "stdin",
-                         g_variant_new_uint32 (stdin_handle));
+  if (pump)
+    g_variant_builder_add (
+        &options, "{sv}", "stdin",
+        g_variant_new_uint32 (cli_stdin_pump_get_handle (pump)));
   if (cli_options.tty)
     {
       g_variant_builder_add (&options, "{sv}", "tty",
@@ -176,15 +178,16 @@ cli_command_run (CliSession *session, GStrv words, int *status, GError **error)
   g_autoptr (GError) call_error = NULL;
   g_autoptr (GError) stdin_error = NULL;
   g_autoptr (GVariant) result = NULL;
-  CliStdinPump *pump;
+  CliStdinPump *pump = NULL;
   GVariant *options;
   GVariant *env;
-  gboolean stdin_ok;
+  gboolean stdin_ok = TRUE;
 
-  pump = cli_stdin_pump_start (session->router,
-                               mitogen_context_get_context_id (context),
-                               STDIN_FILENO);
-  options = run_options (cli_stdin_pump_get_handle (pump), &env);
+  if (!cli_options.no_stdin)
+    pump = cli_stdin_pump_start (session->router,
+                                 mitogen_context_get_context_id (context),
+                                 STDIN_FILENO);
+  options = run_options (pump, &env);
   if (cli_options.tty)
     make_tty_raw ();
   result = mitogen_context_call_with_progress (
@@ -192,7 +195,8 @@ cli_command_run (CliSession *session, GStrv words, int *status, GError **error)
       g_variant_new ("(^asms@a{ss}@a{sv})", argv, NULL, env, options),
       on_run_output, &output, NULL, &call_error);
   restore_tty ();
-  stdin_ok = cli_stdin_pump_finish (pump, &stdin_error);
+  if (pump)
+    stdin_ok = cli_stdin_pump_finish (pump, &stdin_error);
 
   /* All progress came before the reply: @output is ours again. */
   if (output.error)

@@ -31,6 +31,7 @@ typedef struct
   gboolean recursive; /* copy -r */
   gboolean ssh_compression;
   gboolean tty;   /* run -t */
+  gboolean no_stdin; /* run -n */
   gboolean quiet; /* -q: no messages but errors, no progress */
   gboolean json;  /* results and errors as JSON */
 } CliOptions;

@@ -35,10 +35,11 @@ static const gchar summary[] =
   "  describe CONTEXT MODULE[.FUNCTION]\n"
   "      List a module's functions (or one) with their argument and result\n"
   "      types and what they do, as the context has them.\n"
-  "  run [-t] CONTEXT -- COMMAND [ARG...]\n"
+  "  run [-t|-n] CONTEXT -- COMMAND [ARG...]\n"
   "      Run a command with core.run_stream: our stdin is streamed to it\n"
   "      (under flow control, to its end), its stdout and stderr copied to\n"
-  "      ours as they arrive; with -t on a pty, like ssh -t. Exit with its\n"
+  "      ours as they arrive; with -t on a pty, like ssh -t; with -n its\n"
+  "      stdin is /dev/null, like ssh -n. Exit with its\n"
   "      status (128+N when killed by signal N; 127 when it is not found,\n"
   "      126 when it cannot be executed).\n"
   "  copy [-r] SRC... CONTEXT:DST | CONTEXT:SRC DST\n"
@@ -138,6 +139,9 @@ static const GOptionEntry option_entries[] = {
     "ssh hops: compress the link (for slow networks)", NULL },
   { "tty", 't', 0, G_OPTION_ARG_NONE, &cli_options.tty,
     "run: the command on a pty, keys sent as typed (like ssh -t)", NULL },
+  { "no-stdin", 'n', 0, G_OPTION_ARG_NONE, &cli_options.no_stdin,
+    "run: the command's stdin is /dev/null, ours is left unread (like ssh -n)",
+    NULL },
   { "quiet", 'q', 0, G_OPTION_ARG_NONE, &cli_options.quiet,
     "No log records of contexts and no progress: results and errors only",
     NULL },
@@ -408,7 +412,8 @@ static const ContextCommand context_commands[] = {
     NULL, cli_check_call },
   { "describe", "mitogen describe CONTEXT MODULE[.FUNCTION]", 3,
     cli_command_describe, NULL, cli_check_describe },
-  { "run", "mitogen run [-t] CONTEXT -- COMMAND [ARG...]", 3, cli_command_run },
+  { "run", "mitogen run [-t|-n] CONTEXT -- COMMAND [ARG...]", 3,
+    cli_command_run },
   { "copy", "mitogen copy [-r] SRC... CONTEXT:DST | CONTEXT:SRC DST", 3,
     cli_command_copy, cli_copy_context },
 };
