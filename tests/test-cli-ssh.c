@@ -131,15 +131,15 @@ test_unknown_host_key (Fixture *f, gconstpointer data)
   known_hosts = g_build_filename (dir, "known_hosts", NULL);
 
   run_cli (f, mitogen_test_sshd_get_client_key (f->sshd), known_hosts,
-           (const gchar *[]) { "run", spec, "--", "true", NULL }, NULL,
+           (const gchar *[]){ "run", spec, "--", "true", NULL }, NULL,
            &refused);
   g_assert_cmpint (refused.status, ==, 1);
   g_assert_nonnull (strstr (refused.err, "host key"));
   g_assert_nonnull (strstr (refused.err, "--host-key-policy=accept-new"));
 
   run_cli (f, mitogen_test_sshd_get_client_key (f->sshd), known_hosts,
-           (const gchar *[]) { "--host-key-policy=accept-new", "run", spec,
-                               "--", "true", NULL },
+           (const gchar *[]){ "--host-key-policy=accept-new", "run", spec, "--",
+                              "true", NULL },
            NULL, &accepted);
   g_assert_cmpint (accepted.status, ==, 0);
   g_assert_true (g_file_get_contents (known_hosts, &contents, NULL, NULL));
@@ -147,8 +147,7 @@ test_unknown_host_key (Fixture *f, gconstpointer data)
   g_free (contents);
 
   run_cli (f, mitogen_test_sshd_get_client_key (f->sshd), known_hosts,
-           (const gchar *[]) { "run", spec, "--", "true", NULL }, NULL,
-           &known);
+           (const gchar *[]){ "run", spec, "--", "true", NULL }, NULL, &known);
   g_assert_cmpint (known.status, ==, 0);
 
   g_unlink (known_hosts);
@@ -175,8 +174,8 @@ test_password_required (Fixture *f, gconstpointer data)
                           mitogen_test_sshd_get_port (f->sshd));
   /* A key the server does not know: only a password would let us in. */
   run_cli (f, f->stranger_key, mitogen_test_sshd_get_known_hosts (f->sshd),
-           (const gchar *[]) { "--host-key-policy=ignore", "run", spec, "--",
-                               "true", NULL },
+           (const gchar *[]){ "--host-key-policy=ignore", "run", spec, "--",
+                              "true", NULL },
            NULL, &r);
   g_assert_cmpint (r.status, ==, 1);
   g_assert_nonnull (strstr (r.err, "password"));
@@ -195,8 +194,8 @@ test_run_stdin (Fixture *f, gconstpointer data)
   spec = root_spec (f);
   run_cli (f, mitogen_test_sshd_get_client_key (f->sshd),
            mitogen_test_sshd_get_known_hosts (f->sshd),
-           (const gchar *[]) { "--host-key-policy=ignore", "run", spec, "--",
-                               "sh", "-c", "cat; echo end", NULL },
+           (const gchar *[]){ "--host-key-policy=ignore", "run", spec, "--",
+                              "sh", "-c", "cat; echo end", NULL },
            "one\ntwo\n", &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.out, ==, "one\ntwo\nend\n");

@@ -71,8 +71,7 @@ spawn_failure_status (const GError *error)
 {
   const gchar *domain = mitogen_call_error_get_remote_domain (error);
 
-  if (!domain
-      || !g_str_equal (domain, g_quark_to_string (G_SPAWN_ERROR)))
+  if (!domain || !g_str_equal (domain, g_quark_to_string (G_SPAWN_ERROR)))
     return 0;
   switch (mitogen_call_error_get_remote_code (error))
     {

@@ -30,10 +30,10 @@ typedef struct
   gchar *known_hosts;
   gboolean recursive; /* copy -r */
   gboolean ssh_compression;
-  gboolean tty;   /* run -t */
+  gboolean tty;      /* run -t */
   gboolean no_stdin; /* run -n */
-  gboolean quiet; /* -q: no messages but errors, no progress */
-  gboolean json;  /* results and errors as JSON */
+  gboolean quiet;    /* -q: no messages but errors, no progress */
+  gboolean json;     /* results and errors as JSON */
 } CliOptions;
 
 extern CliOptions cli_options;

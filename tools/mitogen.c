@@ -22,86 +22,95 @@
 /* Where a child's forwarded log records arrive: see write_log(). */
 #define CHILD_LOG_DOMAIN_PREFIX "mitogen.ctx."
 
-static const gchar summary[] =
-  "Run functions and commands in other contexts (child processes, other\n"
-  "users, other hosts, and chains of them), through libmitogen.\n"
-  "\n"
-  "Commands:\n"
-  "  call CONTEXT MODULE.FUNCTION [ARG...]\n"
-  "      Call a function and print its result in GVariant text format.\n"
-  "      Each ARG is GVariant text, parsed as the type the function takes\n"
-  "      in its place (asked of the context with agent.describe); where a\n"
-  "      string is expected, a bare word is taken as that string.\n"
-  "  describe CONTEXT MODULE[.FUNCTION]\n"
-  "      List a module's functions (or one) with their argument and result\n"
-  "      types and what they do, as the context has them.\n"
-  "  run [-t|-n] CONTEXT -- COMMAND [ARG...]\n"
-  "      Run a command with core.run_stream: our stdin is streamed to it\n"
-  "      (under flow control, to its end), its stdout and stderr copied to\n"
-  "      ours as they arrive; with -t on a pty, like ssh -t; with -n its\n"
-  "      stdin is /dev/null, like ssh -n. Exit with its\n"
-  "      status (128+N when killed by signal N; 127 when it is not found,\n"
-  "      126 when it cannot be executed).\n"
-  "  copy [-r] SRC... CONTEXT:DST | CONTEXT:SRC DST\n"
-  "      Copy files (and with -r directories) to or from a context.\n"
-  "  transports\n"
-  "      List the transports found, one a line, with their module files.";
+static const gchar summary[]
+    = "Run functions and commands in other contexts (child processes, other\n"
+      "users, other hosts, and chains of them), through libmitogen.\n"
+      "\n"
+      "Commands:\n"
+      "  call CONTEXT MODULE.FUNCTION [ARG...]\n"
+      "      Call a function and print its result in GVariant text format.\n"
+      "      Each ARG is GVariant text, parsed as the type the function takes\n"
+      "      in its place (asked of the context with agent.describe); where a\n"
+      "      string is expected, a bare word is taken as that string.\n"
+      "  describe CONTEXT MODULE[.FUNCTION]\n"
+      "      List a module's functions (or one) with their argument and "
+      "result\n"
+      "      types and what they do, as the context has them.\n"
+      "  run [-t|-n] CONTEXT -- COMMAND [ARG...]\n"
+      "      Run a command with core.run_stream: our stdin is streamed to it\n"
+      "      (under flow control, to its end), its stdout and stderr copied "
+      "to\n"
+      "      ours as they arrive; with -t on a pty, like ssh -t; with -n its\n"
+      "      stdin is /dev/null, like ssh -n. Exit with its status (128+N\n"
+      "      when killed by signal N; 127 when it is not found, 126 when it\n"
+      "      cannot be executed).\n"
+      "  copy [-r] SRC... CONTEXT:DST | CONTEXT:SRC DST\n"
+      "      Copy files (and with -r directories) to or from a context.\n"
+      "  transports\n"
+      "      List the transports found, one a line, with their module files.";
 
-static const gchar description[] =
-  "Passwords and host keys:\n"
-  "  A password is never taken on the command line, where other users\n"
-  "  could read it. Each sudo or ssh hop answers its prompt with:\n"
-  "  --ask-password     one asked for on the terminal (/dev/tty), without\n"
-  "                     echo, before anything starts: once for each such hop\n"
-  "  --password-fd=N    one read from descriptor N: a line for each such\n"
-  "                     hop, in order, or a single line for all of them;\n"
-  "                     e.g. mitogen --password-fd=3 ... 3<secret-file\n"
-  "  Without either, a hop that asks for a password fails, saying so\n"
-  "  (and naming --ask-password).\n"
-  "  --host-key-policy, --identity-file and --known-hosts apply to every\n"
-  "  ssh hop. Host key policies: enforce (the default: a host whose key is\n"
-  "  not known is refused), accept-new (an unknown key is recorded, a\n"
-  "  changed one refused), ignore (no checking; nothing recorded).\n"
-  "\n"
-  "Examples:\n"
-  "  mitogen call local core.getpid\n"
-  "  mitogen call local ./mymod.so mymod.fn   (a module on no path)\n"
-  "  mitogen call local core.getenv HOME\n"
-  "  mitogen call local core.sleep 0.5\n"
-  "  mitogen call local core.fail '\"boom\"'\n"
-  "  mitogen call local core.echo \"['a', 'b']\"\n"
-  "  mitogen call local core.run \"['id']\" nothing nothing '{}'\n"
-  "  mitogen describe local core\n"
-  "  mitogen --json call local core.stat /etc/hostname\n"
-  "  mitogen run local -- uname -a\n"
-  "  tar -C site -cf - . | mitogen run ssh:web1 -- tar -C /srv/site -xf -\n"
-  "  mitogen run -t ssh:web1 -- top\n"
-  "  mitogen copy -r ./site local:/srv/site\n"
-  "  mitogen copy ssh:web1:/etc/hostname ./web1-hostname\n"
-  "  mitogen run -v local -- sh -c 'echo out; echo err >&2; exit 7'\n"
-  "  mitogen --ask-password run ssh:alice@web1/sudo:root -- id\n"
-  "  mitogen transports\n"
-  "\n"
-  "Everything after \"--\" is taken as it is, never as an option of mitogen:\n"
-  "put it before a command's own options, or an ARG starting with '-'\n"
-  "(mitogen call local core.echo -- '<-1>').\n"
-  "\n"
-  "Output for scripts:\n"
-  "  -q/--quiet shows no log records of contexts, warnings included, and no\n"
-  "  progress: only results and errors. --json prints results of call as\n"
-  "  JSON (numbers, strings, booleans, null for nothing, arrays for arrays\n"
-  "  and tuples, objects for dictionaries), describe's as a JSON object a\n"
-  "  line, transports' as {\"name\", \"path\"} objects, and any error as\n"
-  "  {\"error\": {\"domain\", \"code\", \"message\"[, \"context\"]}} on a\n"
-  "  line of stderr, with the domain and code of the context that raised it.\n"
-  "\n"
-  "Exit status: 0 on success, 1 on failure, 2 on a usage error; run exits\n"
-  "with the command's status.\n"
-  "\n"
-  "Environment:\n"
-  "  MITOGEN_TRANSPORT_PATH  directories searched first for transports\n"
-  "  MITOGEN_PLUGIN_PATH     directories searched first for function modules\n"
-  "  MITOGEN_AGENT           the agent program children run\n";
+static const gchar description[]
+    = "Passwords and host keys:\n"
+      "  A password is never taken on the command line, where other users\n"
+      "  could read it. Each sudo or ssh hop answers its prompt with:\n"
+      "  --ask-password     one asked for on the terminal (/dev/tty), without\n"
+      "                     echo, before anything starts: once for each such "
+      "hop\n"
+      "  --password-fd=N    one read from descriptor N: a line for each such\n"
+      "                     hop, in order, or a single line for all of them;\n"
+      "                     e.g. mitogen --password-fd=3 ... 3<secret-file\n"
+      "  Without either, a hop that asks for a password fails, saying so\n"
+      "  (and naming --ask-password).\n"
+      "  --host-key-policy, --identity-file and --known-hosts apply to every\n"
+      "  ssh hop. Host key policies: enforce (the default: a host whose key "
+      "is\n"
+      "  not known is refused), accept-new (an unknown key is recorded, a\n"
+      "  changed one refused), ignore (no checking; nothing recorded).\n"
+      "\n"
+      "Examples:\n"
+      "  mitogen call local core.getpid\n"
+      "  mitogen call local ./mymod.so mymod.fn   (a module on no path)\n"
+      "  mitogen call local core.getenv HOME\n"
+      "  mitogen call local core.sleep 0.5\n"
+      "  mitogen call local core.fail '\"boom\"'\n"
+      "  mitogen call local core.echo \"['a', 'b']\"\n"
+      "  mitogen call local core.run \"['id']\" nothing nothing '{}'\n"
+      "  mitogen describe local core\n"
+      "  mitogen --json call local core.stat /etc/hostname\n"
+      "  mitogen run local -- uname -a\n"
+      "  tar -C site -cf - . | mitogen run ssh:web1 -- tar -C /srv/site -xf -\n"
+      "  mitogen run -t ssh:web1 -- top\n"
+      "  mitogen copy -r ./site local:/srv/site\n"
+      "  mitogen copy ssh:web1:/etc/hostname ./web1-hostname\n"
+      "  mitogen run -v local -- sh -c 'echo out; echo err >&2; exit 7'\n"
+      "  mitogen --ask-password run ssh:alice@web1/sudo:root -- id\n"
+      "  mitogen transports\n"
+      "\n"
+      "Everything after \"--\" is taken as it is, never as an option of "
+      "mitogen:\n"
+      "put it before a command's own options, or an ARG starting with '-'\n"
+      "(mitogen call local core.echo -- '<-1>').\n"
+      "\n"
+      "Output for scripts:\n"
+      "  -q/--quiet shows no log records of contexts, warnings included, and "
+      "no\n"
+      "  progress: only results and errors. --json prints results of call as\n"
+      "  JSON (numbers, strings, booleans, null for nothing, arrays for "
+      "arrays\n"
+      "  and tuples, objects for dictionaries), describe's as a JSON object a\n"
+      "  line, transports' as {\"name\", \"path\"} objects, and any error as\n"
+      "  {\"error\": {\"domain\", \"code\", \"message\"[, \"context\"]}} on a\n"
+      "  line of stderr, with the domain and code of the context that raised "
+      "it.\n"
+      "\n"
+      "Exit status: 0 on success, 1 on failure, 2 on a usage error; run exits\n"
+      "with the command's status.\n"
+      "\n"
+      "Environment:\n"
+      "  MITOGEN_TRANSPORT_PATH  directories searched first for transports\n"
+      "  MITOGEN_PLUGIN_PATH     directories searched first for function "
+      "modules\n"
+      "  MITOGEN_AGENT           the agent program children run\n";
 
 CliOptions cli_options = {
   .connect_timeout = -1,
@@ -114,25 +123,27 @@ static const GOptionEntry option_entries[] = {
   { "version", 0, 0, G_OPTION_ARG_NONE, &show_version,
     "Print the version and exit", NULL },
   { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cli_options.connect_timeout,
-    "Seconds each context gets to start (default: the transport's)", "SECONDS" },
+    "Seconds each context gets to start (default: the transport's)",
+    "SECONDS" },
   { "debug", 0, 0, G_OPTION_ARG_NONE, &cli_options.debug,
     "Have contexts forward their debug logs too (implies --verbose)", NULL },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &cli_options.verbose,
     "Show all log records of contexts, not only warnings and errors", NULL },
   { "ask-password", 0, 0, G_OPTION_ARG_NONE, &cli_options.ask_password,
     "Ask on the terminal, without echo, for the password of each sudo or "
-    "ssh hop", NULL },
+    "ssh hop",
+    NULL },
   { "password-fd", 0, 0, G_OPTION_ARG_INT, &cli_options.password_fd,
     "Read the passwords of sudo and ssh hops from descriptor N, a line each "
-    "(one line serves all)", "N" },
+    "(one line serves all)",
+    "N" },
   { "host-key-policy", 0, 0, G_OPTION_ARG_STRING, &cli_options.host_key_policy,
     "ssh hops: enforce (default), accept-new or ignore unknown host keys",
     "POLICY" },
   { "identity-file", 0, 0, G_OPTION_ARG_FILENAME, &cli_options.identity_file,
     "ssh hops: the private key to log in with", "PATH" },
   { "known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &cli_options.known_hosts,
-    "ssh hops: the known hosts file to check and record host keys in",
-    "PATH" },
+    "ssh hops: the known hosts file to check and record host keys in", "PATH" },
   { "recursive", 'r', 0, G_OPTION_ARG_NONE, &cli_options.recursive,
     "copy: directories and everything below them", NULL },
   { "ssh-compression", 0, 0, G_OPTION_ARG_NONE, &cli_options.ssh_compression,
@@ -274,7 +285,8 @@ command_transports (GError **error)
           printf ("%s}\n", line->str);
         }
       else
-        printf ("%s\t%s\n", names[i], mitogen_transport_module_get_path (module));
+        printf ("%s\t%s\n", names[i],
+                mitogen_transport_module_get_path (module));
     }
   if (!names[0])
     cli_print_error ("no transports found; set MITOGEN_TRANSPORT_PATH to the "
@@ -408,8 +420,8 @@ struct _ContextCommand {
 };
 
 static const ContextCommand context_commands[] = {
-  { "call", "mitogen call CONTEXT MODULE.FUNCTION [ARG...]", 3, cli_command_call,
-    NULL, cli_check_call },
+  { "call", "mitogen call CONTEXT MODULE.FUNCTION [ARG...]", 3,
+    cli_command_call, NULL, cli_check_call },
   { "describe", "mitogen describe CONTEXT MODULE[.FUNCTION]", 3,
     cli_command_describe, NULL, cli_check_describe },
   { "run", "mitogen run [-t|-n] CONTEXT -- COMMAND [ARG...]", 3,

@@ -563,18 +563,17 @@ begin_shutdown (MitogenExternalContext *self)
 
 /* The agent's own functions, answered by run_function() itself; listed
  * here so that they describe themselves like any module's. */
-static const MitogenFunctionInfo agent_functions[] = {
-  { "describe", "(ss)", "(sss)", NULL,
-    "Describe a function (module, function): its (argument type, result "
-    "type, doc)" },
-  { "functions", "(s)", "a(ssss)", NULL,
-    "List a module's functions: (name, argument type, result type, doc) "
-    "each" },
-  { "connect", "(sa{sv})", "(us)", NULL,
-    "Start a child of this context with a transport and its options; "
-    "return its (id, name)" },
-  { NULL }
-};
+static const MitogenFunctionInfo agent_functions[]
+    = { { "describe", "(ss)", "(sss)", NULL,
+          "Describe a function (module, function): its (argument type, result "
+          "type, doc)" },
+        { "functions", "(s)", "a(ssss)", NULL,
+          "List a module's functions: (name, argument type, result type, doc) "
+          "each" },
+        { "connect", "(sa{sv})", "(us)", NULL,
+          "Start a child of this context with a transport and its options; "
+          "return its (id, name)" },
+        { NULL } };
 
 static const MitogenFunctionInfo *
 find_functions (MitogenExternalContext *self,
@@ -606,17 +605,14 @@ describe (MitogenExternalContext *self,
       return g_variant_new ("(sss)", f->args_type, f->result_type,
                             f->doc ? f->doc : "");
   if (f)
-    g_set_error (error, MITOGEN_CALL_ERROR,
-                 MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+    g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
                  "Module “%s” has no function “%s”", module, function);
   return NULL;
 }
 
 /* agent.functions: what a module offers, for `mitogen describe`. */
 static GVariant *
-list_functions (MitogenExternalContext *self,
-                GVariant *args,
-                GError **error)
+list_functions (MitogenExternalContext *self, GVariant *args, GError **error)
 {
   const gchar *module;
   const MitogenFunctionInfo *f;
@@ -681,8 +677,8 @@ run_function (MitogenExternalContext *self,
   if (g_str_equal (module, "agent") && g_str_equal (function, "describe") &&
       g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
     return take_ref_nullable (describe (self, args, error));
-  if (g_str_equal (module, "agent") && g_str_equal (function, "functions") &&
-      g_variant_is_of_type (args, G_VARIANT_TYPE ("(s)")))
+  if (g_str_equal (module, "agent") && g_str_equal (function, "functions")
+      && g_variant_is_of_type (args, G_VARIANT_TYPE ("(s)")))
     return take_ref_nullable (list_functions (self, args, error));
   if (g_str_equal (module, "agent") && g_str_equal (function, "connect")
       && g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv})")))

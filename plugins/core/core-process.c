@@ -167,9 +167,9 @@ run_reader_read_cb (GObject *source,
 
   bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result,
                                             &error);
-  if (bytes == NULL && reader->is_pty &&
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_FAILED) &&
-      !g_cancellable_is_cancelled (state->cancellable))
+  if (bytes == NULL && reader->is_pty
+      && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_FAILED)
+      && !g_cancellable_is_cancelled (state->cancellable))
     {
       g_clear_error (&error);
       bytes = g_bytes_new (NULL, 0);
@@ -214,7 +214,8 @@ run_reader_read_cb (GObject *source,
 
 #define STDIN_STOP G_MAXUINT64
 
-struct _StdinFeed {
+struct _StdinFeed
+{
   RunState *state;
   MitogenRouter *router;
   guint32 caller_id;
@@ -237,13 +238,12 @@ struct _StdinFeed {
 };
 
 static void
-stdin_feed_tell (StdinFeed *feed,
-                 GVariant *value)
+stdin_feed_tell (StdinFeed *feed, GVariant *value)
 {
   /* Tiny and awaited by the caller: it must not wait for room itself,
    * or two full windows could wait on each other. */
-  g_autoptr(MitogenMessage) msg =
-    mitogen_message_new (feed->caller_id, feed->ctl_handle, value);
+  g_autoptr (MitogenMessage) msg
+      = mitogen_message_new (feed->caller_id, feed->ctl_handle, value);
 
   mitogen_router_route (feed->router, msg);
 }
@@ -269,7 +269,7 @@ stdin_feed_written_cb (GObject *source,
                        gpointer user_data)
 {
   StdinFeed *feed = user_data;
-  g_autoptr(GBytes) chunk = g_steal_pointer (&feed->writing);
+  g_autoptr (GBytes) chunk = g_steal_pointer (&feed->writing);
   GError *error = NULL;
   gboolean ok;
 
@@ -284,8 +284,8 @@ stdin_feed_written_cb (GObject *source,
     {
       /* The child closed its stdin or is gone: no error, as for a shell's
        * pipe, but no more is wanted. */
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) &&
-          !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)
+          && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         run_state_fail (feed->state, g_steal_pointer (&error));
       g_clear_error (&error);
       stdin_feed_stop (feed);
@@ -315,27 +315,25 @@ stdin_feed_write_next (StdinFeed *feed)
       if (feed->eof_char < 0)
         {
           g_output_stream_close_async (feed->pipe, G_PRIORITY_DEFAULT,
-                                       feed->cancellable,
-                                       stdin_feed_written_cb, feed);
+                                       feed->cancellable, stdin_feed_written_cb,
+                                       feed);
           feed->state->pending++;
           return;
         }
-      feed->writing = g_bytes_new (&(guint8) { (guint8) feed->eof_char }, 1);
+      feed->writing = g_bytes_new (&(guint8){ (guint8) feed->eof_char }, 1);
     }
-  g_output_stream_write_all_async (feed->pipe,
-                                   g_bytes_get_data (feed->writing, NULL),
-                                   g_bytes_get_size (feed->writing),
-                                   G_PRIORITY_DEFAULT, feed->cancellable,
-                                   stdin_feed_written_cb, feed);
+  g_output_stream_write_all_async (
+      feed->pipe, g_bytes_get_data (feed->writing, NULL),
+      g_bytes_get_size (feed->writing), G_PRIORITY_DEFAULT, feed->cancellable,
+      stdin_feed_written_cb, feed);
   feed->state->pending++;
 }
 
 /* The bytes of a chunk, or %NULL with @error set for anything else. */
 static GBytes *
-stdin_chunk_bytes (MitogenMessage *msg,
-                   GError **error)
+stdin_chunk_bytes (MitogenMessage *msg, GError **error)
 {
-  g_autoptr(GVariant) data = mitogen_message_get_data (msg, error);
+  g_autoptr (GVariant) data = mitogen_message_get_data (msg, error);
 
   if (data == NULL)
     return NULL;
@@ -357,12 +355,11 @@ stdin_feed_received_cb (GObject *source,
                         gpointer user_data)
 {
   StdinFeed *feed = user_data;
-  g_autoptr(MitogenMessage) msg = NULL;
-  g_autoptr(GBytes) chunk = NULL;
+  g_autoptr (MitogenMessage) msg = NULL;
+  g_autoptr (GBytes) chunk = NULL;
   GError *error = NULL;
 
-  msg = mitogen_receiver_get_finish (MITOGEN_RECEIVER (source), result,
-                                     &error);
+  msg = mitogen_receiver_get_finish (MITOGEN_RECEIVER (source), result, &error);
   feed->receiving = FALSE;
   feed->state->pending--;
   if (msg == NULL)
@@ -383,10 +380,11 @@ stdin_feed_received_cb (GObject *source,
   if (chunk == NULL || feed->queued + g_bytes_get_size (chunk) > STDIN_WINDOW)
     {
       if (error == NULL)
-        error = g_error_new (MITOGEN_STREAM_ERROR,
-                             MITOGEN_STREAM_ERROR_PROTOCOL,
-                             "The caller sent more stdin than the %u bytes "
-                             "allowed", STDIN_WINDOW);
+        error
+            = g_error_new (MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
+                           "The caller sent more stdin than the %u bytes "
+                           "allowed",
+                           STDIN_WINDOW);
       run_state_fail (feed->state, error);
       return;
     }
@@ -417,9 +415,9 @@ stdin_feed_receive (StdinFeed *feed)
 static void
 stdin_feed_start (StdinFeed *feed)
 {
-  stdin_feed_tell (feed, g_variant_new ("(ut)",
-                                        mitogen_receiver_get_handle (feed->data),
-                                        (guint64) STDIN_WINDOW));
+  stdin_feed_tell (
+      feed, g_variant_new ("(ut)", mitogen_receiver_get_handle (feed->data),
+                           (guint64) STDIN_WINDOW));
   stdin_feed_receive (feed);
 }
 
@@ -434,8 +432,9 @@ stdin_feed_new (MitogenCall *call,
   feed->router = mitogen_call_get_router (call);
   feed->caller_id = mitogen_call_get_caller_id (call);
   feed->ctl_handle = ctl_handle;
-  feed->data = mitogen_receiver_new (feed->router, 0, TRUE, feed->caller_id,
-                                     mitogen_router_policy_has_parent_authority);
+  feed->data
+      = mitogen_receiver_new (feed->router, 0, TRUE, feed->caller_id,
+                              mitogen_router_policy_has_parent_authority);
   feed->pipe = g_object_ref (pipe);
   feed->cancellable = g_cancellable_new ();
   g_queue_init (&feed->chunks);
@@ -520,7 +519,8 @@ call_cancelled_cb (GCancellable *call_cancellable,
 }
 
 /* What run_child() connects to the child. */
-typedef struct {
+typedef struct
+{
   GInputStream *out;
   GInputStream *err; /* nullable: on a pty, everything comes from @out */
   gboolean is_pty;
@@ -543,8 +543,9 @@ run_child (MitogenCall *call,
   GCancellable *call_cancellable = mitogen_call_get_cancellable (call);
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  RunState state = { call, context, cancellable, io->collected_out,
-                     io->collected_err, io->feed, 0, NULL };
+  RunState state
+      = { call,     context, cancellable, io->collected_out, io->collected_err,
+          io->feed, 0,       NULL };
   RunReader out = { &state, io->out, 1, io->is_pty };
   RunReader err = { &state, io->err, 2, FALSE };
   gulong handler_id;
@@ -566,8 +567,8 @@ run_child (MitogenCall *call,
     }
   if (io->stdin_bytes != NULL)
     {
-      g_autoptr(GInputStream) source =
-        g_memory_input_stream_new_from_bytes (io->stdin_bytes);
+      g_autoptr (GInputStream) source
+          = g_memory_input_stream_new_from_bytes (io->stdin_bytes);
 
       g_output_stream_splice_async (g_subprocess_get_stdin_pipe (proc), source,
                                     G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE |
@@ -611,7 +612,7 @@ new_launcher (const gchar *const *argv,
               GSpawnChildSetupFunc child_setup,
               GError **error)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   const gchar *name;
   const gchar *value;
   GVariantIter iter;
@@ -687,8 +688,12 @@ core_run (MitogenCall *call,
   if (mitogen_call_wants_progress (call))
     {
       RunIo io = { g_subprocess_get_stdout_pipe (proc),
-                   g_subprocess_get_stderr_pipe (proc), FALSE, stdin_bytes,
-                   NULL, NULL, NULL };
+                   g_subprocess_get_stderr_pipe (proc),
+                   FALSE,
+                   stdin_bytes,
+                   NULL,
+                   NULL,
+                   NULL };
 
       if (!run_child (call, proc, &io, error))
         return NULL;
@@ -699,9 +704,9 @@ core_run (MitogenCall *call,
   collected_out = g_byte_array_new ();
   collected_err = g_byte_array_new ();
   if (!run_child (call, proc,
-                  &(RunIo) { g_subprocess_get_stdout_pipe (proc),
-                             g_subprocess_get_stderr_pipe (proc), FALSE,
-                             stdin_bytes, NULL, collected_out, collected_err },
+                  &(RunIo){ g_subprocess_get_stdout_pipe (proc),
+                            g_subprocess_get_stderr_pipe (proc), FALSE,
+                            stdin_bytes, NULL, collected_out, collected_err },
                   error))
     return NULL;
   out = g_byte_array_free_to_bytes (g_steal_pointer (&collected_out));
@@ -726,9 +731,9 @@ open_pty (GVariantDict *options,
   int master, slave;
 
   master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0 || grantpt (master) < 0 || unlockpt (master) < 0 ||
-      ptsname_r (master, name, sizeof name) != 0 ||
-      (slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+  if (master < 0 || grantpt (master) < 0 || unlockpt (master) < 0
+      || ptsname_r (master, name, sizeof name) != 0
+      || (slave = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
     {
       int errsv = errno;
 
@@ -791,19 +796,17 @@ spawn_on_pty (GSubprocessLauncher *launcher,
 }
 
 GVariant *
-core_run_stream (MitogenCall *call,
-                 GVariant *args,
-                 GError **error)
+core_run_stream (MitogenCall *call, GVariant *args, GError **error)
 {
   g_autofree const gchar **argv = NULL;
-  g_autoptr(GVariant) env = NULL;
-  g_autoptr(GVariant) options_value = NULL;
-  g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GInputStream) pty_in = NULL;
-  g_autoptr(GOutputStream) pty_out = NULL;
-  g_autoptr(StdinFeed) feed = NULL;
+  g_autoptr (GVariant) env = NULL;
+  g_autoptr (GVariant) options_value = NULL;
+  g_auto (GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GInputStream) pty_in = NULL;
+  g_autoptr (GOutputStream) pty_out = NULL;
+  g_autoptr (StdinFeed) feed = NULL;
   const gchar *cwd = NULL;
   gboolean tty = FALSE;
   guint32 ctl_handle = 0;
@@ -820,9 +823,9 @@ core_run_stream (MitogenCall *call,
   /* Without a stdin handle the child reads /dev/null (or, on a pty,
    * nothing). */
   if (!tty)
-    flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
-            (ctl_handle != 0 ? G_SUBPROCESS_FLAGS_STDIN_PIPE
-                             : G_SUBPROCESS_FLAGS_NONE);
+    flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE
+            | (ctl_handle != 0 ? G_SUBPROCESS_FLAGS_STDIN_PIPE
+                               : G_SUBPROCESS_FLAGS_NONE);
   launcher = new_launcher (argv, cwd, env, flags,
                            tty ? setup_tty_child : die_with_parent, error);
   if (launcher == NULL)
