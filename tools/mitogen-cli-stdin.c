@@ -67,7 +67,11 @@ pump_read (CliStdinPump *pump, guint8 *buf, gsize size, GError **error)
   GPollFD cancel_fd;
 
   if (!g_cancellable_make_pollfd (pump->cancellable, &cancel_fd))
-    g_assert_not_reached ();
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                           "waiting for stdin: no descriptor left to wait on");
+      return -1;
+    }
   for (;;)
     {
       struct pollfd fds[]

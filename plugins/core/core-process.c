@@ -801,7 +801,6 @@ core_run_stream (MitogenCall *call, GVariant *args, GError **error)
   g_autofree const gchar **argv = NULL;
   g_autoptr (GVariant) env = NULL;
   g_autoptr (GVariant) options_value = NULL;
-  g_auto (GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GInputStream) pty_in = NULL;
@@ -816,7 +815,7 @@ core_run_stream (MitogenCall *call, GVariant *args, GError **error)
 
   g_variant_get (args, "(^a&sm&s@a{ss}@a{sv})", &argv, &cwd, &env,
                  &options_value);
-  g_variant_dict_init (&options, options_value);
+  g_auto (GVariantDict) options = G_VARIANT_DICT_INIT (options_value);
   g_variant_dict_lookup (&options, "tty", "b", &tty);
   g_variant_dict_lookup (&options, "stdin", "u", &ctl_handle);
 
