@@ -613,6 +613,35 @@ begin_shutdown (MitogenExternalContext *self)
   mitogen_receiver_close (self->channel);
 }
 
+/* The agent's own functions, answered by run_function() itself; listed
+ * here so that they describe themselves like any module's. */
+static const MitogenFunctionInfo agent_functions[]
+    = { { "describe", "(ss)", "(sss)", NULL,
+          "Describe a function (module, function): its (argument type, result "
+          "type, doc)" },
+        { "functions", "(s)", "a(ssss)", NULL,
+          "List a module's functions: (name, argument type, result type, doc) "
+          "each" },
+        { "connect", "(sa{sv})", "(us)", NULL,
+          "Start a child of this context with a transport and its options; "
+          "return its (id, name)" },
+        { NULL } };
+
+static const MitogenFunctionInfo *
+find_functions (MitogenExternalContext *self,
+                const gchar *module,
+                GError **error)
+{
+  const MitogenModuleInfo *info;
+
+  if (g_str_equal (module, "agent"))
+    return agent_functions;
+  info = mitogen_importer_load (self->importer, module, error);
+  if (!info)
+    return NULL;
+  return info->functions;
+}
+
 static GVariant *
 describe (MitogenExternalContext *self,
           GVariant *args,
@@ -622,11 +651,34 @@ describe (MitogenExternalContext *self,
   const MitogenFunctionInfo *f;
 
   g_variant_get (args, "(&s&s)", &module, &function);
-  f = mitogen_importer_find_function (self->importer, module, function, error);
+  f = find_functions (self, module, error);
+  for (; f && f->name; f++)
+    if (g_str_equal (f->name, function))
+      return g_variant_new ("(sss)", f->args_type, f->result_type,
+                            f->doc ? f->doc : "");
+  if (f)
+    g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                 "Module “%s” has no function “%s”", module, function);
+  return NULL;
+}
+
+/* agent.functions: what a module offers, for `mitogen describe`. */
+static GVariant *
+list_functions (MitogenExternalContext *self, GVariant *args, GError **error)
+{
+  const gchar *module;
+  const MitogenFunctionInfo *f;
+  GVariantBuilder list;
+
+  g_variant_get (args, "(&s)", &module);
+  f = find_functions (self, module, error);
   if (!f)
     return NULL;
-  return g_variant_new ("(sss)", f->args_type, f->result_type,
-                        f->doc ? f->doc : "");
+  g_variant_builder_init (&list, G_VARIANT_TYPE ("a(ssss)"));
+  for (; f->name; f++)
+    g_variant_builder_add (&list, "(ssss)", f->name, f->args_type,
+                           f->result_type, f->doc ? f->doc : "");
+  return g_variant_builder_end (&list);
 }
 
 /* agent.connect: starts a child of this context for an upstream caller,
@@ -677,6 +729,9 @@ run_function (MitogenExternalContext *self,
   if (g_str_equal (module, "agent") && g_str_equal (function, "describe") &&
       g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
     return take_ref_nullable (describe (self, args, error));
+  if (g_str_equal (module, "agent") && g_str_equal (function, "functions")
+      && g_variant_is_of_type (args, G_VARIANT_TYPE ("(s)")))
+    return take_ref_nullable (list_functions (self, args, error));
   if (g_str_equal (module, "agent") && g_str_equal (function, "connect")
       && g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv})")))
     return take_ref_nullable (connect_child (self, call, args, error));
