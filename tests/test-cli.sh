@@ -498,6 +498,19 @@ expect_rc 0 "$t"
 blocks=$(cat "$tmp/blocks" 2>/dev/null || echo 0)
 [ "$blocks" -le 64 ] || fail "$t: $blocks blocks of 64 KiB read ahead, over 4 MiB"
 
+t='run sends output only as fast as our stdout takes it'
+# The mirror image: the command counts the 64 KiB blocks it wrote, and
+# nothing reads mitogen's stdout for 2 s. Output travels as progress
+# under the stream's window, so only the window (2 MiB) and the pipes'
+# and sockets' buffers fill meanwhile; without it the far side would
+# read on and queue without bound.
+"$cli" --connect-timeout="$connect_timeout" run local -- \
+  sh -c "n=0; while head -c 65536 /dev/zero; do n=\$((n + 1)); echo \$n >'$tmp/blocks'; done" \
+  2>"$tmp/err" | { sleep 2; head -c 1 >/dev/null; }
+blocks=$(cat "$tmp/blocks" 2>/dev/null || echo 0)
+[ "$blocks" -gt 0 ] || fail "$t: the command wrote nothing"
+[ "$blocks" -le 96 ] || fail "$t: $blocks blocks of 64 KiB written ahead, over 6 MiB"
+
 t='run -n: the command reads /dev/null'
 cli_fed 'echo hi' run -n local -- cat
 expect_rc 0 "$t"

@@ -104,7 +104,8 @@ bytes_variant (GBytes *bytes)
 
 typedef struct _StdinFeed StdinFeed;
 
-typedef struct {
+typedef struct
+{
   MitogenCall *call;
   GMainContext *context;
   GCancellable *cancellable;
@@ -116,7 +117,8 @@ typedef struct {
   GError *error;
 } RunState;
 
-typedef struct {
+typedef struct
+{
   RunState *state;
   GInputStream *pipe;
   gint fd;
@@ -128,8 +130,7 @@ typedef struct {
 static void stdin_feed_stop (StdinFeed *feed);
 
 static void
-run_state_fail (RunState *state,
-                GError *error)
+run_state_fail (RunState *state, GError *error)
 {
   if (state->error == NULL)
     state->error = error;
@@ -140,27 +141,61 @@ run_state_fail (RunState *state,
     stdin_feed_stop (state->feed);
 }
 
-static void run_reader_read_cb (GObject *source,
-                                GAsyncResult *result,
-                                gpointer user_data);
+static void
+run_reader_read_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
 run_reader_start (RunReader *reader)
 {
-  g_input_stream_read_bytes_async (reader->pipe, READ_CHUNK_SIZE,
-                                   G_PRIORITY_DEFAULT,
-                                   reader->state->cancellable,
-                                   run_reader_read_cb, reader);
+  g_input_stream_read_bytes_async (
+      reader->pipe, READ_CHUNK_SIZE, G_PRIORITY_DEFAULT,
+      reader->state->cancellable, run_reader_read_cb, reader);
 }
 
 static void
-run_reader_read_cb (GObject *source,
-                    GAsyncResult *result,
-                    gpointer user_data)
+run_reader_room_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RunReader *reader = user_data;
+  GError *error = NULL;
+
+  if (!mitogen_stream_wait_writable_finish (MITOGEN_STREAM (source), result,
+                                            &error))
+    {
+      run_state_fail (reader->state, error);
+      reader->state->pending--;
+      return;
+    }
+  run_reader_start (reader);
+}
+
+/* Output goes to the caller as progress, which the router queues without
+ * waiting: a command writing faster than the link carries it would grow
+ * this process's memory without bound. So the next read waits until the
+ * stream towards the caller has room again. Returns whether it waits. */
+static gboolean
+run_reader_wait_room (RunReader *reader)
+{
+  MitogenCall *call = reader->state->call;
+  MitogenRouter *router = mitogen_call_get_router (call);
+  g_autoptr (MitogenStream) stream = NULL;
+
+  if (router == NULL)
+    return FALSE;
+  stream
+      = mitogen_router_stream_by_id (router, mitogen_call_get_caller_id (call));
+  if (stream == NULL || mitogen_stream_is_writable (stream))
+    return FALSE;
+  mitogen_stream_wait_writable_async (stream, reader->state->cancellable,
+                                      run_reader_room_cb, reader);
+  return TRUE;
+}
+
+static void
+run_reader_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RunReader *reader = user_data;
   RunState *state = reader->state;
-  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr (GBytes) bytes = NULL;
   GError *error = NULL;
   gconstpointer data;
   gsize size;
@@ -194,9 +229,13 @@ run_reader_read_cb (GObject *source,
                                          : state->collected_err,
                          data, size);
   else
-    mitogen_call_emit_progress (state->call,
-                                g_variant_new ("(i@ay)", reader->fd,
-                                               bytes_variant (bytes)));
+    {
+      mitogen_call_emit_progress (
+          state->call,
+          g_variant_new ("(i@ay)", reader->fd, bytes_variant (bytes)));
+      if (run_reader_wait_room (reader))
+        return;
+    }
   run_reader_start (reader);
 }
 
@@ -456,15 +495,13 @@ stdin_feed_free (StdinFeed *feed)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StdinFeed, stdin_feed_free)
 
 static void
-run_state_splice_cb (GObject *source,
-                     GAsyncResult *result,
-                     gpointer user_data)
+run_state_splice_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RunState *state = user_data;
   GError *error = NULL;
 
-  if (g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result,
-                                     &error) < 0)
+  if (g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, &error)
+      < 0)
     {
       /* The child exited, or closed its stdin, without reading it all. */
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
@@ -476,9 +513,7 @@ run_state_splice_cb (GObject *source,
 }
 
 static void
-run_state_wait_cb (GObject *source,
-                   GAsyncResult *result,
-                   gpointer user_data)
+run_state_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RunState *state = user_data;
   GError *error = NULL;
@@ -508,11 +543,10 @@ cancel_operations_cb (gpointer user_data)
  * that thread disposes of their finished sources, races in GLib 2.74's
  * GCancellableSource and leaks them. */
 static void
-call_cancelled_cb (GCancellable *call_cancellable,
-                   gpointer user_data)
+call_cancelled_cb (GCancellable *call_cancellable, gpointer user_data)
 {
   RunState *state = user_data;
-  g_autoptr(GSource) idle = g_idle_source_new ();
+  g_autoptr (GSource) idle = g_idle_source_new ();
 
   g_source_set_callback (idle, cancel_operations_cb, state, NULL);
   g_source_attach (idle, state->context);
@@ -541,8 +575,8 @@ run_child (MitogenCall *call,
            GError **error)
 {
   GCancellable *call_cancellable = mitogen_call_get_cancellable (call);
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   RunState state
       = { call,     context, cancellable, io->collected_out, io->collected_err,
           io->feed, 0,       NULL };
@@ -551,9 +585,8 @@ run_child (MitogenCall *call,
   gulong handler_id;
 
   /* Cancelling the call cancels the operations, on this thread. */
-  handler_id = g_cancellable_connect (call_cancellable,
-                                      G_CALLBACK (call_cancelled_cb),
-                                      &state, NULL);
+  handler_id = g_cancellable_connect (
+      call_cancellable, G_CALLBACK (call_cancelled_cb), &state, NULL);
 
   /* Every operation completes in @context, dispatched below. */
   g_main_context_push_thread_default (context);
@@ -571,8 +604,8 @@ run_child (MitogenCall *call,
           = g_memory_input_stream_new_from_bytes (io->stdin_bytes);
 
       g_output_stream_splice_async (g_subprocess_get_stdin_pipe (proc), source,
-                                    G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE |
-                                    G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                                    G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE
+                                        | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
                                     G_PRIORITY_DEFAULT, cancellable,
                                     run_state_splice_cb, &state);
       state.pending++;
@@ -644,25 +677,22 @@ new_launcher (const gchar *const *argv,
 }
 
 GVariant *
-core_run (MitogenCall *call,
-          GVariant *args,
-          GError **error)
+core_run (MitogenCall *call, GVariant *args, GError **error)
 {
   g_autofree const gchar **argv = NULL;
-  g_autoptr(GVariant) stdin_data = NULL;
-  g_autoptr(GVariant) env = NULL;
-  g_autoptr(GBytes) stdin_bytes = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GByteArray) collected_out = NULL;
-  g_autoptr(GByteArray) collected_err = NULL;
-  g_autoptr(GBytes) out = NULL;
-  g_autoptr(GBytes) err = NULL;
+  g_autoptr (GVariant) stdin_data = NULL;
+  g_autoptr (GVariant) env = NULL;
+  g_autoptr (GBytes) stdin_bytes = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GByteArray) collected_out = NULL;
+  g_autoptr (GByteArray) collected_err = NULL;
+  g_autoptr (GBytes) out = NULL;
+  g_autoptr (GBytes) err = NULL;
   GSubprocessFlags flags;
   const gchar *cwd = NULL;
 
-  g_variant_get (args, "(^a&sm@aym&s@a{ss})",
-                 &argv, &stdin_data, &cwd, &env);
+  g_variant_get (args, "(^a&sm@aym&s@a{ss})", &argv, &stdin_data, &cwd, &env);
 
   /* Without stdin bytes the child reads /dev/null: the context's own stdin
    * may be its connection to its parent. */
@@ -711,8 +741,8 @@ core_run (MitogenCall *call,
     return NULL;
   out = g_byte_array_free_to_bytes (g_steal_pointer (&collected_out));
   err = g_byte_array_free_to_bytes (g_steal_pointer (&collected_err));
-  return g_variant_new ("(i@ay@ay)", decode_status (proc),
-                        bytes_variant (out), bytes_variant (err));
+  return g_variant_new ("(i@ay@ay)", decode_status (proc), bytes_variant (out),
+                        bytes_variant (err));
 }
 
 /* ---------------------------------------------------------------------- */
