@@ -51,6 +51,12 @@
 /* The largest batch of frames handed to one writev(). */
 #define MAX_IOV 64
 
+/* A send this soon after the previous one is part of a burst: it is
+ * queued for the broker, which writes the whole burst in a few writev()s,
+ * instead of costing a system call of its own. A lone send (a call, a
+ * reply: never closer than a round trip) is still written at once. */
+#define BURST_USEC 8
+
 /* Bodies at least this large are read straight into place. */
 #define LARGE_BODY (MITOGEN_CHUNK_SIZE / 4)
 
@@ -77,6 +83,7 @@ typedef struct {
   GQueue outq; /* OutFrame* */
   gsize pending_bytes;
   gboolean transmitting;
+  gint64 last_send; /* monotonic µs of the last mitogen_stream_send() */
   gboolean disconnected;
   gboolean disconnect_when_flushed;
   gchar *disconnect_reason;
@@ -451,7 +458,15 @@ mitogen_stream_send (MitogenStream *self,
   priv->pending_bytes += MITOGEN_MESSAGE_HEADER_SIZE + g_bytes_get_size (frame->body);
   if (!priv->transmitting)
     {
-      ok = flush_locked (self, &error);
+      gint64 now = g_get_monotonic_time ();
+      MitogenBroker *broker = stream_broker (self);
+      gboolean burst = now - priv->last_send < BURST_USEC && broker
+                       && mitogen_broker_is_alive (broker)
+                       && !mitogen_broker_is_broker_thread (broker);
+
+      priv->last_send = now;
+      if (!burst)
+        ok = flush_locked (self, &error);
       if (ok && !g_queue_is_empty (&priv->outq))
         start_transmit = priv->transmitting = TRUE;
     }
