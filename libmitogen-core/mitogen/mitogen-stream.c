@@ -60,6 +60,13 @@
 /* Bodies at least this large are read straight into place. */
 #define LARGE_BODY (MITOGEN_CHUNK_SIZE / 4)
 
+/* The staging buffer for everything else: a thousand small frames fit in
+ * one read, and a body too small to be read in place fits whole. Kept
+ * below malloc's mmap threshold and no larger than that, since every page
+ * a read ever touched stays resident for the stream's life (an agent's
+ * first module would otherwise dirty most of 128 KiB). */
+#define STAGING_SIZE LARGE_BODY
+
 typedef struct {
   guint8 header[MITOGEN_MESSAGE_HEADER_SIZE];
   GBytes *body;
@@ -573,7 +580,7 @@ mitogen_stream_on_receive (MitogenBasicStream *stream,
     }
   else
     {
-      gsize want = MITOGEN_CHUNK_SIZE;
+      gsize want = STAGING_SIZE;
 
       if (!body && priv->expect_large)
         want = mitogen_message_decoder_get_header_needed (priv->decoder);
@@ -836,7 +843,7 @@ mitogen_stream_init (MitogenStream *self)
   priv->writable = priv->notified_writable = TRUE;
   priv->paused_readers = g_ptr_array_new_with_free_func (g_object_unref);
   priv->decoder = mitogen_message_decoder_new (MITOGEN_MAX_MESSAGE_SIZE);
-  priv->inbuf = g_malloc (MITOGEN_CHUNK_SIZE);
+  priv->inbuf = g_malloc (STAGING_SIZE);
 }
 
 /**
