@@ -150,7 +150,7 @@ test_latch_get_would_block (void)
   g_assert_null (item);
   g_assert_error (error, MITOGEN_TIMEOUT_ERROR,
                   MITOGEN_TIMEOUT_ERROR_WOULD_BLOCK);
-  /* A get that never sleeps needs no socketpair. */
+  /* A get that never sleeps opens nothing. */
   g_assert_cmpuint (count_open_fds (), ==, base_fds);
 
   /* Non-blocking still takes what is there. */

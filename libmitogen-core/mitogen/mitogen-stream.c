@@ -68,6 +68,7 @@
 #define STAGING_SIZE LARGE_BODY
 
 typedef struct {
+  GList link; /* in the queue: one allocation per frame, not two */
   guint8 header[MITOGEN_MESSAGE_HEADER_SIZE];
   GBytes *body;
   gsize offset;        /* over header and body together */
@@ -135,6 +136,14 @@ out_frame_free (gpointer data)
   g_bytes_unref (frame->body);
   mitogen_message_unref (frame->msg);
   g_free (frame);
+}
+
+/* Frames are queued by their own link. */
+static OutFrame *
+pop_frame (GQueue *queue)
+{
+  GList *link = g_queue_pop_head_link (queue);
+  return link ? link->data : NULL;
 }
 
 static MitogenBroker *
@@ -415,7 +424,7 @@ flush_locked (MitogenStream *self,
           frame->offset += take;
           n -= (gssize) take;
           if (frame->offset == frame_len)
-            out_frame_free (g_queue_pop_head (&priv->outq));
+            out_frame_free (pop_frame (&priv->outq));
         }
     }
   return TRUE;
@@ -461,7 +470,8 @@ mitogen_stream_send (MitogenStream *self,
       out_frame_free (frame);
       return FALSE;
     }
-  g_queue_push_tail (&priv->outq, frame);
+  frame->link = (GList) { .data = frame };
+  g_queue_push_tail_link (&priv->outq, &frame->link);
   priv->pending_bytes += MITOGEN_MESSAGE_HEADER_SIZE + g_bytes_get_size (frame->body);
   if (!priv->transmitting)
     {
@@ -643,7 +653,7 @@ answer_unsent (MitogenStream *self,
   g_autofree gchar *reason = NULL;
   OutFrame *frame;
 
-  while ((frame = g_queue_pop_head (unsent)))
+  while ((frame = pop_frame (unsent)))
     {
       if (priv->router && mitogen_message_get_reply_to (frame->msg) != 0)
         {
@@ -745,8 +755,10 @@ static void
 mitogen_stream_finalize (GObject *object)
 {
   MitogenStreamPrivate *priv = PRIV (MITOGEN_STREAM (object));
+  OutFrame *frame;
 
-  g_queue_clear_full (&priv->outq, out_frame_free);
+  while ((frame = pop_frame (&priv->outq)))
+    out_frame_free (frame);
   g_clear_pointer (&priv->paused_readers, g_ptr_array_unref);
   g_cond_clear (&priv->writable_cond);
   g_clear_object (&priv->decoder);
