@@ -79,6 +79,26 @@ typedef struct {
  * it sends meanwhile is that stream's doing. */
 static GPrivate receiving_stream;
 
+/* While the broker routes the frames of one read, what it sends is only
+ * queued, and each stream it sent to is written once the batch is routed:
+ * a read of many small frames to forward or answer costs one writev() per
+ * outgoing stream, not one per frame. */
+typedef struct {
+  guint depth;        /* nested route_decoded() calls */
+  GPtrArray *streams; /* MitogenStream*, each once, to write at the end */
+} Batch;
+
+static void
+batch_free (gpointer data)
+{
+  Batch *batch = data;
+
+  g_ptr_array_unref (batch->streams);
+  g_free (batch);
+}
+
+static GPrivate batch_key = G_PRIVATE_INIT (batch_free);
+
 typedef struct {
   MitogenRouter *router; /* unowned: routers outlive their streams */
   guint32 remote_id;
@@ -92,6 +112,7 @@ typedef struct {
   gsize pending_bytes;
   gboolean transmitting;
   gint64 last_send; /* monotonic µs of the last mitogen_stream_send() */
+  gboolean in_batch; /* broker thread only: in the current Batch */
   gboolean disconnected;
   gboolean disconnect_when_flushed;
   gchar *disconnect_reason;
@@ -477,15 +498,28 @@ mitogen_stream_send (MitogenStream *self,
     {
       gint64 now = g_get_monotonic_time ();
       MitogenBroker *broker = stream_broker (self);
+      gboolean on_broker = broker && mitogen_broker_is_broker_thread (broker);
+      Batch *batch = on_broker ? g_private_get (&batch_key) : NULL;
       gboolean burst = now - priv->last_send < BURST_USEC && broker
-                       && mitogen_broker_is_alive (broker)
-                       && !mitogen_broker_is_broker_thread (broker);
+                       && !on_broker && mitogen_broker_is_alive (broker);
 
       priv->last_send = now;
-      if (!burst)
-        ok = flush_locked (self, &error);
-      if (ok && !g_queue_is_empty (&priv->outq))
-        start_transmit = priv->transmitting = TRUE;
+      if (batch && batch->depth > 0)
+        {
+          /* Written when the batch is routed, by flush_batched(). */
+          if (!priv->in_batch)
+            {
+              priv->in_batch = TRUE;
+              g_ptr_array_add (batch->streams, g_object_ref (self));
+            }
+        }
+      else
+        {
+          if (!burst)
+            ok = flush_locked (self, &error);
+          if (ok && !g_queue_is_empty (&priv->outq))
+            start_transmit = priv->transmitting = TRUE;
+        }
     }
   changed = update_writable_locked (priv);
   full = !priv->writable;
@@ -535,11 +569,78 @@ mitogen_stream_on_transmit (MitogenBasicStream *stream,
     writable_changed_on_broker (self);
 }
 
+/* On the broker thread, once a batch is routed: writes what it queued
+ * here, as mitogen_stream_send() would have. */
+static void
+flush_batched (MitogenStream *self)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  MitogenBroker *broker = stream_broker (self);
+  g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE, start_transmit = FALSE, then_disconnect = FALSE;
+  gboolean changed;
+
+  g_mutex_lock (&priv->lock);
+  priv->in_batch = FALSE;
+  /* Another thread may have written the queue meanwhile, or handed it to
+   * the broker's transmit watch. */
+  if (!priv->transmitting && !priv->disconnected)
+    {
+      ok = flush_locked (self, &error);
+      if (ok && !g_queue_is_empty (&priv->outq))
+        start_transmit = priv->transmitting = TRUE;
+      else if (ok)
+        then_disconnect = priv->disconnect_when_flushed;
+    }
+  changed = update_writable_locked (priv);
+  g_mutex_unlock (&priv->lock);
+
+  if (!ok)
+    mitogen_stream_close (self, error->message);
+  else if (start_transmit && broker)
+    mitogen_broker_start_transmit (broker, MITOGEN_BASIC_STREAM (self));
+  else if (then_disconnect && broker)
+    mitogen_basic_stream_on_disconnect (MITOGEN_BASIC_STREAM (self), broker);
+  if (changed)
+    writable_changed (self);
+}
+
+static Batch *
+begin_batch (void)
+{
+  Batch *batch = g_private_get (&batch_key);
+
+  if (!batch)
+    {
+      batch = g_new0 (Batch, 1);
+      batch->streams = g_ptr_array_new_with_free_func (g_object_unref);
+      g_private_set (&batch_key, batch);
+    }
+  batch->depth++;
+  return batch;
+}
+
+static void
+end_batch (Batch *batch)
+{
+  g_autoptr(GPtrArray) streams = NULL;
+
+  if (--batch->depth > 0 || batch->streams->len == 0)
+    return;
+  /* Taken first: a flush that frees room may resume a paused stream,
+   * whose routing is a batch of its own. */
+  streams = g_steal_pointer (&batch->streams);
+  batch->streams = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < streams->len; i++)
+    flush_batched (streams->pdata[i]);
+}
+
 static void
 route_decoded (MitogenStream *self)
 {
   MitogenStreamPrivate *priv = PRIV (self);
   gpointer outer = g_private_get (&receiving_stream);
+  Batch *batch = begin_batch ();
   MitogenMessage *msg;
 
   /* Stops as soon as a stream this one feeds is full; the rest of the
@@ -554,6 +655,7 @@ route_decoded (MitogenStream *self)
       mitogen_message_unref (msg);
     }
   g_private_set (&receiving_stream, outer);
+  end_batch (batch);
 }
 
 static void
