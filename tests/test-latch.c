@@ -36,8 +36,7 @@ count_open_fds (void)
  * kernel yet. This waits for a condition; it does not guess how long
  * threads take to start. */
 static void
-wait_for_sleepers (MitogenLatch *latch,
-                   guint n_threads)
+wait_for_sleepers (MitogenLatch *latch, guint n_threads)
 {
   gint64 deadline = g_get_monotonic_time () + WAIT_BOUND_USEC;
 
@@ -202,7 +201,7 @@ static void
 test_latch_put_wakes_sleeper (void)
 {
   g_autoptr(MitogenLatch) latch = mitogen_latch_new ();
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   GThread *thread;
   Getter g;
 
@@ -246,7 +245,7 @@ static void
 test_latch_close_wakes_all (void)
 {
   g_autoptr(MitogenLatch) latch = mitogen_latch_new_full (count_item_free);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   GThread *threads[N_SLEEPERS];
   Getter getters[N_SLEEPERS];
 
@@ -308,7 +307,7 @@ static void
 test_latch_cancel_sleeper (void)
 {
   g_autoptr(MitogenLatch) latch = mitogen_latch_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   GThread *thread;
   Getter g;
 
@@ -844,7 +843,7 @@ test_select_close (void)
 {
   SelectFixture f;
   SelectGetter g = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   GThread *thread;
 
   select_fixture_init (&f, FALSE);

@@ -413,10 +413,7 @@ mitogen_importer_forget (MitogenImporter *self,
 }
 
 static GModule *
-open_from_memory (const gchar *name,
-                  GBytes *bytes,
-                  int *out_fd,
-                  GError **error)
+open_from_memory (const gchar *name, GBytes *bytes, int *out_fd, GError **error)
 {
   g_autofree gchar *file = NULL;
   gsize len;
@@ -457,17 +454,16 @@ open_from_memory (const gchar *name,
  * that ask for the module, but an agent no longer holds every module
  * twice, and pages no child asks for are never touched. */
 static void
-keep_answer_in_memfd_locked (MitogenImporter *self,
-                             const gchar *name,
-                             int fd)
+keep_answer_in_memfd_locked (MitogenImporter *self, const gchar *name, int fd)
 {
   Fetch *f = g_hash_table_lookup (self->fetches, name);
-  g_autoptr(GMappedFile) mapped = NULL;
+  g_autoptr (GMappedFile) mapped = NULL;
 
   if (!f || !f->bytes || g_bytes_get_size (f->bytes) == 0)
     return;
   mapped = g_mapped_file_new_from_fd (fd, FALSE, NULL);
-  if (!mapped || g_mapped_file_get_length (mapped) != g_bytes_get_size (f->bytes))
+  if (!mapped
+      || g_mapped_file_get_length (mapped) != g_bytes_get_size (f->bytes))
     return;
   g_bytes_unref (f->bytes);
   f->bytes = g_mapped_file_get_bytes (mapped);

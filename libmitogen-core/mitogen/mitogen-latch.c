@@ -32,7 +32,7 @@
  */
 
 typedef struct {
-  gint state; /* the futex word: 0 while asleep, 1 once woken or poked */
+  gint state;     /* the futex word: 0 while asleep, 1 once woken or poked */
   gboolean woken; /* under the latch's lock: handed an item, or closed */
   gboolean closed;
   gpointer item;
@@ -223,8 +223,7 @@ wake_word (gint *word)
 /* From the cancelling thread: ends the sleep, not the wait; the sleeper
  * then finds it was not woken and reports the cancellation. */
 static void
-poke_sleeper (GCancellable *cancellable,
-              gpointer data)
+poke_sleeper (GCancellable *cancellable, gpointer data)
 {
   Sleeper *sleeper = data;
 
@@ -234,9 +233,7 @@ poke_sleeper (GCancellable *cancellable,
 
 /* Sleeps until woken, cancelled or past @deadline. */
 static void
-sleep_on (Sleeper *sleeper,
-          gint64 deadline,
-          GCancellable *cancellable)
+sleep_on (Sleeper *sleeper, gint64 deadline, GCancellable *cancellable)
 {
   gulong handler = 0;
 
@@ -260,8 +257,8 @@ sleep_on (Sleeper *sleeper,
         }
       /* Returns at once if the word is no longer 0; EINTR and spurious
        * wakes just go round again. */
-      syscall (SYS_futex, &sleeper->state, FUTEX_WAIT_PRIVATE, 0, timeout,
-               NULL, 0);
+      syscall (SYS_futex, &sleeper->state, FUTEX_WAIT_PRIVATE, 0, timeout, NULL,
+               0);
     }
 
   /* Waits for a callback already running elsewhere, which touches
@@ -291,7 +288,8 @@ mitogen_latch_get (MitogenLatch *self,
                    GCancellable *cancellable,
                    GError **error)
 {
-  gint64 deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  gint64 deadline
+      = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
   Sleeper sleeper = { 0 };
   gpointer item;
 

@@ -83,7 +83,8 @@ static GPrivate receiving_stream;
  * queued, and each stream it sent to is written once the batch is routed:
  * a read of many small frames to forward or answer costs one writev() per
  * outgoing stream, not one per frame. */
-typedef struct {
+typedef struct
+{
   guint depth;        /* nested route_decoded() calls */
   GPtrArray *streams; /* MitogenStream*, each once, to write at the end */
 } Batch;
@@ -111,7 +112,7 @@ typedef struct {
   GQueue outq; /* OutFrame* */
   gsize pending_bytes;
   gboolean transmitting;
-  gint64 last_send; /* monotonic µs of the last mitogen_stream_send() */
+  gint64 last_send;  /* monotonic µs of the last mitogen_stream_send() */
   gboolean in_batch; /* broker thread only: in the current Batch */
   gboolean disconnected;
   gboolean disconnect_when_flushed;
@@ -491,7 +492,7 @@ mitogen_stream_send (MitogenStream *self,
       out_frame_free (frame);
       return FALSE;
     }
-  frame->link = (GList) { .data = frame };
+  frame->link = (GList){ .data = frame };
   g_queue_push_tail_link (&priv->outq, &frame->link);
   priv->pending_bytes += MITOGEN_MESSAGE_HEADER_SIZE + g_bytes_get_size (frame->body);
   if (!priv->transmitting)
@@ -576,7 +577,7 @@ flush_batched (MitogenStream *self)
 {
   MitogenStreamPrivate *priv = PRIV (self);
   MitogenBroker *broker = stream_broker (self);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   gboolean ok = TRUE, start_transmit = FALSE, then_disconnect = FALSE;
   gboolean changed;
 
@@ -623,7 +624,7 @@ begin_batch (void)
 static void
 end_batch (Batch *batch)
 {
-  g_autoptr(GPtrArray) streams = NULL;
+  g_autoptr (GPtrArray) streams = NULL;
 
   if (--batch->depth > 0 || batch->streams->len == 0)
     return;
