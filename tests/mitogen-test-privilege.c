@@ -224,6 +224,44 @@ test_bad_pattern (Fixture *f, gconstpointer data)
   g_assert_null (f->ctx);
 }
 
+/* su and doas load side by side, each with its own copy of the shared
+ * base; the options keep their names and defaults. */
+static void
+test_properties (Fixture *f, gconstpointer data)
+{
+  const MitogenTestPrivilegeCase *tcase = data;
+  MitogenTransportRegistry *registry
+      = mitogen_transport_registry_get_default ();
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *path_property = g_strdup_printf ("%s-path", tcase->program);
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *username = NULL;
+  g_auto (GStrv) prompts = NULL;
+  g_autoptr (GObject) stream = NULL;
+  GType su, doas;
+
+  su = mitogen_transport_registry_get_stream_type (registry, "su", &error);
+  g_assert_no_error (error);
+  doas = mitogen_transport_registry_get_stream_type (registry, "doas", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (su, !=, doas);
+  g_assert_cmpuint (g_type_parent (su), !=, g_type_parent (doas));
+  g_assert_true (g_type_is_a (su, MITOGEN_TYPE_PARENT_STREAM));
+  g_assert_true (g_type_is_a (doas, MITOGEN_TYPE_PARENT_STREAM));
+
+  stream
+      = g_object_new (g_str_equal (tcase->transport, "su") ? su : doas, NULL);
+  g_object_get (stream, path_property, &path, "username", &username,
+                "prompt-patterns", &prompts, NULL);
+  g_assert_cmpstr (path, ==, tcase->program);
+  g_assert_cmpstr (username, ==, "root");
+  g_assert_cmpstrv (prompts, ((const gchar *[]){ "password: ?$", NULL }));
+  g_clear_pointer (&path, g_free);
+  g_object_set (stream, path_property, "/usr/bin/mitogen-test", NULL);
+  g_object_get (stream, path_property, &path, NULL);
+  g_assert_cmpstr (path, ==, "/usr/bin/mitogen-test");
+}
+
 /* In a subprocess run as the asker: connects with @password and checks
  * the error has @expected (%NULL: succeeds) and came before the connect
  * timeout. */
@@ -313,7 +351,7 @@ test_no_password (Fixture *f, gconstpointer data)
  * mitogen_test_privilege_add_tests:
  * @tcase: (not nullable): the transport, living as long as the tests
  *
- * Adds /TRANSPORT/as-root, chain, unknown-user, bad-pattern,
+ * Adds /TRANSPORT/as-root, chain, unknown-user, bad-pattern, properties,
  * right-password, wrong-password and no-password.
  */
 void
@@ -328,6 +366,7 @@ mitogen_test_privilege_add_tests (const MitogenTestPrivilegeCase *tcase)
     { "chain", test_chain },
     { "unknown-user", test_unknown_user },
     { "bad-pattern", test_bad_pattern },
+    { "properties", test_properties },
     { "right-password", test_right_password },
     { "wrong-password", test_wrong_password },
     { "no-password", test_no_password },

@@ -206,6 +206,17 @@ mitogen_test_remote_pid (MitogenContext *ctx)
   return g_variant_get_int32 (v);
 }
 
+gchar *
+mitogen_test_read_remote (MitogenContext *ctx, const gchar *path)
+{
+  g_autoptr(GVariant) v =
+    mitogen_test_call_ok (ctx, "core.read_file", g_variant_new ("(s)", path));
+  gsize len;
+  const gchar *data = g_variant_get_fixed_array (v, &len, 1);
+
+  return g_strndup (data, len);
+}
+
 void
 mitogen_test_shutdown_ok (MitogenContext *ctx)
 {

@@ -85,6 +85,9 @@ GVariant       *mitogen_test_call_ok        (MitogenContext *ctx,
                                              GVariant *args);
 /* core.getpid in @ctx, within MITOGEN_TEST_WAIT. */
 gint32          mitogen_test_remote_pid     (MitogenContext *ctx);
+/* core.read_file of @path in @ctx, as a string, within MITOGEN_TEST_WAIT. */
+gchar          *mitogen_test_read_remote    (MitogenContext *ctx,
+                                             const gchar *path);
 /* Shuts @ctx down, waiting for it, within MITOGEN_TEST_WAIT. */
 void            mitogen_test_shutdown_ok    (MitogenContext *ctx);
 /* Returns once what the broker thread was running when called has run, and

@@ -82,7 +82,10 @@ expect_none ()
 complete -p mitogen >/dev/null 2>&1 && r=ok || { r="not ok"; failed=1; }
 n=$((n + 1)); echo "$r $n - complete -p mitogen is _mitogen"
 
-expect 'mitogen ' call run transports
+expect 'mitogen ' call describe run copy transports
+expect 'mitogen --' --json --no-stdin --quiet --tty --version
+expect 'mitogen describe ' local fork sudo: ssh:
+expect 'mitogen -t run ' local
 expect 'mitogen r' run
 expect 'mitogen --host' --host-key-policy=
 expect 'mitogen --host-key-policy ' enforce accept-new ignore

@@ -47,6 +47,18 @@ cli () {
   rc=$?
 }
 
+# Like cli, with the output of the shell command $1 as stdin. (A shell
+# function in a pipeline runs in a subshell: its $rc would be lost.)
+cli_fed () {
+  feeder=$1
+  shift
+  sh -c "$feeder" | {
+    "$cli" --connect-timeout="$connect_timeout" "$@" >"$tmp/out" 2>"$tmp/err"
+    echo $? >"$tmp/rc"
+  }
+  rc=$(cat "$tmp/rc")
+}
+
 expect_rc () {
   [ "$rc" -eq "$1" ] || fail "$2: exit status $rc, not $1"
 }
@@ -275,6 +287,7 @@ else
   cli_as_admin run "sudo:$target" -- id -un
   expect_rc 1 "$t"
   expect_text err 'password' "$t"
+  expect_text err 'give it with --ask-password' "$t"
 
   # At a terminal: the prompt is answered, and what is typed not echoed.
   if command -v python3 >/dev/null; then
@@ -370,6 +383,10 @@ t='setns:PID is a number'
 cli call setns:init core.getpid
 expect_rc 2 "$t"
 expect_text err 'not of the form setns:PID' "$t"
+t='setns:KIND:CONTAINER of an unknown kind'
+cli call setns:rkt:box core.getpid
+expect_rc 1 "$t"
+expect_text err 'unknown container kind “rkt”' "$t"
 
 # A namespace of our own, its init a sleep; unshare prints "ready" once the
 # hostname is set, and a fifo gives the wait an event to block on.
@@ -387,6 +404,22 @@ if [ "$(cat "$tmp/ns-ready")" = ready ]; then
     expect_rc 0 "$t"
     expect_line out mitogen-cli-ns "$t"
   done
+  # A stand-in podman that knows one container, the namespace's init.
+  mkdir "$tmp/engine"
+  printf '%s\n' '#!/bin/sh' \
+    "[ \"\$*\" = 'inspect --format {{.State.Pid}} box' ] && exec echo $ns_pid" \
+    'echo "Error: no such container" >&2; exit 125' >"$tmp/engine/podman"
+  chmod +x "$tmp/engine/podman"
+  for spec in "setns:podman:box" "local/setns:podman:box"; do
+    t="run $spec -- hostname, podman a stand-in"
+    PATH="$tmp/engine:$PATH" cli run "$spec" -- hostname
+    expect_rc 0 "$t"
+    expect_line out mitogen-cli-ns "$t"
+  done
+  t='setns:podman:NAME of an unknown container'
+  PATH="$tmp/engine:$PATH" cli run setns:podman:nope -- hostname
+  expect_rc 1 "$t"
+  expect_text err 'podman knows no container “nope”: Error: no such container' "$t"
   kill -KILL "$ns_pid"
 else
   echo "SKIP: setns from the CLI: cannot make namespaces: $(cat "$tmp/ns-err")"
@@ -420,6 +453,193 @@ cli --no-such-option
 expect_rc 2 "$t"
 expect_text err 'Unknown option --no-such-option' "$t"
 grep -q 'after “--”' "$tmp/err" && fail "$t: a hint about --"
+
+# run: stdin, a pty, the statuses of a command that cannot start
+
+t='run forwards stdin'
+cli_fed 'echo hi' run local -- cat
+expect_rc 0 "$t"
+expect_line out 'hi' "$t"
+
+t='run forwards stdin through an intermediate context'
+cli_fed 'echo hi' run local/local -- cat
+expect_rc 0 "$t"
+expect_line out 'hi' "$t"
+
+t='run forwards binary stdin whole, and its end'
+head -c 3000000 /dev/urandom >"$tmp/binary"
+printf '\000\377\000' >>"$tmp/binary"
+cli run local -- cat <"$tmp/binary"
+expect_rc 0 "$t"
+cmp -s "$tmp/binary" "$tmp/out" || fail "$t: the output differs from the input"
+cli run local -- wc -c <"$tmp/binary"
+expect_line out 3000003 "$t"
+rm -f "$tmp/binary"
+
+t='run with an empty stdin'
+cli run local -- cat </dev/null
+expect_rc 0 "$t"
+expect_empty out "$t"
+
+t='run streams an endless stdin to a command that stops reading'
+# Read whole, the input would never end; the command's end ends it.
+cli_fed yes run local -- head -c 1000000
+expect_rc 0 "$t"
+[ "$(wc -c <"$tmp/out")" -eq 1000000 ] || fail "$t: not 1000000 bytes out"
+
+t='run reads stdin only as fast as the command takes it'
+# The producer counts the 64 KiB blocks it got written; the command reads
+# nothing for 2 s. Under flow control only a window (1 MiB) and the pipes'
+# buffers are taken meanwhile. A loaded machine can only make the producer
+# slower, so this cannot fail for a correct mitogen.
+cli_fed "n=0; while head -c 65536 /dev/zero; do n=\$((n + 1)); echo \$n >'$tmp/blocks'; done" \
+  run local -- sh -c 'sleep 2; head -c 1 >/dev/null'
+expect_rc 0 "$t"
+blocks=$(cat "$tmp/blocks" 2>/dev/null || echo 0)
+[ "$blocks" -le 64 ] || fail "$t: $blocks blocks of 64 KiB read ahead, over 4 MiB"
+
+t='run -n: the command reads /dev/null'
+cli_fed 'echo hi' run -n local -- cat
+expect_rc 0 "$t"
+expect_empty out "$t"
+
+t='run -n leaves our stdin unread'
+echo hi | {
+  "$cli" --connect-timeout="$connect_timeout" run -n local -- true \
+    >/dev/null 2>"$tmp/err"
+  cat >"$tmp/out"
+}
+expect_line out 'hi' "$t"
+
+t='run without -t: stdin is no terminal'
+cli run local -- sh -c 'test -t 0'
+expect_rc 1 "$t"
+
+t='run -t: the command runs on a terminal'
+cli run -t local -- sh -c 'test -t 0 && test -t 1 && tty' </dev/null
+expect_rc 0 "$t"
+expect_text out '^/dev/pts/' "$t"
+
+t='run -t: stdin reaches the terminal'
+cli_fed "printf 'abc\\n'" run -t local -- sh -c 'read x; echo "got:$x"'
+expect_rc 0 "$t"
+expect_text out 'got:abc' "$t"
+
+t='run -t: the status of the command'
+cli run -t local -- sh -c 'exit 3' </dev/null
+expect_rc 3 "$t"
+
+t='run of a command not found exits 127'
+cli run local -- mitogen-no-such-command
+expect_rc 127 "$t"
+expect_text err 'mitogen-no-such-command' "$t"
+
+t='run of a file that is not executable exits 126'
+printf 'echo no\n' >"$tmp/not-executable"
+chmod 0644 "$tmp/not-executable"
+cli run local -- "$tmp/not-executable"
+expect_rc 126 "$t"
+expect_text err 'not-executable' "$t"
+
+t='run of a directory exits 126'
+cli run local -- "$tmp"
+expect_rc 126 "$t"
+
+# describe, and MODULE.FUNCTION before connecting
+
+t='call of a word that is not MODULE.FUNCTION, before connecting'
+# Were it to connect first, the error would be about the host.
+cli call ssh:mitogen-no-such-host.invalid getpid
+expect_rc 2 "$t"
+expect_text err 'not of the form MODULE.FUNCTION' "$t"
+grep -q 'invalid:\|resolve' "$tmp/err" && fail "$t: it connected first"
+
+t='describe CONTEXT MODULE lists the functions'
+cli describe local core
+expect_rc 0 "$t"
+expect_line out 'core.getpid () -> i' "$t"
+expect_line out 'core.run_stream (asmsa{ss}a{sv}) -> (i)' "$t"
+expect_text out '^    Return the process id' "$t"
+
+t='describe CONTEXT MODULE.FUNCTION'
+cli describe local core.getenv
+expect_rc 0 "$t"
+expect_line out 'core.getenv (s) -> ms' "$t"
+[ "$(grep -c '^core\.' "$tmp/out")" -eq 1 ] || fail "$t: more than one function"
+
+t='describe lists the agent'\''s own functions'
+cli describe local agent
+expect_rc 0 "$t"
+expect_line out 'agent.functions (s) -> a(ssss)' "$t"
+
+t='describe of a function the module lacks'
+cli describe local core.nosuch
+expect_rc 1 "$t"
+expect_text err 'no function .nosuch.' "$t"
+
+t='describe of a module not found'
+cli describe local mitogen_no_such_module
+expect_rc 1 "$t"
+expect_text err 'mitogen_no_such_module' "$t"
+
+# --json and -q
+
+t='--json call prints the result as JSON'
+cli --json call local core.echo "<(1, 'a', [true], {'k': <2.5>}, @ms nothing)>"
+expect_rc 0 "$t"
+expect_line out '\[1,"a",\[true\],{"k":2.5},null\]' "$t"
+
+t='--json call of a string with quotes'
+MITOGEN_TEST_VALUE='say "hi"\' cli --json call local core.getenv MITOGEN_TEST_VALUE
+expect_rc 0 "$t"
+expect_line out '"say \\"hi\\"\\\\"' "$t"
+
+t='--json: an error is a JSON object on stderr'
+cli --json call local core.fail boom
+expect_rc 1 "$t"
+expect_empty out "$t"
+expect_line err '{"error":{"domain":"mitogen-core-test-error-quark","code":42,"message":"boom","context":"local\.[0-9]*"}}' "$t"
+
+t='--json: a usage error is a JSON object on stderr'
+cli --json call local getpid
+expect_rc 2 "$t"
+expect_text err '^{"error":{"domain":"g-option-context-error-quark","code":[0-9]*,"message":".*not of the form' "$t"
+
+t='--json: a command not found'
+cli --json run local -- mitogen-no-such-command
+expect_rc 127 "$t"
+expect_text err '^{"error":{"domain":"g-exec-error-quark","code":8,' "$t"
+
+t='--json describe: an object a line'
+cli --json describe local core.getpid
+expect_rc 0 "$t"
+expect_line out '{"function":"core.getpid","args":"()","result":"i","doc":"Return the process id of the context"}' "$t"
+
+if command -v python3 >/dev/null; then
+  t='--json output parses as JSON'
+  cli --json call local core.stat /
+  expect_rc 0 "$t"
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["type"] == "directory", d' \
+    "$tmp/out" 2>>"$tmp/err" || fail "$t: not JSON, or not the stat of /"
+  cli --json transports
+  python3 -c 'import json, sys; [json.loads(l)["path"] for l in open(sys.argv[1])]' \
+    "$tmp/out" 2>>"$tmp/err" || fail "$t: transports is not JSON a line"
+fi
+
+t='a warning of a context is shown'
+cli call local testing.log 16 mitogen-test-warning
+expect_rc 0 "$t"
+expect_text err 'mitogen-test-warning' "$t"
+
+t='-q shows no log records of contexts'
+cli -q call local testing.log 16 mitogen-test-warning
+expect_rc 0 "$t"
+expect_line out '()' "$t"
+expect_empty err "$t"
+
+t='-q and -v together'
+cli -q -v call local core.getpid
+expect_rc 2 "$t"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2

@@ -1,8 +1,10 @@
 /* test-container-exec.c: the container exec transports (docker, podman,
  * buildah, lxc, lxd, incus, kubectl, jail).
  *
- * No container engine runs on the test machine (no network for images, no
- * daemon), so each tool is a stand-in that this test puts first on PATH:
+ * Each tool is a stand-in that this test puts first on PATH, so that
+ * every transport is tested here, with or without its engine (podman,
+ * docker and lxc run for real in test-engines.c; buildah, lxd, incus,
+ * kubectl and jail have no engine that runs on the test machine):
  * a shell script that logs the command line the transport built, then
  * runs its trailing `/bin/sh -c FIRST-STAGE` on this host as the real
  * tool would in the container, or for the container names `missing`,

@@ -7,6 +7,12 @@
 #include "mitogen-test-sshd.h"
 #include "mitogen-test-util.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
 #define WAIT MITOGEN_TEST_WAIT
 
 typedef struct
@@ -385,6 +391,179 @@ test_auth_id_override_checked_by_policy (Fixture *f, gconstpointer data)
                     mitogen_router_get_context_id (f->router));
 }
 
+/* An agent-path script, in a fresh directory; free with remove_script(). */
+static gchar *
+write_script (const gchar *body)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("test-core-api-XXXXXX", &error);
+  gchar *script;
+
+  g_assert_no_error (error);
+  script = g_build_filename (dir, "agent", NULL);
+  g_assert_true (g_file_set_contents_full (
+      script, body, -1, G_FILE_SET_CONTENTS_NONE, 0755, &error));
+  g_assert_no_error (error);
+  return script;
+}
+
+static void
+remove_script (gchar *script)
+{
+  g_autofree gchar *dir = g_path_get_dirname (script);
+
+  g_assert_cmpint (g_unlink (script), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  g_free (script);
+}
+
+static GError *
+connect_with_agent (Fixture *f, const gchar *script)
+{
+  const gchar *command[] = { script, NULL };
+  GError *error = NULL;
+  g_autoptr (MitogenContext) ctx = NULL;
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert_value (&dict, "agent-path",
+                               g_variant_new_strv (command, -1));
+  ctx = mitogen_router_connect_context (
+      f->router, "local",
+      mitogen_test_connect_options (g_variant_dict_end (&dict)), NULL, NULL,
+      &error);
+  g_assert_null (ctx);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  return error;
+}
+
+/* A child that dies while it starts has usually said why on its stderr:
+ * the connect error quotes it, not only "closed its connection". */
+static void
+test_bootstrap_death_quotes_stderr (Fixture *f, gconstpointer data)
+{
+  gchar *script = write_script ("#!/bin/sh\necho boom >&2\nexit 1\n");
+  g_autoptr (GError) error = connect_with_agent (f, script);
+
+  g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
+  g_assert_nonnull (strstr (error->message, "boom"));
+  g_assert_nonnull (strstr (error->message, "status 1"));
+  remove_script (script);
+}
+
+/* Of a child that said a lot, the end is quoted, and only a few KiB; what
+ * it wrote never filled the pipe and stalled its bootstrap till the
+ * connect timeout. */
+static void
+test_bootstrap_death_quotes_stderr_tail_only (Fixture *f, gconstpointer data)
+{
+  gchar *script
+      = write_script ("#!/bin/sh\n"
+                      "i=0\n"
+                      "while [ $i -lt 1000 ]; do\n"
+                      "  echo \"noise line $i, of no interest at all\" >&2\n"
+                      "  i=$((i + 1))\n"
+                      "done\n"
+                      "echo 'boom at the end' >&2\n"
+                      "exit 3\n");
+  g_autoptr (GError) error = connect_with_agent (f, script);
+
+  g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
+  g_assert_nonnull (strstr (error->message, "boom at the end"));
+  g_assert_null (strstr (error->message, "noise line 0,"));
+  g_assert_cmpuint (strlen (error->message), <, 8192);
+  remove_script (script);
+}
+
+static gboolean
+wait_for_file (const gchar *path)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT;
+
+  while (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (g_get_monotonic_time () >= deadline)
+        return FALSE;
+      g_usleep (10 * 1000);
+    }
+  return TRUE;
+}
+
+/* Kills @pid and reaps it, or sees that the library's child watch did. */
+static void
+kill_and_reap (GPid pid)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT;
+  int status;
+
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  for (;;)
+    {
+      pid_t got = waitpid (pid, &status, WNOHANG);
+
+      if (got == pid || (got < 0 && errno == ECHILD))
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+  g_assert_false (mitogen_test_process_running (pid));
+}
+
+/* Mitogen's detach(): the child says DETACHING, closes its link itself,
+ * and goes on with the call that detached it; the parent neither signals
+ * it nor waits for it, even when its broker shuts down, after which the
+ * child still runs and acts. */
+static void
+test_detach_outlives_parent (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("test-core-api-XXXXXX", &error);
+  g_autofree gchar *prefix = g_build_filename (dir, "child", NULL);
+  g_autofree gchar *detached = g_strconcat (prefix, ".detached", NULL);
+  g_autofree gchar *go = g_strconcat (prefix, ".go", NULL);
+  g_autofree gchar *after = g_strconcat (prefix, ".after", NULL);
+  g_autofree gchar *pid_text = NULL, *expected = NULL;
+  g_autoptr (MitogenContext) ctx
+      = mitogen_test_connect (f->router, "local", NULL, NULL);
+  MitogenParentStream *stream
+      = MITOGEN_PARENT_STREAM (mitogen_context_get_stream (ctx));
+  GPid pid = mitogen_parent_stream_get_pid (stream);
+  gint64 deadline = g_get_monotonic_time () + WAIT;
+
+  g_assert_no_error (error);
+  expected = g_strdup_printf ("%d", pid);
+  g_assert_true (mitogen_context_call_no_reply (
+      ctx, "testing.detach_and_linger", g_variant_new ("(s)", prefix), NULL,
+      &error));
+  g_assert_no_error (error);
+
+  /* Written once the link was gone. */
+  g_assert_true (wait_for_file (detached));
+  g_assert_true (g_file_get_contents (detached, &pid_text, NULL, NULL));
+  g_assert_cmpstr (pid_text, ==, expected);
+  g_assert_true (mitogen_parent_stream_get_detached (stream));
+  while (mitogen_context_is_connected (ctx))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+
+  /* The parent goes; the child stays. */
+  mitogen_broker_shutdown (f->broker);
+  mitogen_broker_join (f->broker);
+  g_assert_true (mitogen_test_process_running (pid));
+  g_assert_true (g_file_set_contents (go, "", 0, NULL));
+  g_assert_true (wait_for_file (after));
+  g_assert_true (mitogen_test_process_running (pid));
+
+  kill_and_reap (pid);
+  g_assert_cmpint (g_unlink (detached), ==, 0);
+  g_assert_cmpint (g_unlink (go), ==, 0);
+  g_assert_cmpint (g_unlink (after), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 static gpointer
 on_broker (gpointer user_data, GError **error)
 {
@@ -460,6 +639,10 @@ main (int argc, char **argv)
        test_auth_id_override_checked_by_policy);
   ADD ("broker-defer-sync-returns-result",
        test_broker_defer_sync_returns_result);
+  ADD ("bootstrap-death-quotes-stderr", test_bootstrap_death_quotes_stderr);
+  ADD ("bootstrap-death-quotes-stderr-tail-only",
+       test_bootstrap_death_quotes_stderr_tail_only);
+  ADD ("detach-outlives-parent", test_detach_outlives_parent);
 #undef ADD
 
   return g_test_run ();

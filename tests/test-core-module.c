@@ -272,6 +272,7 @@ test_info (void)
     { "hostname", "()", "s" },
     { "getenv", "(s)", "ms" },
     { "run", "(asmaymsa{ss})", "(iayay)" },
+    { "run_stream", "(asmsa{ss}a{sv})", "(i)" },
     { "read_file", "(s)", "ay" },
     { "write_file", "(sayu)", "()" },
     { "stat", "(s)", "a{sv}" },

@@ -322,6 +322,137 @@ test_tree (Fixture *f, gconstpointer data)
                     71000);
 }
 
+/* One listing a lying child may give, and what get_tree must say. */
+typedef struct
+{
+  const gchar *what;
+  const gchar *listing; /* GVariant text: an a(ssuts) if it starts with [ */
+  GQuark domain;
+  gint code;
+  const gchar *message; /* a part of the error's message */
+} Lie;
+
+static void
+add_listing_entry (GVariantBuilder *b,
+                   const gchar *relative,
+                   const gchar *type,
+                   const gchar *target)
+{
+  g_variant_builder_add (b, "(ssuts)", relative, type,
+                         g_str_equal (type, "directory") ? 0755u : 0644u,
+                         (guint64) (g_str_equal (type, "file") ? 3 : 0),
+                         target);
+}
+
+/* The child serves each listing in turn in place of core.list_tree (see
+ * hostile.lie_about_trees); each is refused with its own error, and
+ * nothing appears outside the destination, not even through the symlink
+ * to `outside` a listing makes. */
+static void
+test_hostile_listing (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *dst = g_build_filename (f->dir, "dst", NULL);
+  g_autofree gchar *outside = g_build_filename (f->dir, "outside", NULL);
+  g_autofree gchar *link_dir = NULL;
+  const gchar *const expected[] = { "dst", "outside", NULL };
+  const gchar *const nothing[] = { NULL };
+  GQuark protocol = MITOGEN_STREAM_ERROR;
+  gint bad = MITOGEN_STREAM_ERROR_PROTOCOL;
+  const Lie lies[] = {
+    { "dot-dot",
+      "[('', 'directory', 493, 0, ''), ('../escape', 'file', 420, 3, '')]",
+      protocol, bad,
+      "listed “../escape” below “/srv/tree”, which is not a path below it" },
+    { "dot-dot-inside",
+      "[('', 'directory', 493, 0, ''), ('a', 'directory', 493, 0, ''), "
+      "('a/../../escape', 'file', 420, 3, '')]",
+      protocol, bad,
+      "“a/../../escape” below “/srv/tree”, which is not a path below it" },
+    { "absolute",
+      "[('', 'directory', 493, 0, ''), ('/tmp/escape', 'file', 420, 3, "
+      "'')]",
+      protocol, bad,
+      "“/tmp/escape” below “/srv/tree”, which is not a path below it" },
+    { "empty-part",
+      "[('', 'directory', 493, 0, ''), ('a', 'directory', 493, 0, ''), "
+      "('a//b', 'file', 420, 3, '')]",
+      protocol, bad, "“a//b” below “/srv/tree”, which is not a path below it" },
+    { "dot", "[('', 'directory', 493, 0, ''), ('.', 'directory', 493, 0, '')]",
+      protocol, bad, "“.” below “/srv/tree”, which is not a path below it" },
+    { "unlisted-parent",
+      "[('', 'directory', 493, 0, ''), ('sub/x', 'file', 420, 3, '')]",
+      protocol, bad,
+      "“sub/x” below “/srv/tree”, which is not in a directory listed before "
+      "it" },
+    { "through-relative-symlink",
+      "[('', 'directory', 493, 0, ''), ('d', 'directory', 493, 0, ''), ('s', "
+      "'symlink', 420, 0, 'd'), ('s/x', 'file', 420, 3, '')]",
+      protocol, bad,
+      "“s/x” below “/srv/tree”, which is not in a directory listed before it" },
+    { "through-symlink", NULL, protocol, bad,
+      "“link/x” below “/srv/tree”, which is not in a directory listed before "
+      "it" },
+    { "symlink-then-directory", NULL, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+      "Cannot make directory" },
+    { "root-not-first", "[('a', 'directory', 493, 0, '')]", protocol, bad,
+      "“a” below “/srv/tree”, which does not begin with the tree itself" },
+    { "second-root",
+      "[('', 'directory', 493, 0, ''), ('', 'directory', 493, 0, '')]",
+      protocol, bad, "which does not begin with the tree itself" },
+    { "empty", "[]", protocol, bad, "which is empty" },
+    { "not-a-listing", "'just a string'", protocol, bad,
+      "which is not a listing" },
+  };
+
+  g_assert_cmpint (g_mkdir (outside, 0755), ==, 0);
+  mitogen_module_responder_add_path (
+      mitogen_module_responder_get_for_router (f->router),
+      MITOGEN_TEST_MODULES_DIR);
+  for (gsize i = 0; i < G_N_ELEMENTS (lies); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) told = NULL;
+      g_autoptr (GVariant) listing = NULL;
+
+      g_test_message ("listing: %s", lies[i].what);
+      if (lies[i].listing)
+        listing = g_variant_parse (
+            lies[i].listing[0] == '[' ? G_VARIANT_TYPE ("a(ssuts)") : NULL,
+            lies[i].listing, NULL, NULL, &error);
+      else
+        {
+          GVariantBuilder b;
+
+          /* A symlink to a directory outside, then a path through it. */
+          g_variant_builder_init (&b, G_VARIANT_TYPE ("a(ssuts)"));
+          add_listing_entry (&b, "", "directory", "");
+          add_listing_entry (&b, "link", "symlink", outside);
+          if (g_str_equal (lies[i].what, "through-symlink"))
+            add_listing_entry (&b, "link/x", "file", "");
+          else
+            add_listing_entry (&b, "link", "directory", "");
+          listing = g_variant_ref_sink (g_variant_builder_end (&b));
+        }
+      g_assert_no_error (error);
+      told = mitogen_test_call_ok (f->child, "hostile.lie_about_trees",
+                                   g_variant_new ("(v)", listing));
+      g_assert_true (g_variant_get_boolean (told));
+
+      g_assert_false (mitogen_context_get_tree (f->child, "/srv/tree", dst,
+                                                NULL, NULL, &error));
+      g_assert_error (error, lies[i].domain, lies[i].code);
+      if (!strstr (error->message, lies[i].message))
+        g_error ("%s: “%s” does not say “%s”", lies[i].what, error->message,
+                 lies[i].message);
+      assert_dir_holds (f->dir, expected);
+      assert_dir_holds (outside, nothing);
+      remove_tree (dst);
+    }
+  /* The symlink was made, in the destination, and only written beside. */
+  link_dir = g_build_filename (outside, "x", NULL);
+  g_assert_false (g_file_test (link_dir, G_FILE_TEST_EXISTS));
+}
+
 /* Mounts a tmpfs of @options at a new directory of the fixture's, or
  * skips: only root may. */
 static gchar *
@@ -718,6 +849,8 @@ main (int argc, char **argv)
   g_test_add ("/files/tree", Fixture, NULL, setup, test_tree, teardown);
   g_test_add ("/files/get-tree", Fixture, GINT_TO_POINTER (1), setup, test_tree,
               teardown);
+  g_test_add ("/files/hostile-listing", Fixture, NULL, setup,
+              test_hostile_listing, teardown);
   g_test_add ("/files/disk-full", Fixture, NULL, setup, test_disk_full,
               teardown);
   g_test_add ("/files/read-only", Fixture, NULL, setup, test_read_only,

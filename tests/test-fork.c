@@ -404,6 +404,84 @@ test_hook_fails (Fixture *f,
   g_assert_true (wait_no_fork_children ());
 }
 
+/* What a child that died while it started wrote on its stderr is in the
+ * connect error: it is all the master could learn. */
+static void
+test_bootstrap_death_quotes_stderr (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) ctx = NULL;
+
+  touch ("scream");
+  ctx = mitogen_router_connect_context (f->router, "fork", NULL, NULL, NULL,
+                                        &error);
+  untouch ("scream");
+  g_test_message ("%s", error ? error->message : "(no error)");
+  g_assert_null (ctx);
+  g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
+  g_assert_nonnull (
+      strstr (error->message, "boom: the fork child could not go on"));
+  g_assert_true (wait_no_fork_children ());
+}
+
+/* Mitogen's on_start, per connection: the hook named by the option runs
+ * in that child, with that connection's arguments, before its first call;
+ * another child, connected without it, does not run it. */
+static void
+test_on_start_runs_before_serving (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MitogenContext) hooked = connect_transport (
+      f->router, "fork",
+      g_variant_new_parsed (
+          "{'on-start': <'setenv'>, "
+          "'on-start-args': <('MITOGEN_TEST_ON_START', 'ran')>}"));
+  g_autoptr (MitogenContext) plain = connect_fork (f->router);
+  g_autoptr (GVariant) seen = mitogen_test_call_ok (
+      hooked, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_ON_START"));
+  g_autoptr (GVariant) unset = mitogen_test_call_ok (
+      plain, "core.getenv", g_variant_new ("(s)", "MITOGEN_TEST_ON_START"));
+  const gchar *value = NULL;
+
+  g_variant_get (seen, "m&s", &value);
+  g_assert_cmpstr (value, ==, "ran");
+  g_variant_get (unset, "m&s", &value);
+  g_assert_null (value);
+  g_assert_null (g_getenv ("MITOGEN_TEST_ON_START"));
+  mitogen_test_shutdown_ok (hooked);
+  mitogen_test_shutdown_ok (plain);
+  g_assert_true (wait_no_fork_children ());
+}
+
+/* A hook that fails fails the connect, saying why; one that was never
+ * added fails it before any child is made. */
+static void
+test_on_start_failure_fails_connect (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MitogenContext) ctx = mitogen_router_connect_context (
+      f->router, "fork",
+      g_variant_new_parsed ("{'on-start': <'refuse'>, "
+                            "'on-start-args': <'not today'>}"),
+      NULL, NULL, &error);
+
+  g_test_message ("%s", error ? error->message : "(no error)");
+  g_assert_null (ctx);
+  g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
+  g_assert_nonnull (
+      strstr (error->message, "on-start hook “refuse” failed: not today"));
+  g_assert_true (wait_no_fork_children ());
+  g_clear_error (&error);
+
+  ctx = mitogen_router_connect_context (
+      f->router, "fork", g_variant_new_parsed ("{'on-start': <'nonesuch'>}"),
+      NULL, NULL, &error);
+  g_test_message ("%s", error ? error->message : "(no error)");
+  g_assert_null (ctx);
+  g_assert_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT);
+  g_assert_nonnull (
+      strstr (error->message, "No on-start hook named “nonesuch”"));
+}
+
 static void
 test_hook_hangs (Fixture *f,
                  gconstpointer data)
@@ -711,12 +789,20 @@ static gboolean
 on_fork (gpointer user_data,
          GError **error)
 {
-  g_autofree gchar *fail = NULL, *hang = NULL;
+  g_autofree gchar *fail = NULL, *hang = NULL, *scream = NULL;
 
   if (!control_dir)
     return TRUE;
   fail = g_build_filename (control_dir, "fail", NULL);
   hang = g_build_filename (control_dir, "hang", NULL);
+  scream = g_build_filename (control_dir, "scream", NULL);
+  /* A child that dies while it starts, having said why on stderr only. */
+  if (g_file_test (scream, G_FILE_TEST_EXISTS))
+    {
+      fputs ("boom: the fork child could not go on\n", stderr);
+      fflush (stderr);
+      _exit (1);
+    }
   if (g_file_test (fail, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "asked to fail");
@@ -726,6 +812,41 @@ on_fork (gpointer user_data,
     g_usleep (10000);
   g_setenv ("MITOGEN_TEST_FORKED", "yes", TRUE);
   return TRUE;
+}
+
+/* The on-start hooks: "setenv" sets (NAME, VALUE) from its arguments,
+ * "refuse" fails with the message it is given. */
+static gboolean
+on_start_setenv (MitogenExternalContext *context,
+                 GVariant *args,
+                 gpointer user_data,
+                 GError **error)
+{
+  const gchar *name, *value;
+
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "setenv takes (ss), not %s",
+                   g_variant_get_type_string (args));
+      return FALSE;
+    }
+  /* A context, not yet serving: its router is there. */
+  if (!mitogen_external_context_get_router (context))
+    return FALSE;
+  g_variant_get (args, "(&s&s)", &name, &value);
+  return g_setenv (name, value, TRUE);
+}
+
+static gboolean
+on_start_refuse (MitogenExternalContext *context,
+                 GVariant *args,
+                 gpointer user_data,
+                 GError **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+               g_variant_get_string (args, NULL));
+  return FALSE;
 }
 
 static void
@@ -789,6 +910,8 @@ main (int argc,
   if (!is_nested_run (argc, argv))
     control_dir = g_dir_make_tmp ("test-fork-XXXXXX", NULL);
   mitogen_fork_server_set_on_fork (on_fork, NULL);
+  mitogen_fork_server_add_on_start ("setenv", on_start_setenv, NULL);
+  mitogen_fork_server_add_on_start ("refuse", on_start_refuse, NULL);
   if (!mitogen_fork_server_start (&error))
     {
       g_printerr ("%s\n", error->message);
@@ -815,6 +938,10 @@ main (int argc,
   g_test_add_func ("/fork/death/master", test_death_master);
   ADD ("connect/hook-fails", test_hook_fails);
   ADD ("connect/hook-hangs", test_hook_hangs);
+  ADD ("connect/bootstrap-death-quotes-stderr",
+       test_bootstrap_death_quotes_stderr);
+  ADD ("on-start/runs-before-serving", test_on_start_runs_before_serving);
+  ADD ("on-start/failure-fails-connect", test_on_start_failure_fails_connect);
   g_test_add_func ("/fork/connect/not-running", test_not_running);
   ADD ("fork-of-fork", test_fork_of_fork);
   ADD ("stress", test_stress);

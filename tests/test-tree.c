@@ -118,6 +118,74 @@ test_module_crosses_link_once (Fixture *f,
                     bytes_before, ==, g_bytes_get_size (core));
 }
 
+static guint
+importer_requests (MitogenContext *ctx)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) v = mitogen_context_call (
+      ctx, "testing.importer_requests", NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return g_variant_get_uint32 (v);
+}
+
+/* Mitogen's forward_modules(): a module pushed to a leaf through its hop
+ * before anyone asks is there when the leaf's first call needs it. The
+ * leaf asks nobody, the hop asks nobody, and the module crossed the
+ * master's link once; without the push, the same first call makes the
+ * leaf ask. */
+static void
+test_forward_modules_leaf_does_not_fetch (Fixture *f, gconstpointer data)
+{
+  MitogenModuleResponder *responder
+      = mitogen_module_responder_get_for_router (f->router);
+  const gchar *modules[] = { "testing", NULL };
+  g_autoptr (GBytes) testing = mitogen_module_responder_lookup (
+      responder, "testing", NULL, NULL, NULL);
+  g_autoptr (GError) error = NULL;
+  guint requests_before;
+  guint64 bytes_before;
+
+  f->leaves[0] = connect_local (f, f->hop);
+  f->leaves[1] = connect_local (f, f->hop);
+  requests_before = mitogen_module_responder_get_n_requests (responder);
+  bytes_before = mitogen_module_responder_get_bytes_sent (responder);
+
+  g_assert_true (mitogen_module_responder_forward_modules (
+      responder, mitogen_context_get_context_id (f->leaves[0]), modules,
+      &error));
+  g_assert_no_error (error);
+  /* The call travels behind the module on the same links. */
+  g_assert_cmpuint (importer_requests (f->leaves[0]), ==, 0);
+  g_assert_cmpuint (importer_requests (f->hop), ==, 0);
+  g_assert_cmpuint (mitogen_module_responder_get_n_requests (responder), ==,
+                    requests_before);
+  g_assert_cmpuint (mitogen_module_responder_get_bytes_sent (responder)
+                        - bytes_before,
+                    ==, g_bytes_get_size (testing));
+
+  /* The other leaf was not sent it: it asks its hop, which has it. */
+  g_assert_cmpuint (importer_requests (f->leaves[1]), ==, 1);
+  g_assert_cmpuint (mitogen_module_responder_get_n_requests (responder), ==,
+                    requests_before);
+
+  /* Nothing is pushed where there is no route. */
+  g_assert_false (mitogen_module_responder_forward_modules (responder, 4242,
+                                                            modules, &error));
+  g_assert_error (error, MITOGEN_STREAM_ERROR,
+                  MITOGEN_STREAM_ERROR_DISCONNECTED);
+  g_clear_error (&error);
+  {
+    const gchar *missing[] = { "no-such-module", NULL };
+
+    g_assert_false (mitogen_module_responder_forward_modules (
+        responder, mitogen_context_get_context_id (f->leaves[0]), missing,
+        &error));
+    g_assert_error (error, MITOGEN_CALL_ERROR,
+                    MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION);
+  }
+}
+
 static void
 test_logs_from_leaf (Fixture *f,
                      gconstpointer data)
@@ -210,6 +278,8 @@ main (int argc,
               test_calls_through_hop, teardown);
   g_test_add ("/tree/module-crosses-link-once", Fixture, NULL, setup,
               test_module_crosses_link_once, teardown);
+  g_test_add ("/tree/forward-modules-leaf-does-not-fetch", Fixture, NULL, setup,
+              test_forward_modules_leaf_does_not_fetch, teardown);
   g_test_add ("/tree/logs-from-leaf", Fixture, NULL, setup,
               test_logs_from_leaf, teardown);
   g_test_add ("/tree/dead-hop-wakes-leaf-waiters", Fixture, NULL, setup,

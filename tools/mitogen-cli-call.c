@@ -40,12 +40,8 @@ describe_function (MitogenContext *context,
   g_autoptr (GVariant) result = NULL;
   FunctionInfo *info;
 
-  if (!dot || dot == function || !dot[1])
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "“%s” is not of the form MODULE.FUNCTION", function);
-      return NULL;
-    }
+  /* Checked before connecting, by cli_check_call(). */
+  g_assert (dot != NULL);
   module = g_strndup (function, (gsize) (dot - function));
   result = mitogen_context_call (context, "agent.describe",
                                  g_variant_new ("(ss)", module, dot + 1), NULL,
@@ -176,7 +172,6 @@ call_function (MitogenContext *context,
   g_autoptr (FunctionInfo) info = describe_function (context, function, error);
   g_autoptr (GVariant) call_args = NULL;
   g_autoptr (GVariant) result = NULL;
-  g_autofree gchar *text = NULL;
 
   if (!info)
     return FALSE;
@@ -187,16 +182,57 @@ call_function (MitogenContext *context,
   result = mitogen_context_call (context, function, call_args, NULL, error);
   if (!result)
     return FALSE;
-
-  text = g_variant_print (result, FALSE);
-  printf ("%s\n", text);
-  return fflush (stdout) == 0;
+  return cli_print_result (result);
 }
 
 static gboolean
 is_module_file (const gchar *word)
 {
   return strchr (word, '/') != NULL || g_str_has_suffix (word, ".so");
+}
+
+/* Whether @name can be a module's or a function's name: what a user
+ * mistyped is said before anything is started. */
+static gboolean
+is_name (const gchar *name, gsize length)
+{
+  if (length == 0)
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!g_ascii_isalnum (name[i]) && name[i] != '_' && name[i] != '-')
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+check_function_name (const gchar *function, GError **error)
+{
+  const gchar *dot = strchr (function, '.');
+
+  if (dot && is_name (function, (gsize) (dot - function))
+      && is_name (dot + 1, strlen (dot + 1)))
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "“%s” is not of the form MODULE.FUNCTION (e.g. core.getpid; "
+               "mitogen describe CONTEXT MODULE lists a module's functions)",
+               function);
+  return FALSE;
+}
+
+/* The words are checked before connecting. */
+gboolean
+cli_check_call (GStrv words, GError **error)
+{
+  if (!is_module_file (words[2]))
+    return check_function_name (words[2], error);
+  if (!words[3])
+    {
+      g_set_error_literal (
+          error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+          "usage: mitogen call CONTEXT FILE.so MODULE.FUNCTION [ARG...]");
+      return FALSE;
+    }
+  return check_function_name (words[3], error);
 }
 
 /* words: call CONTEXT [FILE.so] MODULE.FUNCTION [ARG…] */
@@ -211,16 +247,98 @@ cli_command_call (CliSession *session, GStrv words, int *status, GError **error)
 
   /* mitogen call CONTEXT ./mymod.so mymod.fn [ARG…]: the module is served
    * from that file, on no path. */
-  if (!words[3])
-    {
-      g_set_error_literal (
-          error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-          "usage: mitogen call CONTEXT FILE.so MODULE.FUNCTION [ARG...]");
-      return FALSE;
-    }
   if (!mitogen_module_responder_register_file (
           mitogen_module_responder_get_for_router (session->router), words[2],
           NULL, error))
     return FALSE;
   return call_function (target, words[3], words + 4, error);
+}
+
+/* describe */
+
+static gboolean
+print_function (const gchar *module, GVariant *entry)
+{
+  const gchar *name, *args_type, *result_type, *doc;
+
+  g_variant_get (entry, "(&s&s&s&s)", &name, &args_type, &result_type, &doc);
+  if (cli_options.json)
+    {
+      g_autoptr (GString) out = g_string_new ("{\"function\":");
+      g_autofree gchar *full = g_strconcat (module, ".", name, NULL);
+
+      cli_json_append_string (out, full);
+      g_string_append (out, ",\"args\":");
+      cli_json_append_string (out, args_type);
+      g_string_append (out, ",\"result\":");
+      cli_json_append_string (out, result_type);
+      g_string_append (out, ",\"doc\":");
+      cli_json_append_string (out, doc);
+      g_string_append (out, "}\n");
+      return fputs (out->str, stdout) >= 0;
+    }
+  return printf ("%s.%s %s -> %s\n    %s\n", module, name, args_type,
+                 result_type, *doc ? doc : "(undocumented)")
+         >= 0;
+}
+
+/* words: describe CONTEXT MODULE[.FUNCTION]: the module's functions (or
+ * the one), as the context has them. */
+gboolean
+cli_command_describe (CliSession *session,
+                      GStrv words,
+                      int *status,
+                      GError **error)
+{
+  MitogenContext *target = cli_session_get_target (session);
+  g_auto (GStrv) parts = g_strsplit (words[2], ".", 2);
+  g_autoptr (GVariant) list = NULL;
+  GVariantIter iter;
+  GVariant *entry;
+  gboolean ok = TRUE;
+  gboolean found = FALSE;
+
+  *status = CLI_EXIT_OK;
+  list = mitogen_context_call (target, "agent.functions",
+                               g_variant_new ("(s)", parts[0]), NULL, error);
+  if (!list)
+    return FALSE;
+  g_variant_iter_init (&iter, list);
+  while (ok && (entry = g_variant_iter_next_value (&iter)))
+    {
+      const gchar *name;
+
+      g_variant_get_child (entry, 0, "&s", &name);
+      if (!parts[1] || g_str_equal (name, parts[1]))
+        {
+          found = TRUE;
+          ok = print_function (parts[0], entry);
+        }
+      g_variant_unref (entry);
+    }
+  if (!ok || fflush (stdout) != 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                           "cannot write to stdout");
+      return FALSE;
+    }
+  if (parts[1] && !found)
+    {
+      g_set_error (error, MITOGEN_CALL_ERROR,
+                   MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                   "Module “%s” has no function “%s”", parts[0], parts[1]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* describe's MODULE[.FUNCTION], before connecting */
+gboolean
+cli_check_describe (GStrv words, GError **error)
+{
+  const gchar *dot = strchr (words[2], '.');
+
+  if (!dot && is_name (words[2], strlen (words[2])))
+    return TRUE;
+  return check_function_name (words[2], error);
 }

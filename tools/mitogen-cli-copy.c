@@ -101,7 +101,7 @@ transfer (MitogenContext *context,
   gboolean ok;
 
   /* A bar only for a person: a pipe or a log gets nothing but errors. */
-  if (isatty (STDERR_FILENO))
+  if (isatty (STDERR_FILENO) && !cli_options.quiet)
     {
       progress = mitogen_file_progress_new ();
       g_signal_connect (progress, "notify::bytes-done",

@@ -5,6 +5,8 @@
  */
 #include "mitogen-cli.h"
 
+#include <string.h>
+
 static CliSession *
 session_new (void)
 {
@@ -88,6 +90,62 @@ session_connect_hops (CliSession *session,
   return TRUE;
 }
 
+/* Failures a flag of ours fixes: the library says what went wrong, in
+ * words of its API; the hint names the flag. */
+typedef struct
+{
+  const gchar *says;
+  const gchar *hint;
+  gboolean (*applies) (void);
+} ConnectHint;
+
+static gboolean
+no_password_given (void)
+{
+  return !cli_options.ask_password && cli_options.password_fd == G_MININT;
+}
+
+static gboolean
+host_keys_enforced (void)
+{
+  return !cli_options.host_key_policy
+         || g_str_equal (cli_options.host_key_policy, "enforce");
+}
+
+static const ConnectHint connect_hints[] = {
+  { "asked for a password but none was given",
+    "give it with --ask-password (asked on the terminal) or --password-fd=N",
+    no_password_given },
+  { "is unknown or does not match",
+    "to trust a host seen for the first time and record its key, add "
+    "--host-key-policy=accept-new",
+    host_keys_enforced },
+  { "has changed",
+    "if the host was reinstalled, remove its old key with ssh-keygen -R HOST "
+    "(in --known-hosts' file, if given)",
+    NULL },
+};
+
+/* Appends to @error's message the hint for it, if any; the error keeps its
+ * domain, code and what a remote error carries. */
+static void
+add_connect_hint (GError *error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (connect_hints); i++)
+    {
+      const ConnectHint *h = &connect_hints[i];
+      gchar *message;
+
+      if (!strstr (error->message, h->says) || (h->applies && !h->applies ())
+          || strstr (error->message, "--ask-password"))
+        continue;
+      message = g_strdup_printf ("%s; %s", error->message, h->hint);
+      g_free (error->message);
+      error->message = message;
+      return;
+    }
+}
+
 /**
  * cli_session_connect:
  * @spec: a CONTEXT, hops joined by '/'
@@ -112,7 +170,11 @@ cli_session_connect (const gchar *spec, GError **error)
 
   session = session_new ();
   if (!session_connect_hops (session, spec, passwords, error))
-    return NULL;
+    {
+      if (error && *error)
+        add_connect_hint (*error);
+      return NULL;
+    }
   return g_steal_pointer (&session);
 }
 

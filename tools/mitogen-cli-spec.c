@@ -38,7 +38,7 @@ static gboolean parse_argument (
     const HopForm *, const gchar *, const gchar *, GVariantDict *, GError **);
 static gboolean parse_ssh (
     const HopForm *, const gchar *, const gchar *, GVariantDict *, GError **);
-static gboolean parse_pid (
+static gboolean parse_setns (
     const HopForm *, const gchar *, const gchar *, GVariantDict *, GError **);
 
 static const HopForm hop_forms[] = {
@@ -50,8 +50,10 @@ static const HopForm hop_forms[] = {
     "username", TRUE },
   { "ssh", "ssh:[USER@]HOST[:PORT]", "a process on HOST, through ssh",
     parse_ssh, NULL, TRUE },
-  { "setns", "setns:PID", "a process in the namespaces of process PID",
-    parse_pid, "pid", FALSE },
+  { "setns", "setns:PID|KIND:CONTAINER",
+    "a process in the namespaces of process PID, or of CONTAINER of KIND "
+    "(docker, podman, lxc, lxd, machinectl)",
+    parse_setns, "pid", FALSE },
   { "docker", "docker:CONTAINER", "a process in a Docker container",
     parse_argument, "container", FALSE },
   { "podman", "podman:CONTAINER", "a process in a Podman container",
@@ -135,16 +137,25 @@ parse_port (const gchar *text, guint *port, GError **error)
   return TRUE;
 }
 
-/* setns:PID */
+/* setns:PID or setns:KIND:CONTAINER; the transport checks KIND. */
 static gboolean
-parse_pid (const HopForm *form,
-           const gchar *hop,
-           const gchar *rest,
-           GVariantDict *options,
-           GError **error)
+parse_setns (const HopForm *form,
+             const gchar *hop,
+             const gchar *rest,
+             GVariantDict *options,
+             GError **error)
 {
+  const gchar *colon = rest ? strchr (rest, ':') : NULL;
   guint64 pid;
 
+  if (colon && colon > rest && colon[1])
+    {
+      g_autofree gchar *kind = g_strndup (rest, (gsize) (colon - rest));
+
+      g_variant_dict_insert (options, "kind", "s", kind);
+      g_variant_dict_insert (options, "container", "s", colon + 1);
+      return TRUE;
+    }
   if (!rest || !g_ascii_string_to_unsigned (rest, 10, 1, G_MAXINT, &pid, NULL))
     {
       set_syntax_error (error, form, hop);

@@ -30,11 +30,21 @@ typedef struct
   gchar *known_hosts;
   gboolean recursive; /* copy -r */
   gboolean ssh_compression;
+  gboolean tty;      /* run -t */
+  gboolean no_stdin; /* run -n */
+  gboolean quiet;    /* -q: no messages but errors, no progress */
+  gboolean json;     /* results and errors as JSON */
 } CliOptions;
 
 extern CliOptions cli_options;
 
 void cli_print_error (const gchar *format, ...) G_GNUC_PRINTF (1, 2);
+
+/* mitogen-cli-json.c: errors and results, as text or with --json */
+void cli_report_error (const GError *error);
+gboolean cli_print_result (GVariant *result);
+void cli_json_append_string (GString *out, const gchar *text);
+void cli_json_append_value (GString *out, GVariant *value);
 
 /* mitogen-cli-spec.c: one hop of a CONTEXT */
 gboolean cli_parse_hop (const gchar *hop,
@@ -71,8 +81,22 @@ gboolean cli_command_call (CliSession *session,
                            GStrv words,
                            int *status,
                            GError **error);
+gboolean cli_check_call (GStrv words, GError **error);
+gboolean cli_command_describe (CliSession *session,
+                               GStrv words,
+                               int *status,
+                               GError **error);
+gboolean cli_check_describe (GStrv words, GError **error);
 gboolean
 cli_command_run (CliSession *session, GStrv words, int *status, GError **error);
+
+/* mitogen-cli-stdin.c: our stdin streamed to core.run_stream */
+typedef struct _CliStdinPump CliStdinPump;
+
+CliStdinPump *
+cli_stdin_pump_start (MitogenRouter *router, guint32 target_id, int fd);
+guint32 cli_stdin_pump_get_handle (CliStdinPump *pump);
+gboolean cli_stdin_pump_finish (CliStdinPump *pump, GError **error);
 
 /* mitogen-cli-copy.c: its CONTEXT is inside a SRC or DST word. */
 gchar *cli_copy_context (GStrv words, GError **error);

@@ -1,7 +1,9 @@
 /* mitogen: the command line of libmitogen.
  *
  *   mitogen call CONTEXT MODULE.FUNCTION [ARG...]
+ *   mitogen describe CONTEXT MODULE[.FUNCTION]
  *   mitogen run CONTEXT -- COMMAND [ARG...]
+ *   mitogen copy [-r] SRC... CONTEXT:DST | CONTEXT:SRC DST
  *   mitogen transports
  *
  * This file parses the command line and dispatches to the commands, each
@@ -20,64 +22,95 @@
 /* Where a child's forwarded log records arrive: see write_log(). */
 #define CHILD_LOG_DOMAIN_PREFIX "mitogen.ctx."
 
-static const gchar summary[] =
-  "Run functions and commands in other contexts (child processes, other\n"
-  "users, other hosts, and chains of them), through libmitogen.\n"
-  "\n"
-  "Commands:\n"
-  "  call CONTEXT MODULE.FUNCTION [ARG...]\n"
-  "      Call a function and print its result in GVariant text format.\n"
-  "      Each ARG is GVariant text, parsed as the type the function takes\n"
-  "      in its place (asked of the context with agent.describe); where a\n"
-  "      string is expected, a bare word is taken as that string.\n"
-  "  run CONTEXT -- COMMAND [ARG...]\n"
-  "      Run a command with core.run, copying its stdout and stderr to\n"
-  "      ours as they arrive; exit with its status (128+N when killed by\n"
-  "      signal N).\n"
-  "  transports\n"
-  "      List the transports found, one a line, with their module files.";
+static const gchar summary[]
+    = "Run functions and commands in other contexts (child processes, other\n"
+      "users, other hosts, and chains of them), through libmitogen.\n"
+      "\n"
+      "Commands:\n"
+      "  call CONTEXT MODULE.FUNCTION [ARG...]\n"
+      "      Call a function and print its result in GVariant text format.\n"
+      "      Each ARG is GVariant text, parsed as the type the function takes\n"
+      "      in its place (asked of the context with agent.describe); where a\n"
+      "      string is expected, a bare word is taken as that string.\n"
+      "  describe CONTEXT MODULE[.FUNCTION]\n"
+      "      List a module's functions (or one) with their argument and "
+      "result\n"
+      "      types and what they do, as the context has them.\n"
+      "  run [-t|-n] CONTEXT -- COMMAND [ARG...]\n"
+      "      Run a command with core.run_stream: our stdin is streamed to it\n"
+      "      (under flow control, to its end), its stdout and stderr copied "
+      "to\n"
+      "      ours as they arrive; with -t on a pty, like ssh -t; with -n its\n"
+      "      stdin is /dev/null, like ssh -n. Exit with its status (128+N\n"
+      "      when killed by signal N; 127 when it is not found, 126 when it\n"
+      "      cannot be executed).\n"
+      "  copy [-r] SRC... CONTEXT:DST | CONTEXT:SRC DST\n"
+      "      Copy files (and with -r directories) to or from a context.\n"
+      "  transports\n"
+      "      List the transports found, one a line, with their module files.";
 
-static const gchar description[] =
-  "Passwords and host keys:\n"
-  "  A password is never taken on the command line, where other users\n"
-  "  could read it. Each sudo or ssh hop answers its prompt with:\n"
-  "  --ask-password     one asked for on the terminal (/dev/tty), without\n"
-  "                     echo, before anything starts: once for each such hop\n"
-  "  --password-fd=N    one read from descriptor N: a line for each such\n"
-  "                     hop, in order, or a single line for all of them;\n"
-  "                     e.g. mitogen --password-fd=3 ... 3<secret-file\n"
-  "  Without either, a hop that asks for a password fails, saying so.\n"
-  "  --host-key-policy, --identity-file and --known-hosts apply to every\n"
-  "  ssh hop. Host key policies: enforce (the default: a host whose key is\n"
-  "  not known is refused), accept-new (an unknown key is recorded, a\n"
-  "  changed one refused), ignore (no checking; nothing recorded).\n"
-  "\n"
-  "Examples:\n"
-  "  mitogen call local core.getpid\n"
-  "  mitogen call local ./mymod.so mymod.fn   (a module on no path)\n"
-  "  mitogen call local core.getenv HOME\n"
-  "  mitogen call local core.sleep 0.5\n"
-  "  mitogen call local core.fail '\"boom\"'\n"
-  "  mitogen call local core.echo \"['a', 'b']\"\n"
-  "  mitogen call local core.run \"['id']\" nothing nothing '{}'\n"
-  "  mitogen run local -- uname -a\n"
-  "  mitogen copy -r ./site local:/srv/site\n"
-  "  mitogen copy ssh:web1:/etc/hostname ./web1-hostname\n"
-  "  mitogen run -v local -- sh -c 'echo out; echo err >&2; exit 7'\n"
-  "  mitogen --ask-password run ssh:alice@web1/sudo:root -- id\n"
-  "  mitogen transports\n"
-  "\n"
-  "Everything after \"--\" is taken as it is, never as an option of mitogen:\n"
-  "put it before a command's own options, or an ARG starting with '-'\n"
-  "(mitogen call local core.echo -- '<-1>').\n"
-  "\n"
-  "Exit status: 0 on success, 1 on failure, 2 on a usage error; run exits\n"
-  "with the command's status.\n"
-  "\n"
-  "Environment:\n"
-  "  MITOGEN_TRANSPORT_PATH  directories searched first for transports\n"
-  "  MITOGEN_PLUGIN_PATH     directories searched first for function modules\n"
-  "  MITOGEN_AGENT           the agent program children run\n";
+static const gchar description[]
+    = "Passwords and host keys:\n"
+      "  A password is never taken on the command line, where other users\n"
+      "  could read it. Each sudo or ssh hop answers its prompt with:\n"
+      "  --ask-password     one asked for on the terminal (/dev/tty), without\n"
+      "                     echo, before anything starts: once for each such "
+      "hop\n"
+      "  --password-fd=N    one read from descriptor N: a line for each such\n"
+      "                     hop, in order, or a single line for all of them;\n"
+      "                     e.g. mitogen --password-fd=3 ... 3<secret-file\n"
+      "  Without either, a hop that asks for a password fails, saying so\n"
+      "  (and naming --ask-password).\n"
+      "  --host-key-policy, --identity-file and --known-hosts apply to every\n"
+      "  ssh hop. Host key policies: enforce (the default: a host whose key "
+      "is\n"
+      "  not known is refused), accept-new (an unknown key is recorded, a\n"
+      "  changed one refused), ignore (no checking; nothing recorded).\n"
+      "\n"
+      "Examples:\n"
+      "  mitogen call local core.getpid\n"
+      "  mitogen call local ./mymod.so mymod.fn   (a module on no path)\n"
+      "  mitogen call local core.getenv HOME\n"
+      "  mitogen call local core.sleep 0.5\n"
+      "  mitogen call local core.fail '\"boom\"'\n"
+      "  mitogen call local core.echo \"['a', 'b']\"\n"
+      "  mitogen call local core.run \"['id']\" nothing nothing '{}'\n"
+      "  mitogen describe local core\n"
+      "  mitogen --json call local core.stat /etc/hostname\n"
+      "  mitogen run local -- uname -a\n"
+      "  tar -C site -cf - . | mitogen run ssh:web1 -- tar -C /srv/site -xf -\n"
+      "  mitogen run -t ssh:web1 -- top\n"
+      "  mitogen copy -r ./site local:/srv/site\n"
+      "  mitogen copy ssh:web1:/etc/hostname ./web1-hostname\n"
+      "  mitogen run -v local -- sh -c 'echo out; echo err >&2; exit 7'\n"
+      "  mitogen --ask-password run ssh:alice@web1/sudo:root -- id\n"
+      "  mitogen transports\n"
+      "\n"
+      "Everything after \"--\" is taken as it is, never as an option of "
+      "mitogen:\n"
+      "put it before a command's own options, or an ARG starting with '-'\n"
+      "(mitogen call local core.echo -- '<-1>').\n"
+      "\n"
+      "Output for scripts:\n"
+      "  -q/--quiet shows no log records of contexts, warnings included, and "
+      "no\n"
+      "  progress: only results and errors. --json prints results of call as\n"
+      "  JSON (numbers, strings, booleans, null for nothing, arrays for "
+      "arrays\n"
+      "  and tuples, objects for dictionaries), describe's as a JSON object a\n"
+      "  line, transports' as {\"name\", \"path\"} objects, and any error as\n"
+      "  {\"error\": {\"domain\", \"code\", \"message\"[, \"context\"]}} on a\n"
+      "  line of stderr, with the domain and code of the context that raised "
+      "it.\n"
+      "\n"
+      "Exit status: 0 on success, 1 on failure, 2 on a usage error; run exits\n"
+      "with the command's status.\n"
+      "\n"
+      "Environment:\n"
+      "  MITOGEN_TRANSPORT_PATH  directories searched first for transports\n"
+      "  MITOGEN_PLUGIN_PATH     directories searched first for function "
+      "modules\n"
+      "  MITOGEN_AGENT           the agent program children run\n";
 
 CliOptions cli_options = {
   .connect_timeout = -1,
@@ -90,29 +123,41 @@ static const GOptionEntry option_entries[] = {
   { "version", 0, 0, G_OPTION_ARG_NONE, &show_version,
     "Print the version and exit", NULL },
   { "connect-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cli_options.connect_timeout,
-    "Seconds each context gets to start (default: the transport's)", "SECONDS" },
+    "Seconds each context gets to start (default: the transport's)",
+    "SECONDS" },
   { "debug", 0, 0, G_OPTION_ARG_NONE, &cli_options.debug,
     "Have contexts forward their debug logs too (implies --verbose)", NULL },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &cli_options.verbose,
     "Show all log records of contexts, not only warnings and errors", NULL },
   { "ask-password", 0, 0, G_OPTION_ARG_NONE, &cli_options.ask_password,
     "Ask on the terminal, without echo, for the password of each sudo or "
-    "ssh hop", NULL },
+    "ssh hop",
+    NULL },
   { "password-fd", 0, 0, G_OPTION_ARG_INT, &cli_options.password_fd,
     "Read the passwords of sudo and ssh hops from descriptor N, a line each "
-    "(one line serves all)", "N" },
+    "(one line serves all)",
+    "N" },
   { "host-key-policy", 0, 0, G_OPTION_ARG_STRING, &cli_options.host_key_policy,
     "ssh hops: enforce (default), accept-new or ignore unknown host keys",
     "POLICY" },
   { "identity-file", 0, 0, G_OPTION_ARG_FILENAME, &cli_options.identity_file,
     "ssh hops: the private key to log in with", "PATH" },
   { "known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &cli_options.known_hosts,
-    "ssh hops: the known hosts file to check and record host keys in",
-    "PATH" },
+    "ssh hops: the known hosts file to check and record host keys in", "PATH" },
   { "recursive", 'r', 0, G_OPTION_ARG_NONE, &cli_options.recursive,
     "copy: directories and everything below them", NULL },
   { "ssh-compression", 0, 0, G_OPTION_ARG_NONE, &cli_options.ssh_compression,
     "ssh hops: compress the link (for slow networks)", NULL },
+  { "tty", 't', 0, G_OPTION_ARG_NONE, &cli_options.tty,
+    "run: the command on a pty, keys sent as typed (like ssh -t)", NULL },
+  { "no-stdin", 'n', 0, G_OPTION_ARG_NONE, &cli_options.no_stdin,
+    "run: the command's stdin is /dev/null, ours is left unread (like ssh -n)",
+    NULL },
+  { "quiet", 'q', 0, G_OPTION_ARG_NONE, &cli_options.quiet,
+    "No log records of contexts and no progress: results and errors only",
+    NULL },
+  { "json", 0, 0, G_OPTION_ARG_NONE, &cli_options.json,
+    "Results, and errors (on stderr), as JSON", NULL },
   { NULL }
 };
 
@@ -165,6 +210,8 @@ write_log (GLogLevelFlags level,
 
   if (!domain || !g_str_has_prefix (domain, CHILD_LOG_DOMAIN_PREFIX))
     return g_log_writer_default (level, fields, n_fields, user_data);
+  if (cli_options.quiet)
+    return G_LOG_WRITER_HANDLED;
   if (!cli_options.verbose && !(remote_level && g_strv_contains (shown, remote_level)))
     return G_LOG_WRITER_HANDLED;
 
@@ -194,6 +241,13 @@ check_options (GError **error)
                    "--password-fd: %d is not an open descriptor", cli_options.password_fd);
       return FALSE;
     }
+  if (cli_options.quiet && (cli_options.verbose || cli_options.debug))
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "--quiet and --verbose (or --debug) cannot be "
+                           "given together");
+      return FALSE;
+    }
   if (cli_options.host_key_policy &&
       !g_strv_contains (host_key_policies, cli_options.host_key_policy))
     {
@@ -220,7 +274,19 @@ command_transports (GError **error)
 
       if (!module)
         return FALSE;
-      printf ("%s\t%s\n", names[i], mitogen_transport_module_get_path (module));
+      if (cli_options.json)
+        {
+          g_autoptr (GString) line = g_string_new ("{\"name\":");
+
+          cli_json_append_string (line, names[i]);
+          g_string_append (line, ",\"path\":");
+          cli_json_append_string (line,
+                                  mitogen_transport_module_get_path (module));
+          printf ("%s}\n", line->str);
+        }
+      else
+        printf ("%s\t%s\n", names[i],
+                mitogen_transport_module_get_path (module));
     }
   if (!names[0])
     cli_print_error ("no transports found; set MITOGEN_TRANSPORT_PATH to the "
@@ -349,11 +415,17 @@ struct _ContextCommand {
                    GError **error);
   /* The CONTEXT, when it is not words[1]; NULL for words[1]. */
   gchar *(*context_of) (GStrv words, GError **error);
+  /* Checks the other words before connecting; nullable. */
+  gboolean (*check) (GStrv words, GError **error);
 };
 
 static const ContextCommand context_commands[] = {
-  { "call", "mitogen call CONTEXT MODULE.FUNCTION [ARG...]", 3, cli_command_call },
-  { "run", "mitogen run CONTEXT -- COMMAND [ARG...]", 3, cli_command_run },
+  { "call", "mitogen call CONTEXT MODULE.FUNCTION [ARG...]", 3,
+    cli_command_call, NULL, cli_check_call },
+  { "describe", "mitogen describe CONTEXT MODULE[.FUNCTION]", 3,
+    cli_command_describe, NULL, cli_check_describe },
+  { "run", "mitogen run [-t|-n] CONTEXT -- COMMAND [ARG...]", 3,
+    cli_command_run },
   { "copy", "mitogen copy [-r] SRC... CONTEXT:DST | CONTEXT:SRC DST", 3,
     cli_command_copy, cli_copy_context },
 };
@@ -383,6 +455,9 @@ run_in_context (const ContextCommand *command,
                              : g_strdup (words[1]);
   if (!spec)
     return FALSE;
+  /* Mistakes are said before anything starts: a connect may take long. */
+  if (command->check && !command->check (words, error))
+    return FALSE;
   session = cli_session_connect (spec, error);
   if (!session)
     return FALSE;
@@ -410,7 +485,8 @@ run_command (GStrv words,
     return run_in_context (command, words, status, error);
 
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-               "unknown command “%s”; commands are call, run, copy and transports",
+               "unknown command “%s”; commands are call, describe, run, copy "
+               "and transports",
                words[0]);
   return FALSE;
 }
@@ -442,7 +518,7 @@ main (int argc,
   if (!parse_command_line (options, argc, argv, &words, &error) ||
       !check_options (&error))
     {
-      cli_print_error ("%s", error->message);
+      cli_report_error (error);
       return CLI_EXIT_USAGE;
     }
   if (show_version)
@@ -459,7 +535,7 @@ main (int argc,
                                g_str_has_prefix (words[1], "fork/")) &&
       !mitogen_fork_server_start (&error))
     {
-      cli_print_error ("%s", error->message);
+      cli_report_error (error);
       return CLI_EXIT_FAILED;
     }
   /* After the fork server: its children set their own writer, which GLib
@@ -468,7 +544,7 @@ main (int argc,
 
   if (!run_command (words, &status, &error))
     {
-      cli_print_error ("%s", error->message);
+      cli_report_error (error);
       return error->domain == G_OPTION_ERROR ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
     }
   return status;

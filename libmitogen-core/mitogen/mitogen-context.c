@@ -908,6 +908,15 @@ set_stream_options (GObject *stream,
           g_variant_unref (value);
           return FALSE;
         }
+      /* An option that takes any value (fork's on-start-args) takes it
+       * as it is. */
+      if (pspec->value_type == G_TYPE_VARIANT)
+        {
+          g_value_init (&wanted, G_TYPE_VARIANT);
+          g_value_set_variant (&wanted, value);
+          g_object_set_property (stream, prop, &wanted);
+          continue;
+        }
       g_dbus_gvariant_to_gvalue (value, &given);
       g_value_init (&wanted, pspec->value_type);
       if (!g_value_transform (&given, &wanted))
@@ -1051,6 +1060,7 @@ mitogen_context_connect_with_id (MitogenRouter *router,
     return NULL;
 
   mitogen_context_ensure_log_forwarding (router);
+  mitogen_parent_stream_ensure_detach_handler (router);
   config = g_variant_ref_sink (child_config (router, context_id));
   if (!mitogen_parent_stream_connect (stream, router, context_id, config,
                                       cancellable, error))

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "mitogen-external-context.h"
+#include "mitogen-fork-server.h"
 #include "mitogen-io-logger-private.h"
 
 G_BEGIN_DECLS
@@ -15,5 +16,11 @@ G_GNUC_INTERNAL
 MitogenIoLogger *mitogen_external_context_get_stderr_log (MitogenExternalContext *self);
 G_GNUC_INTERNAL
 void mitogen_external_context_set_log_writer_taken (MitogenExternalContext *self);
+G_GNUC_INTERNAL
+void mitogen_external_context_set_on_start (MitogenExternalContext *self,
+                                            const gchar *name,
+                                            MitogenForkOnStart func,
+                                            GVariant *args,
+                                            gpointer user_data);
 
 G_END_DECLS

@@ -78,6 +78,14 @@ struct _MitogenExternalContext {
   GCond done_cond;
   gboolean done;
   GThread *reaper;           /* under lock; joined before the context goes */
+
+  /* A fork child's per-connection hook (mitogen_fork_server_add_on_start()). */
+  gchar *on_start_name;
+  MitogenForkOnStart on_start_func;
+  GVariant *on_start_args;
+  gpointer on_start_data;
+
+  gint detached; /* atomic: see mitogen_external_context_detach() */
 };
 
 G_DEFINE_FINAL_TYPE (MitogenExternalContext, mitogen_external_context,
@@ -115,6 +123,10 @@ mitogen_external_context_finalize (GObject *object)
   g_clear_object (&self->current_call);
   g_hash_table_unref (self->failed_chains);
   g_free (self->name);
+  g_free (self->on_start_name);
+  g_clear_pointer (&self->on_start_args, g_variant_unref);
+  if (the_context == self)
+    the_context = NULL;
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->done_cond);
   G_OBJECT_CLASS (mitogen_external_context_parent_class)->finalize (object);
@@ -188,6 +200,10 @@ forward_log (GLogLevelFlags level,
   const gchar *stream = field_value (fields, n_fields, "MITOGEN_STREAM");
   g_autofree gchar *text = NULL;
   g_autoptr(MitogenMessage) msg = NULL;
+
+  /* After the context went, as the process exits. */
+  if (!self)
+    return g_log_writer_standard_streams (level, fields, n_fields, user_data);
 
   /* Only what the master would show travels. */
   if ((level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) && !self->log_debug)
@@ -336,6 +352,15 @@ static void
 on_parent_disconnect (MitogenStream *stream,
                       MitogenExternalContext *self)
 {
+  /* Detached: the running call goes on, and the context ends after it,
+   * as no call can reach it any more. Logs have nowhere to go but the
+   * original stderr. */
+  if (g_atomic_int_get (&self->detached))
+    {
+      g_atomic_int_set (&self->forwarding_logs, FALSE);
+      mitogen_receiver_close (self->channel);
+      return;
+    }
   begin_shutdown (self);
 }
 
@@ -404,6 +429,31 @@ start_fork_server_if_asked (GVariant *config)
   g_variant_lookup (config, "fork_server", "b", &wanted);
   if (wanted && !mitogen_fork_server_start (&error))
     g_printerr ("mitogen-agent: no fork server: %s\n", error->message);
+}
+
+/* The fork child's hook, last before it says it is ready. Its failure
+ * goes on the link, which the parent reads until the ready marker and
+ * quotes: stderr is the logger's by now, which forwards to nobody yet. */
+static gboolean
+run_on_start (MitogenExternalContext *self, int out_fd, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree gchar *line = NULL;
+
+  if (!self->on_start_func
+      || self->on_start_func (self, self->on_start_args, self->on_start_data,
+                              &local_error))
+    return TRUE;
+  if (!local_error)
+    g_set_error (&local_error, MITOGEN_STREAM_ERROR,
+                 MITOGEN_STREAM_ERROR_FAILED, "no reason given");
+  line = g_strdup_printf ("on-start hook “%s” failed: %s\n",
+                          self->on_start_name, local_error->message);
+  mitogen_write_all (out_fd, (const guint8 *) line, strlen (line), -1, NULL);
+  g_propagate_prefixed_error (
+      error, g_steal_pointer (&local_error),
+      "on-start hook “%s” failed: ", self->on_start_name);
+  return FALSE;
 }
 
 /**
@@ -498,6 +548,8 @@ mitogen_external_context_bootstrap (MitogenExternalContext *self,
                               mitogen_router_policy_has_parent_authority,
                               on_shutdown_message, self, NULL);
 
+  if (!run_on_start (self, out_fd, error))
+    return FALSE;
   if (!mitogen_write_all (out_fd, (const guint8 *) ready, strlen (ready), -1,
                           error))
     return FALSE;
@@ -562,6 +614,35 @@ begin_shutdown (MitogenExternalContext *self)
   mitogen_receiver_close (self->channel);
 }
 
+/* The agent's own functions, answered by run_function() itself; listed
+ * here so that they describe themselves like any module's. */
+static const MitogenFunctionInfo agent_functions[]
+    = { { "describe", "(ss)", "(sss)", NULL,
+          "Describe a function (module, function): its (argument type, result "
+          "type, doc)" },
+        { "functions", "(s)", "a(ssss)", NULL,
+          "List a module's functions: (name, argument type, result type, doc) "
+          "each" },
+        { "connect", "(sa{sv})", "(us)", NULL,
+          "Start a child of this context with a transport and its options; "
+          "return its (id, name)" },
+        { NULL } };
+
+static const MitogenFunctionInfo *
+find_functions (MitogenExternalContext *self,
+                const gchar *module,
+                GError **error)
+{
+  const MitogenModuleInfo *info;
+
+  if (g_str_equal (module, "agent"))
+    return agent_functions;
+  info = mitogen_importer_load (self->importer, module, error);
+  if (!info)
+    return NULL;
+  return info->functions;
+}
+
 static GVariant *
 describe (MitogenExternalContext *self,
           GVariant *args,
@@ -571,11 +652,34 @@ describe (MitogenExternalContext *self,
   const MitogenFunctionInfo *f;
 
   g_variant_get (args, "(&s&s)", &module, &function);
-  f = mitogen_importer_find_function (self->importer, module, function, error);
+  f = find_functions (self, module, error);
+  for (; f && f->name; f++)
+    if (g_str_equal (f->name, function))
+      return g_variant_new ("(sss)", f->args_type, f->result_type,
+                            f->doc ? f->doc : "");
+  if (f)
+    g_set_error (error, MITOGEN_CALL_ERROR, MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION,
+                 "Module “%s” has no function “%s”", module, function);
+  return NULL;
+}
+
+/* agent.functions: what a module offers, for `mitogen describe`. */
+static GVariant *
+list_functions (MitogenExternalContext *self, GVariant *args, GError **error)
+{
+  const gchar *module;
+  const MitogenFunctionInfo *f;
+  GVariantBuilder list;
+
+  g_variant_get (args, "(&s)", &module);
+  f = find_functions (self, module, error);
   if (!f)
     return NULL;
-  return g_variant_new ("(sss)", f->args_type, f->result_type,
-                        f->doc ? f->doc : "");
+  g_variant_builder_init (&list, G_VARIANT_TYPE ("a(ssss)"));
+  for (; f->name; f++)
+    g_variant_builder_add (&list, "(ssss)", f->name, f->args_type,
+                           f->result_type, f->doc ? f->doc : "");
+  return g_variant_builder_end (&list);
 }
 
 /* agent.connect: starts a child of this context for an upstream caller,
@@ -626,6 +730,9 @@ run_function (MitogenExternalContext *self,
   if (g_str_equal (module, "agent") && g_str_equal (function, "describe") &&
       g_variant_is_of_type (args, G_VARIANT_TYPE ("(ss)")))
     return take_ref_nullable (describe (self, args, error));
+  if (g_str_equal (module, "agent") && g_str_equal (function, "functions")
+      && g_variant_is_of_type (args, G_VARIANT_TYPE ("(s)")))
+    return take_ref_nullable (list_functions (self, args, error));
   if (g_str_equal (module, "agent") && g_str_equal (function, "connect")
       && g_variant_is_of_type (args, G_VARIANT_TYPE ("(sa{sv})")))
     return take_ref_nullable (connect_child (self, call, args, error));
@@ -970,4 +1077,154 @@ void
 mitogen_external_context_set_log_writer_taken (MitogenExternalContext *self)
 {
   self->log_writer_taken = TRUE;
+}
+
+/*
+ * mitogen_external_context_set_on_start:
+ * @self: a context not yet bootstrapped
+ * @name: the hook's name, for errors
+ * @func: the hook
+ * @args: its arguments
+ * @user_data: its data
+ *
+ * Makes bootstrap run @func once the context is set up, before it says it
+ * is ready (a fork child's `on-start`).
+ */
+void
+mitogen_external_context_set_on_start (MitogenExternalContext *self,
+                                       const gchar *name,
+                                       MitogenForkOnStart func,
+                                       GVariant *args,
+                                       gpointer user_data)
+{
+  g_free (self->on_start_name);
+  self->on_start_name = g_strdup (name);
+  self->on_start_func = func;
+  g_clear_pointer (&self->on_start_args, g_variant_unref);
+  self->on_start_args = g_variant_ref_sink (args);
+  self->on_start_data = user_data;
+}
+
+/**
+ * mitogen_external_context_get_default:
+ *
+ * Returns the context this process runs as, for function modules that
+ * need more than their [class@Call] gives, such as
+ * mitogen_external_context_detach(); %NULL in a master.
+ *
+ * Returns: (transfer none) (nullable): the context this process runs as
+ */
+MitogenExternalContext *
+mitogen_external_context_get_default (void)
+{
+  return the_context;
+}
+
+/**
+ * mitogen_external_context_get_detached:
+ * @self: a context
+ *
+ * Returns whether mitogen_external_context_detach() succeeded.
+ *
+ * Returns: whether the context detached from its parent
+ */
+gboolean
+mitogen_external_context_get_detached (MitogenExternalContext *self)
+{
+  g_return_val_if_fail (MITOGEN_IS_EXTERNAL_CONTEXT (self), FALSE);
+
+  return g_atomic_int_get (&self->detached);
+}
+
+/* Asks the parent to let go of us (DETACHING) and waits for its word. */
+static gboolean
+announce_detaching (MitogenExternalContext *self,
+                    guint32 parent_id,
+                    GCancellable *cancellable,
+                    GError **error)
+{
+  gint64 timeout = mitogen_broker_get_shutdown_timeout (self->broker)
+                   + (gint64) (MITOGEN_CONNECT_TIMEOUT * G_USEC_PER_SEC);
+  g_autoptr (MitogenReceiver) ack
+      = mitogen_receiver_new (self->router, 0, FALSE, parent_id, NULL);
+  g_autoptr (MitogenMessage) msg
+      = mitogen_message_new (parent_id, MITOGEN_HANDLE_DETACHING, NULL);
+  g_autoptr (MitogenMessage) reply = NULL;
+
+  mitogen_message_set_reply_to (msg, mitogen_receiver_get_handle (ack));
+  mitogen_router_route (self->router, msg);
+  reply = mitogen_receiver_get (ack, timeout, cancellable, error);
+  if (!reply)
+    {
+      g_prefix_error (error, "The parent did not accept DETACHING: ");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * mitogen_external_context_detach:
+ * @self: the context this process runs as
+ * @cancellable: (nullable): stops the wait for the parent
+ * @error: return location for an error
+ *
+ * Detaches the context from its parent, as Mitogen's
+ * `ExternalContext.detach()` does, so that it outlives it: it announces
+ * `DETACHING`, which the parent acknowledges and after which it neither
+ * signals nor waits for this process when the link goes; then it lets its
+ * output drain and closes the link itself. Losing the parent is no longer
+ * the end: the call running (usually the one that detached) goes on, and
+ * the context exits once it returns, since no call can reach it any more.
+ * What it logs from then on goes to its original stderr, if anything is
+ * still there to read it. Returns once the link is closed. Call it from a
+ * function, not from the broker's thread.
+ *
+ * Returns: %TRUE once detached; %FALSE with an error if the parent is gone
+ *   already or did not acknowledge
+ */
+gboolean
+mitogen_external_context_detach (MitogenExternalContext *self,
+                                 GCancellable *cancellable,
+                                 GError **error)
+{
+  MitogenBasicStream *link;
+  gint64 deadline;
+
+  g_return_val_if_fail (MITOGEN_IS_EXTERNAL_CONTEXT (self), FALSE);
+  g_return_val_if_fail (self->parent_stream != NULL, FALSE);
+  g_return_val_if_fail (!mitogen_broker_is_broker_thread (self->broker), FALSE);
+
+  if (g_atomic_int_get (&self->detached))
+    return TRUE;
+  link = MITOGEN_BASIC_STREAM (self->parent_stream);
+  if (mitogen_basic_stream_is_disconnected (link))
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR,
+                   MITOGEN_STREAM_ERROR_DISCONNECTED,
+                   "Cannot detach: the parent is gone already");
+      return FALSE;
+    }
+  /* No terminal's or process group's signals from the parent's side. */
+  setsid ();
+  if (!announce_detaching (self,
+                           mitogen_stream_get_remote_id (self->parent_stream),
+                           cancellable, error))
+    return FALSE;
+  g_atomic_int_set (&self->detached, TRUE);
+  g_debug ("Detached from the parent; closing the link");
+
+  /* What was queued for the parent (logs, replies) goes first. */
+  deadline = g_get_monotonic_time ()
+             + mitogen_broker_get_shutdown_timeout (self->broker);
+  while (mitogen_stream_get_pending_bytes (self->parent_stream) > 0
+         && !mitogen_basic_stream_is_disconnected (link)
+         && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  mitogen_stream_close (self->parent_stream, "detached");
+  /* Returns with the link gone: what the caller does next happens with
+   * no parent. */
+  while (!mitogen_basic_stream_is_disconnected (link)
+         && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  return TRUE;
 }

@@ -37,4 +37,13 @@ MitogenReceiver *mitogen_external_context_get_channel    (MitogenExternalContext
 MITOGEN_AVAILABLE_IN_ALL
 MitogenImporter *mitogen_external_context_get_importer   (MitogenExternalContext *self);
 
+MITOGEN_AVAILABLE_IN_ALL
+MitogenExternalContext *mitogen_external_context_get_default (void);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean mitogen_external_context_detach       (MitogenExternalContext *self,
+                                                GCancellable *cancellable,
+                                                GError **error);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean mitogen_external_context_get_detached (MitogenExternalContext *self);
+
 G_END_DECLS

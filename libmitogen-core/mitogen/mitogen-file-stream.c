@@ -8,7 +8,7 @@
 
 #include "mitogen-errors.h"
 #include "mitogen-protocol.h"
-#include "mitogen-sender.h"
+#include "mitogen-sender-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -104,6 +104,11 @@ take_ack (MitogenReceiver *acks,
   return TRUE;
 }
 
+/* A chunk as a message body: the `v` holding an `ay` of the file's next
+ * bytes, that is the bytes then "\0ay", read straight into place. */
+#define CHUNK_SUFFIX "\0ay"
+#define CHUNK_SUFFIX_LEN 3
+
 static GBytes *
 read_chunk (int fd,
             guint64 offset,
@@ -112,7 +117,7 @@ read_chunk (int fd,
             const gchar *path,
             GError **error)
 {
-  guint8 *buf = g_malloc (want);
+  guint8 *buf = g_malloc (want + CHUNK_SUFFIX_LEN);
   gsize got = 0;
 
   while (got < want)
@@ -140,7 +145,8 @@ read_chunk (int fd,
         }
       got += (gsize) n;
     }
-  return g_bytes_new_take (buf, want);
+  memcpy (buf + want, CHUNK_SUFFIX, CHUNK_SUFFIX_LEN);
+  return g_bytes_new_take (buf, want + CHUNK_SUFFIX_LEN);
 }
 
 gboolean
@@ -196,10 +202,7 @@ mitogen_file_stream_send (MitogenRouter *router,
       chunk = read_chunk (fd, sent, want, size, path, error);
       if (!chunk)
         return FALSE;
-      if (!mitogen_sender_send (
-              sink,
-              g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, chunk, TRUE),
-              cancellable, error))
+      if (!mitogen_sender_send_bytes (sink, chunk, cancellable, error))
         return FALSE;
       sent += want;
     }
@@ -213,8 +216,8 @@ send_ack (MitogenRouter *router, guint32 dst_id, guint32 handle, guint64 value)
     return;
   /* An acknowledgement is tiny and the sender waits for it: it must not
    * wait for room itself, or two full windows could wait on each other. */
-  g_autoptr (MitogenMessage) ack =
-      mitogen_message_new (dst_id, handle, g_variant_new_uint64 (value));
+  g_autoptr (MitogenMessage) ack
+      = mitogen_message_new (dst_id, handle, g_variant_new_uint64 (value));
 
   mitogen_router_route (router, ack);
 }
@@ -350,8 +353,11 @@ take_message (Receive *r,
    * are an `ay` in normal form, so they are taken as they are: GLib's
    * normal-form check of a byte array looks at each byte on its own, and
    * cost more than everything else a transfer does. */
-  if (size >= 3 && memcmp (bytes + size - 3, "\0ay", 3) == 0)
-    return take_chunk (r, bytes, size - 3, error);
+  if (size >= CHUNK_SUFFIX_LEN
+      && memcmp (bytes + size - CHUNK_SUFFIX_LEN, CHUNK_SUFFIX,
+                 CHUNK_SUFFIX_LEN)
+             == 0)
+    return take_chunk (r, bytes, size - CHUNK_SUFFIX_LEN, error);
   data = mitogen_message_get_data (msg, error);
   if (!data)
     return FALSE;

@@ -6,6 +6,7 @@
 
 #include "mitogen-errors.h"
 #include "mitogen-file-transfer-private.h"
+#include "mitogen-tree-listing-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -220,9 +221,10 @@ mitogen_context_put_tree_finish (MitogenContext *self,
 }
 
 /* Getting a tree: the child lists it (core.list_tree) and each entry is
- * made here. The listing is the child's word, so each path is checked to
- * stay below @dst, and to lie in a directory this copy made or found to be
- * a directory (never through a symlink the listing made). */
+ * made here. The listing is the child's word, so each path is checked
+ * (mitogen-tree-listing-private.h) to stay below @dst, and to lie in a
+ * directory this copy made or found to be a directory (never through a
+ * symlink the listing made). */
 
 typedef struct
 {
@@ -233,7 +235,7 @@ typedef struct
   const gchar *dst;
   guint64 done;
   guint64 total;
-  GHashTable *dirs; /* relative paths of the directories made */
+  MitogenTreeListing *listing; /* the checks, and the directories made */
   GPtrArray *modes; /* (local path, mode) of each, to set once full */
 } GetTree;
 
@@ -250,40 +252,6 @@ dir_mode_free (gpointer data)
 
   g_free (d->path);
   g_free (d);
-}
-
-static gboolean
-set_listing_error (GError **error,
-                   const GetTree *tree,
-                   const gchar *relative,
-                   const gchar *why)
-{
-  g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_PROTOCOL,
-               "%s listed “%s” below “%s”, which %s",
-               mitogen_context_get_name (tree->context), relative, tree->src,
-               why);
-  return FALSE;
-}
-
-/* A relative path of plain components whose parent was made here. */
-static gboolean
-check_relative (const GetTree *tree, const gchar *relative, GError **error)
-{
-  g_auto (GStrv) parts = g_strsplit (relative, "/", -1);
-  g_autofree gchar *parent = NULL;
-  const gchar *slash = strrchr (relative, '/');
-
-  for (guint i = 0; parts[i]; i++)
-    if (!*parts[i] || g_str_equal (parts[i], ".")
-        || g_str_equal (parts[i], ".."))
-      return set_listing_error (error, tree, relative,
-                                "is not a path below it");
-  parent = slash ? g_strndup (relative, (gsize) (slash - relative))
-                 : g_strdup ("");
-  if (!g_hash_table_contains (tree->dirs, parent))
-    return set_listing_error (error, tree, relative,
-                              "is not in a directory listed before it");
-  return TRUE;
 }
 
 static gboolean
@@ -305,7 +273,7 @@ make_local_dir (GetTree *tree,
                    "Cannot make directory “%s”: %s", path, g_strerror (errsv));
       return FALSE;
     }
-  g_hash_table_add (tree->dirs, g_strdup (relative));
+  mitogen_tree_listing_add_dir (tree->listing, relative);
   d = g_new0 (DirMode, 1);
   d->path = g_strdup (path);
   d->mode = mode;
@@ -349,7 +317,7 @@ get_entry (GetTree *tree,
 
   if (g_cancellable_set_error_if_cancelled (tree->cancellable, error))
     return FALSE;
-  if (*relative && !check_relative (tree, relative, error))
+  if (!mitogen_tree_listing_check (tree->listing, relative, error))
     return FALSE;
   if (g_str_equal (type, "directory"))
     return make_local_dir (tree, relative, to, mode & 07777, error);
@@ -375,7 +343,6 @@ get_listed (GetTree *tree, GVariant *listing, GError **error)
   const gchar *relative, *type, *target;
   guint32 mode;
   guint64 size;
-  gboolean first = TRUE;
 
   g_variant_iter_init (&iter, listing);
   while (g_variant_iter_next (&iter, "(&s&sut&s)", &relative, &type, &mode,
@@ -388,17 +355,9 @@ get_listed (GetTree *tree, GVariant *listing, GError **error)
   g_variant_iter_init (&iter, listing);
   while (g_variant_iter_next (&iter, "(&s&sut&s)", &relative, &type, &mode,
                               &size, &target))
-    {
-      if (first != (*relative == '\0'))
-        return set_listing_error (error, tree, relative,
-                                  "does not begin with the tree itself");
-      first = FALSE;
-      if (!get_entry (tree, relative, type, mode, size, target, error))
-        return FALSE;
-    }
-  if (first)
-    return set_listing_error (error, tree, "", "is empty");
-  return TRUE;
+    if (!get_entry (tree, relative, type, mode, size, target, error))
+      return FALSE;
+  return mitogen_tree_listing_finish (tree->listing, error);
 }
 
 static gboolean
@@ -410,6 +369,8 @@ get_tree (MitogenContext *self,
           GError **error)
 {
   GetTree tree = { self, progress, cancellable, src, dst, 0, 0, NULL, NULL };
+  g_autoptr (MitogenTreeListing) checks
+      = mitogen_tree_listing_new (mitogen_context_get_name (self), src);
   g_autoptr (GVariant) listing = NULL;
   gboolean ok;
 
@@ -417,10 +378,10 @@ get_tree (MitogenContext *self,
       self, "core.list_tree", g_variant_new ("(s)", src), cancellable, error);
   if (!listing)
     return FALSE;
-  if (!g_variant_is_of_type (listing, G_VARIANT_TYPE ("a(ssuts)")))
-    return set_listing_error (error, &tree, "", "is not a listing");
+  if (!mitogen_tree_listing_check_type (checks, listing, error))
+    return FALSE;
 
-  tree.dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  tree.listing = checks;
   tree.modes = g_ptr_array_new_with_free_func (dir_mode_free);
   ok = get_listed (&tree, listing, error);
   /* Innermost first: a directory made read-only still had its contents
@@ -430,7 +391,6 @@ get_tree (MitogenContext *self,
       DirMode *d = g_ptr_array_index (tree.modes, i - 1);
       g_chmod (d->path, d->mode);
     }
-  g_hash_table_unref (tree.dirs);
   g_ptr_array_unref (tree.modes);
   return ok;
 }

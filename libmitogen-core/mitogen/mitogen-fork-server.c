@@ -25,11 +25,14 @@
 /* The fork server: see mitogen_fork_server_start() for the why.
  *
  * Protocol on the control socket (SOCK_STREAM, one request at a time, under
- * server_lock): the master sends one byte carrying the child's end of a new
- * link as SCM_RIGHTS; the server forks and replies with a gint32, the
- * child's pid or minus an errno value. Before the first request, the
- * server says it is ready the same way, with 0. End of file on the socket
- * tells the server to exit. */
+ * server_lock): the master sends a request header (Request), carrying as
+ * SCM_RIGHTS the child's end of a new link and, if the child's stderr is
+ * to be apart, the write end of a pipe for it; then `length` bytes of a
+ * serialized `(sv)`: the on-start hook's name ("" for none) and its
+ * arguments. The server forks and replies with a gint32, the child's pid
+ * or minus an errno value. Before the first request, the server says it
+ * is ready the same way, with 0. End of file on the socket tells the
+ * server to exit. */
 
 /* The master's side. */
 static GMutex server_lock;
@@ -45,6 +48,16 @@ static gboolean log_writer_taken;
 
 static MitogenForkFunc on_fork_func;
 static gpointer on_fork_data;
+
+/* Per-connection hooks, by name (mitogen_fork_server_add_on_start()):
+ * filled before the server starts, read only after. */
+typedef struct
+{
+  MitogenForkOnStart func;
+  gpointer user_data;
+} OnStart;
+
+static GHashTable *on_start_hooks; /* name -> OnStart* */
 
 /* The master's name, which children take back from the fork server. */
 static gchar process_name[17];
@@ -64,6 +77,23 @@ static MitogenImporter *preloaded;
  * or minus an errno value. The server's first message, once it is ready,
  * is 0, or -EDEADLK if preloading a module started a thread. */
 typedef gint32 Reply;
+
+typedef struct
+{
+  guint32 length; /* of the serialized (sv) that follows */
+} Request;
+
+/* The most a request's hook arguments may take. */
+#define MAX_REQUEST_LENGTH (16 * 1024 * 1024)
+#define REQUEST_TYPE "(sv)"
+
+/* What the server received for one child. */
+typedef struct
+{
+  int link;
+  int stderr_fd;
+  GVariant *payload; /* (sv), or NULL */
+} Received;
 
 /* ---------------------------------------------------------------------- */
 /* In the fork server and its children: single-threaded, so anything goes,
@@ -136,12 +166,49 @@ run_on_fork (int link)
   return FALSE;
 }
 
+/* The hook named in the request, given to the context, which runs it
+ * once it is set up and before it says it is ready. */
+static gboolean
+set_on_start (MitogenExternalContext *context, GVariant *payload, int link)
+{
+  g_autoptr (GVariant) args = NULL;
+  const gchar *name = "";
+  OnStart *hook;
+
+  if (!payload)
+    return TRUE;
+  g_variant_get (payload, "(&sv)", &name, &args);
+  if (!*name)
+    return TRUE;
+  hook = on_start_hooks ? g_hash_table_lookup (on_start_hooks, name) : NULL;
+  if (!hook)
+    {
+      /* The master checked; only a fork server started without it, in an
+       * agent say, gets here. */
+      g_autofree gchar *line = g_strdup_printf (
+          "no on-start hook named “%s” in this fork server\n", name);
+      mitogen_write_all (link, (const guint8 *) line, strlen (line), -1, NULL);
+      return FALSE;
+    }
+  mitogen_external_context_set_on_start (context, name, hook->func, args,
+                                         hook->user_data);
+  return TRUE;
+}
+
 static void G_GNUC_NORETURN
-child_main (int link)
+child_main (Received *req)
 {
   g_autoptr(MitogenExternalContext) context = NULL;
   g_autoptr(GError) error = NULL;
+  int link = req->link;
   sigset_t all;
+
+  /* The parent reads this pipe, and quotes it if the bootstrap fails. */
+  if (req->stderr_fd >= 0)
+    {
+      dup2 (req->stderr_fd, STDERR_FILENO);
+      close (req->stderr_fd);
+    }
 
   /* Back to what a freshly started agent would have: its own session,
    * children it can wait for, no signal blocked, no descriptor but stdio
@@ -160,6 +227,8 @@ child_main (int link)
   context = mitogen_external_context_new ();
   if (log_writer_taken)
     mitogen_external_context_set_log_writer_taken (context);
+  if (!set_on_start (context, req->payload, link))
+    _exit (1);
   if (!mitogen_external_context_bootstrap (context, link, link, &error))
     {
       g_printerr ("mitogen fork child: %s\n", error->message);
@@ -174,22 +243,55 @@ child_main (int link)
   _exit (mitogen_external_context_run (context));
 }
 
-/* Returns the received descriptor, -1 once the master has gone, or -2
- * for a request without one. */
-static int
-receive_link (int ctl)
+/* Blocking: the master writes a request whole, under its lock. */
+static gboolean
+read_exactly (int fd, gpointer buf, gsize len)
 {
-  guint8 byte;
-  struct iovec iov = { &byte, 1 };
+  gsize done = 0;
+
+  while (done < len)
+    {
+      ssize_t n = read (fd, (guint8 *) buf + done, len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      done += (gsize) n;
+    }
+  return TRUE;
+}
+
+static void
+received_clear (Received *req)
+{
+  if (req->link >= 0)
+    close (req->link);
+  if (req->stderr_fd >= 0)
+    close (req->stderr_fd);
+  g_clear_pointer (&req->payload, g_variant_unref);
+}
+
+/* Returns 1 with @req filled, 0 once the master has gone, -1 for a
+ * request without a link or with an unreadable payload. */
+static int
+receive_request (int ctl, Received *req)
+{
+  Request header = { 0 };
+  struct iovec iov = { &header, sizeof header };
   union {
     struct cmsghdr align;
-    gchar buf[CMSG_SPACE (sizeof (int))];
+    gchar buf[CMSG_SPACE (2 * sizeof (int))];
   } control;
   struct msghdr msg = { 0 };
   struct cmsghdr *cmsg;
+  gsize n_fds = 0;
+  int fds[2] = { -1, -1 };
+  guint8 *data = NULL;
   ssize_t n;
-  int fd;
 
+  req->link = req->stderr_fd = -1;
+  req->payload = NULL;
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control.buf;
@@ -198,14 +300,38 @@ receive_link (int ctl)
     n = recvmsg (ctl, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n <= 0)
-    return -1;
+    return 0;
 
   cmsg = CMSG_FIRSTHDR (&msg);
-  if (!cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-      cmsg->cmsg_len != CMSG_LEN (sizeof (int)))
-    return -2;
-  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
-  return fd;
+  if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS
+      && cmsg->cmsg_len >= CMSG_LEN (sizeof (int)))
+    {
+      n_fds = MIN ((cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int), 2);
+      memcpy (fds, CMSG_DATA (cmsg), n_fds * sizeof (int));
+    }
+  req->link = fds[0];
+  req->stderr_fd = n_fds > 1 ? fds[1] : -1;
+  /* The rest of the header, then the payload. */
+  if ((gsize) n < sizeof header
+      && !read_exactly (ctl, (guint8 *) &header + n, sizeof header - (gsize) n))
+    return 0;
+  if (header.length > MAX_REQUEST_LENGTH)
+    return 0; /* out of step with the master: nothing more can be read */
+  if (header.length > 0)
+    {
+      data = g_malloc (header.length);
+      if (!read_exactly (ctl, data, header.length))
+        {
+          g_free (data);
+          return 0;
+        }
+      req->payload = g_variant_ref_sink (
+          g_variant_new_from_data (G_VARIANT_TYPE (REQUEST_TYPE), data,
+                                   header.length, FALSE, g_free, data));
+    }
+  if (req->link < 0)
+    return -1;
+  return 1;
 }
 
 static gboolean
@@ -309,14 +435,16 @@ server_main (int ctl)
 
   for (;;)
     {
-      int link = receive_link (ctl);
+      Received req;
+      int got = receive_request (ctl, &req);
       Reply reply;
       pid_t pid;
 
-      if (link == -1)
+      if (got == 0)
         _exit (0);
-      if (link == -2)
+      if (got < 0)
         {
+          received_clear (&req);
           if (!send_reply (ctl, -EBADMSG))
             _exit (1);
           continue;
@@ -325,10 +453,10 @@ server_main (int ctl)
       if (pid == 0)
         {
           close (ctl);
-          child_main (link);
+          child_main (&req);
         }
       reply = pid > 0 ? (Reply) pid : -errno;
-      close (link);
+      received_clear (&req);
       if (!send_reply (ctl, reply))
         _exit (1);
     }
@@ -626,16 +754,23 @@ mitogen_fork_server_set_on_fork (MitogenForkFunc func,
   on_fork_data = user_data;
 }
 
+/* The header with the descriptors, then the rest, all before the lock
+ * is let go. */
 static gboolean
-send_link (int fd,
-           int link_fd,
-           GError **error)
+send_request (int fd,
+              int link_fd,
+              int stderr_fd,
+              GBytes *payload,
+              gint64 deadline,
+              GError **error)
 {
-  guint8 byte = 0;
-  struct iovec iov = { &byte, 1 };
+  Request header = { (guint32) (payload ? g_bytes_get_size (payload) : 0) };
+  int fds[2] = { link_fd, stderr_fd };
+  gsize n_fds = stderr_fd >= 0 ? 2 : 1;
+  struct iovec iov = { &header, sizeof header };
   union {
     struct cmsghdr align;
-    gchar buf[CMSG_SPACE (sizeof (int))];
+    gchar buf[CMSG_SPACE (2 * sizeof (int))];
   } control;
   struct msghdr msg = { 0 };
   struct cmsghdr *cmsg;
@@ -645,17 +780,17 @@ send_link (int fd,
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
+  msg.msg_controllen = CMSG_SPACE (n_fds * sizeof (int));
   cmsg = CMSG_FIRSTHDR (&msg);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (cmsg), &link_fd, sizeof link_fd);
+  cmsg->cmsg_len = CMSG_LEN (n_fds * sizeof (int));
+  memcpy (CMSG_DATA (cmsg), fds, n_fds * sizeof (int));
 
   do
     n = sendmsg (fd, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
-  if (n != 1)
+  if (n <= 0)
     {
       int errsv = errno;
       g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
@@ -663,6 +798,14 @@ send_link (int fd,
                    n < 0 ? g_strerror (errsv) : "short write");
       return FALSE;
     }
+  if ((gsize) n < sizeof header
+      && !mitogen_write_all (fd, (const guint8 *) &header + n,
+                             sizeof header - (gsize) n, deadline, error))
+    return FALSE;
+  if (header.length > 0
+      && !mitogen_write_all (fd, g_bytes_get_data (payload, NULL),
+                             header.length, deadline, error))
+    return FALSE;
   return TRUE;
 }
 
@@ -679,14 +822,16 @@ lose_server_locked (void)
 
 static gboolean
 request_locked (int link_fd,
+                int stderr_fd,
+                GBytes *payload,
                 gint64 deadline,
                 GPid *out_pid,
                 GError **error)
 {
   Reply reply;
 
-  if (!send_link (server_fd, link_fd, error) ||
-      !receive_reply (server_fd, deadline, &reply, error))
+  if (!send_request (server_fd, link_fd, stderr_fd, payload, deadline, error)
+      || !receive_reply (server_fd, deadline, &reply, error))
     {
       lose_server_locked ();
       return FALSE;
@@ -740,17 +885,134 @@ mitogen_fork_server_fork (int link_fd,
                           GPid *out_pid,
                           GError **error)
 {
+  return mitogen_fork_server_fork_full (link_fd, -1, NULL, NULL, deadline,
+                                        out_pid, error);
+}
+
+/* The hook's name and arguments, as the server reads them. */
+static GBytes *
+build_payload (const gchar *on_start, GVariant *on_start_args, GError **error)
+{
+  g_autoptr (GVariant) payload = NULL;
+
+  if (!on_start || !*on_start)
+    return NULL;
+  if (!on_start_hooks || !g_hash_table_contains (on_start_hooks, on_start))
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "No on-start hook named “%s”: add it with "
+                   "mitogen_fork_server_add_on_start() before "
+                   "mitogen_fork_server_start()",
+                   on_start);
+      return NULL;
+    }
+  payload = g_variant_ref_sink (g_variant_new (
+      "(sv)", on_start, on_start_args ? on_start_args : g_variant_new ("()")));
+  if (g_variant_get_size (payload) > MAX_REQUEST_LENGTH)
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "The arguments of on-start hook “%s” take %" G_GSIZE_FORMAT
+                   " bytes, over the limit of %d",
+                   on_start, g_variant_get_size (payload), MAX_REQUEST_LENGTH);
+      return NULL;
+    }
+  return g_variant_get_data_as_bytes (payload);
+}
+
+/**
+ * mitogen_fork_server_fork_full:
+ * @link_fd: one end of a socket that becomes the child's link to its
+ *   parent; this process keeps its own copy
+ * @stderr_fd: the write end of a pipe to be the child's stderr, or -1 for
+ *   the fork server's own; this process keeps its own copy
+ * @on_start: (nullable): the name of a hook added with
+ *   mitogen_fork_server_add_on_start(), for this child only, or %NULL
+ * @on_start_args: (nullable): the hook's arguments, any #GVariant; a
+ *   floating reference is sunk. `()` if %NULL
+ * @deadline: monotonic time at which to give up waiting for the fork
+ *   server, or -1
+ * @out_pid: (out): the child's pid; the fork server reaps it: do not wait
+ *   for it, and signal it only through a pidfd
+ * @error: return location for an error
+ *
+ * Like mitogen_fork_server_fork(), with the child's stderr on @stderr_fd
+ * and, if @on_start is given, that hook run in the child once it is a
+ * context and before it says it is ready. Safe from any thread.
+ *
+ * Returns: %TRUE once the child exists; %FALSE with
+ *   %MITOGEN_STREAM_ERROR_CONNECT (or %MITOGEN_TIMEOUT_ERROR_TIMED_OUT)
+ *   if no hook has that name, or the server is not running, has gone or
+ *   could not fork
+ */
+gboolean
+mitogen_fork_server_fork_full (int link_fd,
+                               int stderr_fd,
+                               const gchar *on_start,
+                               GVariant *on_start_args,
+                               gint64 deadline,
+                               GPid *out_pid,
+                               GError **error)
+{
+  g_autoptr (GVariant) owned_args
+      = on_start_args ? g_variant_ref_sink (on_start_args) : NULL;
+  g_autoptr (GBytes) payload = NULL;
+  GError *payload_error = NULL;
   gboolean ok;
 
   g_return_val_if_fail (link_fd >= 0, FALSE);
   g_return_val_if_fail (out_pid != NULL, FALSE);
 
+  payload = build_payload (on_start, owned_args, &payload_error);
+  if (payload_error)
+    {
+      g_propagate_error (error, payload_error);
+      return FALSE;
+    }
   g_mutex_lock (&server_lock);
   /* A plain fork() of the master inherits the socket, not the server. */
   if (server_fd < 0 || server_owner != getpid ())
     ok = not_running (error);
   else
-    ok = request_locked (link_fd, deadline, out_pid, error);
+    ok = request_locked (link_fd, stderr_fd, payload, deadline, out_pid, error);
   g_mutex_unlock (&server_lock);
   return ok;
+}
+
+/**
+ * mitogen_fork_server_add_on_start:
+ * @name: the hook's name, which a `fork` connection's `on-start` option
+ *   gives
+ * @func: (scope forever): the hook
+ * @user_data: (closure func): data for @func
+ *
+ * Adds a per-connection hook, Mitogen's `on_start`: a `fork` context
+ * connected with `{'on-start': <NAME>, 'on-start-args': <ARGS>}` runs
+ * @func in its process once it is set up as a context (its router and
+ * broker running, its modules at hand) and before it says it is ready,
+ * so before it serves any call; @func gets the connection's arguments.
+ * If it fails, the child exits and the connect fails with its message.
+ *
+ * A child is a copy of the fork server, not of the master at connect
+ * time: hooks, and whatever @user_data points to, must be in place before
+ * mitogen_fork_server_start(), and are then the same in every child;
+ * what differs per connection travels in the arguments, as a #GVariant.
+ */
+void
+mitogen_fork_server_add_on_start (const gchar *name,
+                                  MitogenForkOnStart func,
+                                  gpointer user_data)
+{
+  OnStart *hook;
+
+  g_return_if_fail (name != NULL && *name);
+  g_return_if_fail (func != NULL);
+  g_return_if_fail (mitogen_fork_server_get_pid () == 0);
+
+  if (!on_start_hooks)
+    on_start_hooks
+        = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  hook = g_new0 (OnStart, 1);
+  hook->func = func;
+  hook->user_data = user_data;
+  g_hash_table_replace (on_start_hooks, g_strdup (name), hook);
 }

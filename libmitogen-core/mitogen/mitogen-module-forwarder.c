@@ -19,6 +19,10 @@
  * first receives, unasked, the modules it needs that the child has not
  * had yet, so in a tree every module crosses each link once; a child
  * asking again is answered without it (see #MitogenSentModules).
+ *
+ * Modules pushed from upstream ahead of need (`FORWARD_MODULE`, see
+ * mitogen_module_responder_forward_modules()) are kept the same way and
+ * passed on towards the context they are for.
  */
 struct _MitogenModuleForwarder {
   GObject parent_instance;
@@ -137,6 +141,57 @@ on_get_module (MitogenMessage *msg,
   mitogen_importer_request (self->importer, name);
 }
 
+/* FORWARD_MODULE from upstream: pass @name, just received, one stream
+ * further towards the target, and the word on if that is not it yet. */
+static void
+on_forward_module (MitogenMessage *msg, gpointer user_data)
+{
+  MitogenModuleForwarder *self = user_data;
+  g_autoptr (GVariant) body = NULL;
+  g_autoptr (MitogenStream) stream = NULL;
+  g_autoptr (MitogenMessage) onward = NULL;
+  const gchar *name;
+  guint32 target, next;
+
+  if (mitogen_message_is_dead (msg))
+    return;
+  body = mitogen_message_get_data_from_parent (msg, NULL);
+  if (!body
+      || !g_variant_is_of_type (body,
+                                G_VARIANT_TYPE (MITOGEN_FORWARD_MODULE_TYPE)))
+    return;
+  g_variant_get (body, "(u&s)", &target, &name);
+  stream = mitogen_router_stream_by_id (self->router, target);
+  if (!stream || mitogen_stream_get_is_privileged (stream))
+    {
+      g_debug ("Not forwarding module “%s” to context %u: no route below here",
+               name, target);
+      return;
+    }
+  next = mitogen_stream_get_remote_id (stream);
+
+  g_mutex_lock (&self->lock);
+  /* Upstream sends the module ahead of this, on the same stream. */
+  if (!mitogen_importer_lookup_fetched (self->importer, name, NULL, NULL, NULL,
+                                        NULL, NULL))
+    {
+      g_mutex_unlock (&self->lock);
+      g_debug ("Not forwarding module “%s” to context %u: not received", name,
+               target);
+      return;
+    }
+  if (!mitogen_sent_modules_contains (self->sent, next, name))
+    send_to_child_locked (self, next, name, 0);
+  g_mutex_unlock (&self->lock);
+
+  if (next == target)
+    return;
+  onward = mitogen_message_new (
+      next, MITOGEN_HANDLE_FORWARD_MODULE,
+      g_variant_new (MITOGEN_FORWARD_MODULE_TYPE, target, name));
+  mitogen_router_route (self->router, onward);
+}
+
 static void
 mitogen_module_forwarder_finalize (GObject *object)
 {
@@ -188,6 +243,11 @@ mitogen_module_forwarder_new (MitogenRouter *router,
                               MITOGEN_CONTEXT_ID_NONE,
                               mitogen_router_policy_is_immediate_child,
                               on_get_module, self, NULL);
+  mitogen_router_add_handler (
+      router, MITOGEN_HANDLE_FORWARD_MODULE,
+      MITOGEN_HANDLER_PERSIST | MITOGEN_HANDLER_OVERWRITE,
+      MITOGEN_CONTEXT_ID_NONE, mitogen_router_policy_has_parent_authority,
+      on_forward_module, self, NULL);
   return self;
 }
 

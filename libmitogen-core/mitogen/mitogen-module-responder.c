@@ -607,6 +607,108 @@ mitogen_module_responder_register_bytes (MitogenModuleResponder *self,
   return TRUE;
 }
 
+/* @name after what it needs, each once, into @order. */
+static gboolean
+add_closure_locked (MitogenModuleResponder *self,
+                    const gchar *name,
+                    GPtrArray *order,
+                    guint depth,
+                    GError **error)
+{
+  Module *m;
+
+  if (g_ptr_array_find_with_equal_func (order, name, g_str_equal, NULL))
+    return TRUE;
+  m = lookup_locked (self, name, error);
+  if (!m)
+    return FALSE;
+  if (depth < 16)
+    for (gchar **req = m->requires; *req; req++)
+      if (!add_closure_locked (self, *req, order, depth + 1, error))
+        return FALSE;
+  g_ptr_array_add (order, g_strdup (name));
+  return TRUE;
+}
+
+static void
+send_forward_module (MitogenModuleResponder *self,
+                     guint32 hop_id,
+                     guint32 target_id,
+                     const gchar *name)
+{
+  g_autoptr (MitogenMessage) msg = mitogen_message_new (
+      hop_id, MITOGEN_HANDLE_FORWARD_MODULE,
+      g_variant_new (MITOGEN_FORWARD_MODULE_TYPE, target_id, name));
+
+  mitogen_router_route (self->router, msg);
+}
+
+/**
+ * mitogen_module_responder_forward_modules:
+ * @self: a responder
+ * @context_id: the context that will need the modules
+ * @modules: (array zero-terminated=1): module names
+ * @error: return location for an error
+ *
+ * Sends @modules, and the modules they need, to @context_id before it asks
+ * for them, as Mitogen's `forward_modules()` does: each goes down the
+ * stream towards the context unless it went that way already, and each
+ * intermediate context keeps it and passes it on (`FORWARD_MODULE`), so
+ * the context finds it at hand and the hops have it for their other
+ * children. Returns without waiting; messages sent to the context later
+ * arrive after the modules.
+ *
+ * Returns: %TRUE once sent; %FALSE with
+ *   %MITOGEN_CALL_ERROR_NO_SUCH_FUNCTION if a module is not served here,
+ *   or %MITOGEN_STREAM_ERROR_DISCONNECTED if there is no route to the
+ *   context
+ */
+gboolean
+mitogen_module_responder_forward_modules (MitogenModuleResponder *self,
+                                          guint32 context_id,
+                                          const gchar *const *modules,
+                                          GError **error)
+{
+  g_autoptr (MitogenStream) stream = NULL;
+  g_autoptr (GPtrArray) order = g_ptr_array_new_with_free_func (g_free);
+  guint32 hop_id;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (MITOGEN_IS_MODULE_RESPONDER (self), FALSE);
+  g_return_val_if_fail (modules != NULL, FALSE);
+
+  stream = mitogen_router_stream_by_id (self->router, context_id);
+  if (!stream || mitogen_stream_get_is_privileged (stream))
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR,
+                   MITOGEN_STREAM_ERROR_DISCONNECTED,
+                   "Cannot forward modules to context %u: no route to it below "
+                   "this one",
+                   context_id);
+      return FALSE;
+    }
+  hop_id = mitogen_stream_get_remote_id (stream);
+
+  g_mutex_lock (&self->lock);
+  for (const gchar *const *name = modules; ok && *name; name++)
+    ok = add_closure_locked (self, *name, order, 0, error);
+  for (guint i = 0; ok && i < order->len; i++)
+    {
+      const gchar *name = order->pdata[i];
+
+      if (!mitogen_sent_modules_contains (self->sent, hop_id, name))
+        {
+          send_load_module (self, hop_id, name,
+                            lookup_locked (self, name, NULL), NULL);
+          mitogen_sent_modules_add (self->sent, hop_id, name);
+        }
+      if (hop_id != context_id)
+        send_forward_module (self, hop_id, context_id, name);
+    }
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
 /**
  * mitogen_module_responder_get_n_requests:
  * @self: a responder

@@ -43,6 +43,11 @@ MITOGEN_AVAILABLE_IN_ALL
 guint    mitogen_module_responder_get_n_contexts (MitogenModuleResponder *self);
 MITOGEN_AVAILABLE_IN_ALL
 guint64  mitogen_module_responder_get_bytes_sent (MitogenModuleResponder *self);
+MITOGEN_AVAILABLE_IN_ALL
+gboolean mitogen_module_responder_forward_modules (MitogenModuleResponder *self,
+                                                   guint32 context_id,
+                                                   const gchar * const *modules,
+                                                   GError **error);
 
 MITOGEN_AVAILABLE_IN_ALL
 gchar  **mitogen_get_child_modules               (const gchar *path);

@@ -18,6 +18,8 @@ gboolean     mitogen_parent_stream_connect       (MitogenParentStream *self,
 G_GNUC_INTERNAL
 void         mitogen_parent_stream_shutdown      (MitogenParentStream *self);
 G_GNUC_INTERNAL
+void         mitogen_parent_stream_ensure_detach_handler (MitogenRouter *router);
+G_GNUC_INTERNAL
 void         mitogen_parent_stream_quote_output  (const gchar *who,
                                                   GString *output,
                                                   GError **error);

@@ -22,6 +22,8 @@
 #include "mitogen-broker-private.h"
 #include "mitogen-parent-stream-private.h"
 #include "mitogen-stream-private.h"
+#include "mitogen-router-private.h"
+#include "mitogen-stderr-tail-private.h"
 
 /**
  * MitogenParentStream:
@@ -34,7 +36,9 @@
  *
  * Whatever the child prints before it announces itself (a shell's
  * complaint, a login banner) is kept and quoted in the error if the
- * bootstrap fails. A password prompt the transport recognises
+ * bootstrap fails, and so are the last few KiB it wrote on its stderr
+ * where that is a pipe of its own (mitogen_parent_stream_take_stderr()),
+ * as for `local` and `fork`. A password prompt the transport recognises
  * (`is_prompt`) is answered once with #MitogenParentStream:password.
  *
  * With #MitogenParentStream:upload-agent the child runs a first stage of
@@ -58,6 +62,8 @@ typedef struct {
   gboolean exited;
   gint wait_status;
   GSource *child_watch;
+  struct _ChildWatch *watch; /* shared with child_watch's callback */
+  gboolean detached;         /* the child said DETACHING: it outlives us */
   gdouble connect_timeout;
   gboolean debug;
   gboolean fork_server;
@@ -68,6 +74,7 @@ typedef struct {
   gboolean upload_agent_set;
   gchar **agent_path;
   MitogenAgentBundle *bundle;
+  MitogenStderrTail *stderr_tail; /* the child's stderr, if apart */
 
   gdouble keepalive_interval;
   guint keepalive_count;
@@ -233,11 +240,22 @@ mitogen_parent_stream_real_create_child (MitogenParentStream *self,
                                          GError **error)
 {
   if (!MITOGEN_PARENT_STREAM_GET_CLASS (self)->is_prompt)
-    return mitogen_create_child (argv, NULL, out_pid, out_fd, NULL, error);
+    {
+      int stderr_fd = -1;
+
+      if (!mitogen_create_child (argv, NULL, out_pid, out_fd, &stderr_fd,
+                                 error))
+        return FALSE;
+      mitogen_parent_stream_take_stderr (self, stderr_fd);
+      return TRUE;
+    }
   if (PRIV (self)->password)
     return mitogen_tty_create_child (argv, NULL, out_pid, out_fd, error);
   return mitogen_create_child_merged (argv, NULL, out_pid, out_fd, error);
 }
+
+/* The most of what a child said that an error quotes. */
+#define QUOTE_SIZE 4096
 
 /**
  * mitogen_parent_stream_quote_output:
@@ -254,10 +272,23 @@ mitogen_parent_stream_quote_output (const gchar *who,
                                     GError **error)
 {
   g_autofree gchar *text = NULL;
+  const gchar *start = output->str;
 
   if (!error || !*error || output->len == 0)
     return;
-  text = g_utf8_make_valid (output->str, (gssize) MIN (output->len, 2048));
+  /* The end says why, the start is often a banner: the tail is kept,
+   * from a line's start. */
+  if (output->len > QUOTE_SIZE)
+    {
+      const gchar *nl;
+
+      start += output->len - QUOTE_SIZE;
+      nl = memchr (start, '\n', QUOTE_SIZE);
+      if (nl && nl[1])
+        start = nl + 1;
+    }
+  text
+      = g_utf8_make_valid (start, (gssize) (output->str + output->len - start));
   g_strstrip (text);
   if (*text)
     {
@@ -605,18 +636,34 @@ fail:
 /* The child watch outlives the stream if need be (see finalize), so it
  * holds the stream weakly; it releases the broker's hold when the child
  * is reaped. */
-typedef struct {
+typedef struct _ChildWatch
+{
   GWeakRef stream;
   MitogenBroker *broker;
+  gint held; /* atomic: the hold on the broker is still ours */
 } ChildWatch;
 
 static void
-child_watch_data_free (gpointer data)
+child_watch_clear (gpointer data)
 {
   ChildWatch *watch = data;
 
   g_weak_ref_clear (&watch->stream);
-  g_free (watch);
+}
+
+static void
+child_watch_data_free (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, child_watch_clear);
+}
+
+/* Once: when the child is reaped, or when it detached, since the broker
+ * must not wait for a process that outlives it. */
+static void
+child_watch_release (ChildWatch *watch)
+{
+  if (g_atomic_int_compare_and_exchange (&watch->held, TRUE, FALSE))
+    mitogen_broker_release (watch->broker);
 }
 
 static void
@@ -690,8 +737,8 @@ terminate_child (MitogenParentStream *self)
 {
   MitogenParentStreamPrivate *priv = PRIV (self);
 
-  if (!MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child || priv->pid <= 0 ||
-      priv->exited || !priv->context)
+  if (!MITOGEN_PARENT_STREAM_GET_CLASS (self)->reaps_child || priv->pid <= 0
+      || priv->exited || !priv->context || priv->detached)
     return;
   if (priv->shutdown_sent && !priv->grace_over)
     arm_timer (self, &priv->terminate_timer, MITOGEN_BROKER_EXIT_DELAY,
@@ -738,7 +785,7 @@ on_child_exit (GPid pid,
       mitogen_latch_put (priv->exit_latch, GINT_TO_POINTER (pid), NULL);
     }
   g_spawn_close_pid (pid);
-  mitogen_broker_release (watch->broker);
+  child_watch_release (watch);
 }
 
 /* Sends SHUTDOWN once. Returns FALSE if the link is gone. */
@@ -987,6 +1034,7 @@ mitogen_parent_stream_finalize (GObject *object)
    * before it does) is still reaped, not left a zombie. */
   if (priv->child_watch)
     g_source_unref (priv->child_watch);
+  g_clear_pointer (&priv->watch, child_watch_data_free);
   if (priv->keepalive)
     mitogen_keepalive_stop (priv->keepalive);
   g_clear_object (&priv->keepalive);
@@ -998,6 +1046,7 @@ mitogen_parent_stream_finalize (GObject *object)
   clear_password (priv);
   g_strfreev (priv->agent_path);
   g_clear_object (&priv->bundle);
+  g_clear_pointer (&priv->stderr_tail, mitogen_stderr_tail_unref);
   G_OBJECT_CLASS (mitogen_parent_stream_parent_class)->finalize (object);
 }
 
@@ -1157,6 +1206,50 @@ fail_connect (MitogenParentStream *self,
     g_prefix_error (error, "(child exited with status %d) ", WEXITSTATUS (status));
 }
 
+/* After fail_connect(): the child is gone or stopped, so what it wrote on
+ * its stderr is all in the pipe. */
+static void
+quote_stderr (MitogenParentStream *self, GError **error)
+{
+  MitogenParentStreamPrivate *priv = PRIV (self);
+  g_autofree gchar *text = NULL;
+
+  if (!priv->stderr_tail)
+    return;
+  text = mitogen_stderr_tail_drain (priv->stderr_tail);
+  if (text && error && *error)
+    {
+      gchar *message
+          = g_strdup_printf ("%s (its stderr: %s)", (*error)->message, text);
+
+      g_free ((*error)->message);
+      (*error)->message = message;
+    }
+}
+
+/**
+ * mitogen_parent_stream_take_stderr:
+ * @self: a stream being connected
+ * @fd: the read end of a pipe that is the child's stderr, or -1
+ *
+ * For transports' `create_child`: gives the stream the child's stderr,
+ * when the child has one apart from its link. What the child writes there
+ * is copied to this process's stderr, as if it shared it; if the
+ * bootstrap fails, the last few KiB of it are quoted in the error, which
+ * is where an agent that could not start says why. The stream closes @fd.
+ */
+void
+mitogen_parent_stream_take_stderr (MitogenParentStream *self, int fd)
+{
+  MitogenParentStreamPrivate *priv;
+
+  g_return_if_fail (MITOGEN_IS_PARENT_STREAM (self));
+  priv = PRIV (self);
+  g_clear_pointer (&priv->stderr_tail, mitogen_stderr_tail_unref);
+  if (fd >= 0)
+    priv->stderr_tail = mitogen_stderr_tail_new (fd);
+}
+
 /* Mitogen's names: where the context is for transports that reach another
  * host or user, the pid for those that start one here. */
 static gchar *
@@ -1215,6 +1308,10 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
   if (!klass->create_child (self, (const gchar * const *) argv, &priv->pid, &fd,
                             error))
     return FALSE;
+  if (priv->stderr_tail)
+    mitogen_stderr_tail_start (
+        priv->stderr_tail,
+        mitogen_broker_get_context (mitogen_router_get_broker (router)));
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_PID]);
 
   if (!priv->context_name)
@@ -1231,12 +1328,15 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
   if (!klass->handshake (self, fd, full_config, deadline, error))
     {
       fail_connect (self, fd, error);
+      quote_stderr (self, error);
       g_prefix_error (error, "Could not start %s: ", priv->context_name);
       if (error && *error && (*error)->domain == MITOGEN_STREAM_ERROR)
         (*error)->code = MITOGEN_STREAM_ERROR_CONNECT;
       return FALSE;
     }
 
+  if (priv->stderr_tail)
+    mitogen_stderr_tail_forget (priv->stderr_tail);
   mitogen_stream_set_remote_id (MITOGEN_STREAM (self), context_id);
   mitogen_stream_accept (MITOGEN_STREAM (self), fd, fd);
   priv->broker = mitogen_router_get_broker (router);
@@ -1245,11 +1345,13 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
    * every SIGCHLD) for a child that is not ours. */
   if (klass->reaps_child)
     {
-      ChildWatch *watch = g_new0 (ChildWatch, 1);
+      ChildWatch *watch = g_atomic_rc_box_new0 (ChildWatch);
 
       g_weak_ref_init (&watch->stream, self);
       watch->broker = priv->broker;
+      watch->held = TRUE;
       mitogen_broker_hold (priv->broker);
+      priv->watch = g_atomic_rc_box_acquire (watch);
       priv->child_watch = g_child_watch_source_new (priv->pid);
       g_source_set_callback (priv->child_watch, G_SOURCE_FUNC (on_child_exit),
                              watch, child_watch_data_free);
@@ -1261,6 +1363,72 @@ mitogen_parent_stream_connect (MitogenParentStream *self,
                                              priv->keepalive_count);
   mitogen_router_register (router, MITOGEN_STREAM (self));
   return TRUE;
+}
+
+static void
+on_detaching (MitogenMessage *msg, gpointer user_data)
+{
+  MitogenRouter *router = user_data;
+  guint32 src_id = mitogen_message_get_src_id (msg);
+  g_autoptr (MitogenStream) stream = NULL;
+  MitogenParentStreamPrivate *priv;
+
+  if (mitogen_message_is_dead (msg))
+    return;
+  /* The policy admits immediate children only: the stream is the child's. */
+  stream = mitogen_router_stream_by_id (router, src_id);
+  if (!MITOGEN_IS_PARENT_STREAM (stream))
+    {
+      g_message ("Context %u said DETACHING but is no child this process "
+                 "started; ignored",
+                 src_id);
+      return;
+    }
+  priv = PRIV (MITOGEN_PARENT_STREAM (stream));
+  g_debug ("Stream %s: the child detaches; it will not be stopped",
+           priv->context_name);
+  priv->detached = TRUE;
+  /* Still reaped if it exits while we run, but not waited for. */
+  if (priv->watch)
+    child_watch_release (priv->watch);
+  /* Nor is its stderr read any more: it would block on a full pipe once
+   * our broker stops. What it wrote so far is copied out first. */
+  if (priv->stderr_tail)
+    g_free (mitogen_stderr_tail_drain (priv->stderr_tail));
+  mitogen_message_reply (msg, router, NULL);
+}
+
+/*
+ * mitogen_parent_stream_ensure_detach_handler:
+ * @router: a router that starts children
+ *
+ * Answers children's `DETACHING` (see mitogen_external_context_detach()).
+ */
+void
+mitogen_parent_stream_ensure_detach_handler (MitogenRouter *router)
+{
+  /* Fails harmlessly once installed. */
+  mitogen_router_add_handler (router, MITOGEN_HANDLE_DETACHING,
+                              MITOGEN_HANDLER_PERSIST, MITOGEN_CONTEXT_ID_NONE,
+                              mitogen_router_policy_is_immediate_child,
+                              on_detaching, router, NULL);
+}
+
+/**
+ * mitogen_parent_stream_get_detached:
+ * @self: a stream
+ *
+ * Returns whether the child detached (`DETACHING`): it outlives its link,
+ * and is neither signalled nor waited for when the link goes.
+ *
+ * Returns: whether the child detached
+ */
+gboolean
+mitogen_parent_stream_get_detached (MitogenParentStream *self)
+{
+  g_return_val_if_fail (MITOGEN_IS_PARENT_STREAM (self), FALSE);
+
+  return PRIV (self)->detached;
 }
 
 /**

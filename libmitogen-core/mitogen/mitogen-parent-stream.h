@@ -111,6 +111,11 @@ MITOGEN_AVAILABLE_IN_ALL
 gchar      **mitogen_parent_stream_get_agent_command (MitogenParentStream *self,
                                                       GError **error);
 MITOGEN_AVAILABLE_IN_ALL
+gboolean     mitogen_parent_stream_get_detached  (MitogenParentStream *self);
+MITOGEN_AVAILABLE_IN_ALL
+void         mitogen_parent_stream_take_stderr   (MitogenParentStream *self,
+                                                  int fd);
+MITOGEN_AVAILABLE_IN_ALL
 gboolean     mitogen_parent_stream_expect_marker (int fd,
                                                   const gchar *marker,
                                                   gint64 deadline,

@@ -26,6 +26,11 @@ G_BEGIN_DECLS
 #define MITOGEN_GET_MODULE_TYPE "(s)"
 #define MITOGEN_LOAD_MODULE_TYPE "(sbaysass)"
 
+/* FORWARD_MODULE: (target context, name) — to an intermediate context,
+ * which passes the module, that it has just been sent, on towards the
+ * target (mitogen_context_forward_modules()). */
+#define MITOGEN_FORWARD_MODULE_TYPE "(us)"
+
 /* mitogen_message_get_data() for a message the router has checked comes
  * from this context's parent (a handler with the parent-authority
  * policy), which is spared the normal-form check. */

@@ -25,4 +25,12 @@ G_GNUC_INTERNAL
 gboolean mitogen_sender_wait_room_finish (GAsyncResult *result,
                                           GError **error);
 
+/* As mitogen_sender_send(), with @body the bytes of a serialised `v`
+ * already: a large body is not copied to be serialised again. */
+G_GNUC_INTERNAL
+gboolean mitogen_sender_send_bytes       (MitogenSender *self,
+                                          GBytes *body,
+                                          GCancellable *cancellable,
+                                          GError **error);
+
 G_END_DECLS

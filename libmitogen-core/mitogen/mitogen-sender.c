@@ -240,6 +240,23 @@ mitogen_sender_send (MitogenSender *self,
   return TRUE;
 }
 
+gboolean
+mitogen_sender_send_bytes (MitogenSender *self,
+                           GBytes *body,
+                           GCancellable *cancellable,
+                           GError **error)
+{
+  g_autoptr(MitogenMessage) msg = NULL;
+
+  g_return_val_if_fail (MITOGEN_IS_SENDER (self), FALSE);
+
+  if (!wait_room (self->router, self->dst_id, TRUE, cancellable, error))
+    return FALSE;
+  msg = mitogen_message_new_from_bytes (self->dst_id, self->dst_handle, body);
+  mitogen_router_route (self->router, msg);
+  return TRUE;
+}
+
 static void
 send_when_room (GObject *source, GAsyncResult *result, gpointer user_data)
 {

@@ -28,6 +28,7 @@ GVariant *core_echo        (MitogenCall *call, GVariant *args, GError **error);
 
 /* core-process.c */
 GVariant *core_run         (MitogenCall *call, GVariant *args, GError **error);
+GVariant *core_run_stream  (MitogenCall *call, GVariant *args, GError **error);
 
 /* core-files.c */
 GVariant *core_read_file   (MitogenCall *call, GVariant *args, GError **error);

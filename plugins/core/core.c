@@ -168,6 +168,12 @@ static const MitogenFunctionInfo core_functions[] = {
     "Run argv with optional stdin, cwd and extra environment; return "
     "(exit status or 128+signal, stdout, stderr), or stream output as "
     "(fd, chunk) progress" },
+  { "run_stream", "(asmsa{ss}a{sv})", "(i)", core_run_stream,
+    "Run argv with optional cwd and extra environment, its output streamed "
+    "as (fd, chunk) progress and, with option stdin (u: the caller's handle), "
+    "its stdin streamed from the caller under flow control; on a pty with "
+    "option tty (b), of rows (u) and cols (u); return (exit status or "
+    "128+signal)" },
   { "read_file", "(s)", "ay", core_read_file, "Return the contents of a file" },
   { "write_file", "(sayu)", "()", core_write_file,
     "Replace a file atomically with the given bytes, created with the given "

@@ -133,6 +133,55 @@ testing_sink (MitogenCall *call, GVariant *args, GError **error)
   return g_variant_new ("(ut)", got, bytes);
 }
 
+/* How many modules this context asked its parent for. */
+static GVariant *
+testing_importer_requests (MitogenCall *call, GVariant *args, GError **error)
+{
+  MitogenExternalContext *self = mitogen_external_context_get_default ();
+
+  return g_variant_new_uint32 (mitogen_importer_get_n_requests (
+      mitogen_external_context_get_importer (self)));
+}
+
+static gboolean
+wait_for_file (const gchar *path, gint64 deadline)
+{
+  while (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (g_get_monotonic_time () >= deadline)
+        return FALSE;
+      g_usleep (10 * 1000);
+    }
+  return TRUE;
+}
+
+/* Detaches, then proves it lives on: writes "PID" to PREFIX.detached once
+ * the link is gone, waits for PREFIX.go (made by the test once the parent
+ * is gone too), writes PREFIX.after, and waits to be killed, or for at most
+ * a few minutes. Nobody gets its reply. */
+static GVariant *
+testing_detach_and_linger (MitogenCall *call, GVariant *args, GError **error)
+{
+  MitogenExternalContext *self = mitogen_external_context_get_default ();
+  gint64 deadline = g_get_monotonic_time () + 300 * G_USEC_PER_SEC;
+  g_autofree gchar *pid = g_strdup_printf ("%d", (int) getpid ());
+  g_autofree gchar *detached = NULL, *go = NULL, *after = NULL;
+  const gchar *prefix;
+
+  g_variant_get (args, "(&s)", &prefix);
+  detached = g_strconcat (prefix, ".detached", NULL);
+  go = g_strconcat (prefix, ".go", NULL);
+  after = g_strconcat (prefix, ".after", NULL);
+  if (!mitogen_external_context_detach (self, NULL, error)
+      || !g_file_set_contents (detached, pid, -1, error))
+    return NULL;
+  if (wait_for_file (go, deadline))
+    g_file_set_contents (after, pid, -1, NULL);
+  while (g_get_monotonic_time () < deadline)
+    g_usleep (100 * 1000);
+  return g_variant_new ("()");
+}
+
 static const MitogenFunctionInfo testing_functions[] = {
   { "hang", "()", "()", testing_hang,
     "Emit one progress value (), then never return, ignoring cancellation "
@@ -150,6 +199,12 @@ static const MitogenFunctionInfo testing_functions[] = {
   { "sink", "(u)", "(ut)", testing_sink,
     "Emit a handle (u) as progress, receive N messages there from the "
     "caller, and return how many and their bodies' bytes (for benchmarks)" },
+  { "importer_requests", "()", "u", testing_importer_requests,
+    "Return how many modules this context asked its parent for (for "
+    "tests)" },
+  { "detach_and_linger", "(s)", "()", testing_detach_and_linger,
+    "Detach from the parent, write the pid to PREFIX.detached, wait for "
+    "PREFIX.go, write PREFIX.after, then wait to be killed (for tests)" },
   { "exit", "(i)", "()", testing_exit,
     "Exit the context's process at once with the given status (for tests)" },
   { NULL }

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #include <errno.h>
+#include <glib-unix.h>
 #include <gmodule.h>
 #include <mitogen/mitogen.h>
 #include <signal.h>
@@ -24,7 +25,12 @@
  * hook set with mitogen_fork_server_set_on_fork() before it serves calls.
  *
  * Options: those of [class@Mitogen.ParentStream] (`connect-timeout`,
- * `debug`, `name`).
+ * `debug`, `name`), and `on-start` with `on-start-args`: a hook added
+ * with mitogen_fork_server_add_on_start() that this child runs, with
+ * these arguments, before it serves calls (Mitogen's `on_start`).
+ *
+ * The child's stderr is a pipe of its own: what it writes there reaches
+ * this process's stderr, and is quoted if its bootstrap fails.
  */
 #define MITOGEN_TYPE_FORK_STREAM (mitogen_fork_stream_get_type ())
 G_DECLARE_FINAL_TYPE (MitogenForkStream, mitogen_fork_stream, MITOGEN,
@@ -37,7 +43,19 @@ struct _MitogenForkStream {
    * to signal it that cannot hit a reused pid. -1 if unavailable. */
   int pidfd;
   gboolean shutdown_requested;
+  gchar *on_start;
+  GVariant *on_start_args;
 };
+
+enum
+{
+  PROP_0,
+  PROP_ON_START,
+  PROP_ON_START_ARGS,
+  N_PROPS
+};
+
+static GParamSpec *props[N_PROPS];
 
 G_DEFINE_DYNAMIC_TYPE (MitogenForkStream, mitogen_fork_stream,
                        MITOGEN_TYPE_PARENT_STREAM)
@@ -81,6 +99,7 @@ mitogen_fork_stream_create_child (MitogenParentStream *stream,
   gint64 deadline = g_get_monotonic_time () +
     (gint64) (mitogen_parent_stream_get_connect_timeout (stream) * G_USEC_PER_SEC);
   int sv[2];
+  int errpipe[2];
   gboolean ok;
 
   /* CLOEXEC: a local child spawned meanwhile by another thread must not
@@ -94,14 +113,25 @@ mitogen_fork_stream_create_child (MitogenParentStream *stream,
     }
   set_socket_buffers (sv[0]);
   set_socket_buffers (sv[1]);
+  if (!g_unix_open_pipe (errpipe, FD_CLOEXEC, error))
+    {
+      close (sv[0]);
+      close (sv[1]);
+      return FALSE;
+    }
 
-  ok = mitogen_fork_server_fork (sv[1], deadline, out_pid, error);
+  ok = mitogen_fork_server_fork_full (sv[1], errpipe[1], self->on_start,
+                                      self->on_start_args, deadline, out_pid,
+                                      error);
   close (sv[1]);
+  close (errpipe[1]);
   if (!ok)
     {
       close (sv[0]);
+      close (errpipe[0]);
       return FALSE;
     }
+  mitogen_parent_stream_take_stderr (stream, errpipe[0]);
   /* Had the child exited already, its pid could be another process's by
    * now: the handshake tells whether this pidfd is the child's. */
   self->pidfd = (int) syscall (SYS_pidfd_open, *out_pid, 0);
@@ -154,7 +184,8 @@ mitogen_fork_stream_on_disconnect (MitogenBasicStream *stream,
     ->on_disconnect (stream, broker);
   /* As the parent stream does for its own children: a child that lost its
    * link exits by itself; SIGTERM covers one that is stuck. */
-  if (!self->shutdown_requested)
+  if (!self->shutdown_requested
+      && !mitogen_parent_stream_get_detached (MITOGEN_PARENT_STREAM (stream)))
     signal_child (self, SIGTERM);
 }
 
@@ -165,7 +196,53 @@ mitogen_fork_stream_finalize (GObject *object)
 
   if (self->pidfd >= 0)
     close (self->pidfd);
+  g_free (self->on_start);
+  g_clear_pointer (&self->on_start_args, g_variant_unref);
   G_OBJECT_CLASS (mitogen_fork_stream_parent_class)->finalize (object);
+}
+
+static void
+mitogen_fork_stream_get_property (GObject *object,
+                                  guint prop_id,
+                                  GValue *value,
+                                  GParamSpec *pspec)
+{
+  MitogenForkStream *self = MITOGEN_FORK_STREAM (object);
+
+  switch (prop_id)
+    {
+    case PROP_ON_START:
+      g_value_set_string (value, self->on_start);
+      break;
+    case PROP_ON_START_ARGS:
+      g_value_set_variant (value, self->on_start_args);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mitogen_fork_stream_set_property (GObject *object,
+                                  guint prop_id,
+                                  const GValue *value,
+                                  GParamSpec *pspec)
+{
+  MitogenForkStream *self = MITOGEN_FORK_STREAM (object);
+
+  switch (prop_id)
+    {
+    case PROP_ON_START:
+      g_free (self->on_start);
+      self->on_start = g_value_dup_string (value);
+      break;
+    case PROP_ON_START_ARGS:
+      g_clear_pointer (&self->on_start_args, g_variant_unref);
+      self->on_start_args = g_value_dup_variant (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -173,8 +250,11 @@ mitogen_fork_stream_class_init (MitogenForkStreamClass *klass)
 {
   MitogenParentStreamClass *parent_class = MITOGEN_PARENT_STREAM_CLASS (klass);
   MitogenBasicStreamClass *stream_class = MITOGEN_BASIC_STREAM_CLASS (klass);
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  G_OBJECT_CLASS (klass)->finalize = mitogen_fork_stream_finalize;
+  object_class->get_property = mitogen_fork_stream_get_property;
+  object_class->set_property = mitogen_fork_stream_set_property;
+  object_class->finalize = mitogen_fork_stream_finalize;
   stream_class->on_shutdown = mitogen_fork_stream_on_shutdown;
   stream_class->on_disconnect = mitogen_fork_stream_on_disconnect;
   parent_class->transport_name = "fork";
@@ -182,6 +262,18 @@ mitogen_fork_stream_class_init (MitogenForkStreamClass *klass)
   parent_class->get_boot_command = mitogen_fork_stream_get_boot_command;
   parent_class->create_child = mitogen_fork_stream_create_child;
   parent_class->handshake = mitogen_fork_stream_handshake;
+
+  /* MitogenForkStream:on-start: the name of the hook, added with
+   * mitogen_fork_server_add_on_start(), that the child runs before it
+   * serves. */
+  props[PROP_ON_START] = g_param_spec_string (
+      "on-start", NULL, NULL, NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /* MitogenForkStream:on-start-args: what the hook is given; `()` if
+   * unset. */
+  props[PROP_ON_START_ARGS]
+      = g_param_spec_variant ("on-start-args", NULL, NULL, G_VARIANT_TYPE_ANY,
+                              NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
 static void

@@ -2,6 +2,8 @@
  *
  * SPDX-License-Identifier: BSD-3-Clause
  */
+#include "mitogen-setns-lookup.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
@@ -32,7 +34,14 @@
  * (#MitogenParentStream:upload-agent), the container having a file system
  * of its own; it needs only `/bin/sh` and the C library there.
  *
- * Options: those of [class@Mitogen.ParentStream] and `pid`.
+ * The process may be named by a container instead, whose engine
+ * (#MitogenSetnsStream:kind) is asked for the pid of its init with its
+ * own command: `docker inspect --format {{.State.Pid}} NAME`, the same
+ * with podman, `lxc-info -n NAME -p -H` for LXC, `lxc info NAME` for LXD,
+ * `machinectl show --property=Leader --value NAME`.
+ *
+ * Options: those of [class@Mitogen.ParentStream], `pid`, or `container`
+ * with `kind` and `tool-path`.
  */
 #define MITOGEN_TYPE_SETNS_STREAM (mitogen_setns_stream_get_type ())
 G_DECLARE_FINAL_TYPE (MitogenSetnsStream,
@@ -46,6 +55,9 @@ struct _MitogenSetnsStream
   MitogenParentStream parent_instance;
 
   gint pid;
+  gchar *container;
+  gchar *kind;
+  gchar *tool_path;
 };
 
 G_DEFINE_DYNAMIC_TYPE (MitogenSetnsStream,
@@ -56,6 +68,9 @@ enum
 {
   PROP_0,
   PROP_PID,
+  PROP_CONTAINER,
+  PROP_KIND,
+  PROP_TOOL_PATH,
   N_PROPS
 };
 
@@ -314,6 +329,34 @@ spawn_in_target (gint target_pid,
   return ok;
 }
 
+/* The pid whose namespaces to enter: given, or that of the container's
+ * init, which its engine is asked for within the connect timeout. */
+static gboolean
+find_target_pid (MitogenSetnsStream *self, gint *out_pid, GError **error)
+{
+  gint64 deadline;
+
+  if (!self->container)
+    {
+      *out_pid = self->pid;
+      return TRUE;
+    }
+  if (self->pid > 0)
+    {
+      g_set_error (error, MITOGEN_STREAM_ERROR, MITOGEN_STREAM_ERROR_CONNECT,
+                   "setns: give a pid or a container, not both (pid %d, "
+                   "container “%s”)",
+                   self->pid, self->container);
+      return FALSE;
+    }
+  deadline = g_get_monotonic_time ()
+             + (gint64) (mitogen_parent_stream_get_connect_timeout (
+                             MITOGEN_PARENT_STREAM (self))
+                         * G_USEC_PER_SEC);
+  return mitogen_setns_lookup_pid (self->kind, self->tool_path, self->container,
+                                   deadline, out_pid, error);
+}
+
 static gboolean
 mitogen_setns_stream_create_child (MitogenParentStream *stream,
                                    const gchar *const *argv,
@@ -323,10 +366,13 @@ mitogen_setns_stream_create_child (MitogenParentStream *stream,
 {
   MitogenSetnsStream *self = MITOGEN_SETNS_STREAM (stream);
   SetnsTarget target;
+  gint pid;
   int sv[2];
   gboolean ok;
 
-  if (!open_target (self->pid, &target, error))
+  if (!find_target_pid (self, &pid, error))
+    return FALSE;
+  if (!open_target (pid, &target, error))
     {
       setns_target_clear (&target);
       return FALSE;
@@ -339,7 +385,7 @@ mitogen_setns_stream_create_child (MitogenParentStream *stream,
                    "socketpair() failed: %s", g_strerror (errsv));
       return FALSE;
     }
-  ok = spawn_in_target (self->pid, &target, argv, out_pid, sv[1], error);
+  ok = spawn_in_target (pid, &target, argv, out_pid, sv[1], error);
   close (sv[1]);
   setns_target_clear (&target);
   if (!ok)
@@ -364,6 +410,15 @@ mitogen_setns_stream_get_property (GObject *object,
     case PROP_PID:
       g_value_set_int (value, self->pid);
       break;
+    case PROP_CONTAINER:
+      g_value_set_string (value, self->container);
+      break;
+    case PROP_KIND:
+      g_value_set_string (value, self->kind);
+      break;
+    case PROP_TOOL_PATH:
+      g_value_set_string (value, self->tool_path);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -382,9 +437,43 @@ mitogen_setns_stream_set_property (GObject *object,
     case PROP_PID:
       self->pid = g_value_get_int (value);
       break;
+    case PROP_CONTAINER:
+      g_free (self->container);
+      self->container = g_value_dup_string (value);
+      break;
+    case PROP_KIND:
+      g_free (self->kind);
+      self->kind = g_value_dup_string (value);
+      break;
+    case PROP_TOOL_PATH:
+      g_free (self->tool_path);
+      self->tool_path = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+static void
+mitogen_setns_stream_finalize (GObject *object)
+{
+  MitogenSetnsStream *self = MITOGEN_SETNS_STREAM (object);
+
+  g_free (self->container);
+  g_free (self->kind);
+  g_free (self->tool_path);
+  G_OBJECT_CLASS (mitogen_setns_stream_parent_class)->finalize (object);
+}
+
+/* setns.NAME for a container; otherwise the default, setns.AGENT-PID. */
+static gchar *
+mitogen_setns_stream_dup_default_name (MitogenParentStream *stream)
+{
+  MitogenSetnsStream *self = MITOGEN_SETNS_STREAM (stream);
+
+  if (self->container)
+    return g_strdup_printf ("setns.%s", self->container);
+  return NULL;
 }
 
 static void
@@ -395,20 +484,50 @@ mitogen_setns_stream_class_init (MitogenSetnsStreamClass *klass)
 
   object_class->get_property = mitogen_setns_stream_get_property;
   object_class->set_property = mitogen_setns_stream_set_property;
+  object_class->finalize = mitogen_setns_stream_finalize;
 
   parent_class->transport_name = "setns";
   parent_class->create_child = mitogen_setns_stream_create_child;
   parent_class->uploads_agent = TRUE;
+  parent_class->dup_default_name = mitogen_setns_stream_dup_default_name;
 
   /**
    * MitogenSetnsStream:pid:
    *
    * The process whose namespaces the child enters: a container's init,
-   * as `docker inspect --format '{{.State.Pid}}'` gives. Required.
+   * as `docker inspect --format '{{.State.Pid}}'` gives. Required
+   * unless #MitogenSetnsStream:container is given.
    */
   props[PROP_PID]
       = g_param_spec_int ("pid", NULL, NULL, 0, G_MAXINT, 0,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenSetnsStream:container:
+   *
+   * A container whose init's namespaces the child enters, found by
+   * asking its engine (#MitogenSetnsStream:kind) for the pid; instead
+   * of #MitogenSetnsStream:pid.
+   */
+  props[PROP_CONTAINER]
+      = g_param_spec_string ("container", NULL, NULL, NULL,
+                             G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenSetnsStream:kind:
+   *
+   * The engine of #MitogenSetnsStream:container: `docker`, `podman`,
+   * `lxc`, `lxd` or `machinectl`. Required with a container.
+   */
+  props[PROP_KIND] = g_param_spec_string (
+      "kind", NULL, NULL, NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MitogenSetnsStream:tool-path:
+   *
+   * The engine's program, searched in `PATH`; %NULL for the kind's own:
+   * `docker`, `podman`, `lxc-info`, `lxc` (LXD), `machinectl`.
+   */
+  props[PROP_TOOL_PATH]
+      = g_param_spec_string ("tool-path", NULL, NULL, NULL,
+                             G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
