@@ -31,42 +31,33 @@ count_open_fds (void)
   return n;
 }
 
-/* A thread makes its latch socketpair under the latch's lock, just before it
- * registers as a sleeper, and only the first time it ever sleeps. Seeing
- * @n_threads new pairs, then taking that lock once, proves that @n_threads
- * fresh threads are registered sleepers: a put or a close now must wake
- * them, whether or not they have reached poll() yet. This waits for a
- * condition; it does not guess how long threads take to start. */
+/* Waits until @n_threads threads are registered sleepers on @latch: a put
+ * or a close now must wake them, whether or not they have reached the
+ * kernel yet. This waits for a condition; it does not guess how long
+ * threads take to start. */
 static void
-wait_for_new_socketpairs (guint base_fds,
-                          guint n_threads)
+wait_for_sleepers (MitogenLatch *latch, guint n_threads)
 {
   gint64 deadline = g_get_monotonic_time () + WAIT_BOUND_USEC;
 
-  while (count_open_fds () < base_fds + 2 * n_threads)
+  while (mitogen_latch_get_n_waiters (latch) < n_threads)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (1000);
     }
 }
 
+/* The same for a select, whose getters sleep on a latch of its own. */
 static void
-wait_for_sleepers (MitogenLatch *latch,
-                   guint base_fds,
-                   guint n_threads)
+wait_for_select_sleeper (MitogenSelect *select)
 {
-  wait_for_new_socketpairs (base_fds, n_threads);
-  /* Takes the latch's lock. */
-  (void) mitogen_latch_size (latch);
-}
+  gint64 deadline = g_get_monotonic_time () + WAIT_BOUND_USEC;
 
-static void
-wait_for_select_sleeper (MitogenSelect *select,
-                         guint base_fds)
-{
-  wait_for_new_socketpairs (base_fds, 1);
-  /* Takes the lock of the select's own latch, where its getters sleep. */
-  (void) mitogen_select_empty (select);
+  while (mitogen_select_get_n_waiters (select) < 1)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
 }
 
 static gboolean
@@ -158,7 +149,7 @@ test_latch_get_would_block (void)
   g_assert_null (item);
   g_assert_error (error, MITOGEN_TIMEOUT_ERROR,
                   MITOGEN_TIMEOUT_ERROR_WOULD_BLOCK);
-  /* A get that never sleeps needs no socketpair. */
+  /* A get that never sleeps opens nothing. */
   g_assert_cmpuint (count_open_fds (), ==, base_fds);
 
   /* Non-blocking still takes what is there. */
@@ -210,13 +201,12 @@ static void
 test_latch_put_wakes_sleeper (void)
 {
   g_autoptr(MitogenLatch) latch = mitogen_latch_new ();
-  g_autoptr(GError) error = NULL;
-  guint base_fds = count_open_fds ();
+  g_autoptr (GError) error = NULL;
   GThread *thread;
   Getter g;
 
   thread = getter_start (&g, latch, NULL);
-  wait_for_sleepers (latch, base_fds, 1);
+  wait_for_sleepers (latch, 1);
 
   g_assert_true (mitogen_latch_put (latch, GUINT_TO_POINTER (42), &error));
   g_assert_no_error (error);
@@ -238,9 +228,8 @@ test_latch_sleepers_fifo (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     {
-      guint base_fds = count_open_fds ();
       threads[i] = getter_start (&getters[i], latch, NULL);
-      wait_for_sleepers (latch, base_fds, 1);
+      wait_for_sleepers (latch, i + 1);
     }
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     mitogen_latch_put (latch, GUINT_TO_POINTER (i + 1), NULL);
@@ -256,14 +245,13 @@ static void
 test_latch_close_wakes_all (void)
 {
   g_autoptr(MitogenLatch) latch = mitogen_latch_new_full (count_item_free);
-  g_autoptr(GError) error = NULL;
-  guint base_fds = count_open_fds ();
+  g_autoptr (GError) error = NULL;
   GThread *threads[N_SLEEPERS];
   Getter getters[N_SLEEPERS];
 
   for (guint i = 0; i < N_SLEEPERS; i++)
     threads[i] = getter_start (&getters[i], latch, NULL);
-  wait_for_sleepers (latch, base_fds, N_SLEEPERS);
+  wait_for_sleepers (latch, N_SLEEPERS);
 
   mitogen_latch_close (latch);
   g_assert_true (mitogen_latch_is_closed (latch));
@@ -319,13 +307,12 @@ static void
 test_latch_cancel_sleeper (void)
 {
   g_autoptr(MitogenLatch) latch = mitogen_latch_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  guint base_fds = count_open_fds ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   GThread *thread;
   Getter g;
 
   thread = getter_start (&g, latch, cancellable);
-  wait_for_sleepers (latch, base_fds, 1);
+  wait_for_sleepers (latch, 1);
 
   g_cancellable_cancel (cancellable);
   g_thread_join (thread);
@@ -366,7 +353,7 @@ test_latch_cancel_before (void)
   g_assert_cmpuint (mitogen_latch_size (latch), ==, 1);
 }
 
-/* A cancellable's fd is borrowed for the sleep only; a long-lived
+/* A wait with a cancellable costs no descriptor: a long-lived
  * cancellable used for many waits must not pile them up. */
 static void
 test_latch_cancel_releases_fd (void)
@@ -376,8 +363,7 @@ test_latch_cancel_releases_fd (void)
   g_autoptr(GError) error = NULL;
   guint base_fds;
 
-  /* Gives this thread its socketpair first, so only the cancellable's fd
-   * is left to count. */
+  /* A first sleep, in case anything is made once per thread. */
   g_assert_null (mitogen_latch_get (latch, 1000, TRUE, NULL, NULL));
   base_fds = count_open_fds ();
 
@@ -526,7 +512,6 @@ test_latch_notify (void)
 {
   g_autoptr(MitogenLatch) latch = mitogen_latch_new ();
   NotifyRecord r = { 0 };
-  guint base_fds = count_open_fds ();
   GThread *thread;
   GThread *putter;
   Getter g;
@@ -548,7 +533,7 @@ test_latch_notify (void)
   g_assert_cmpuint (GPOINTER_TO_UINT (mitogen_latch_get (latch, 0, FALSE, NULL, NULL)), ==, 1);
   g_assert_cmpuint (GPOINTER_TO_UINT (mitogen_latch_get (latch, 0, FALSE, NULL, NULL)), ==, 9);
   thread = getter_start (&g, latch, NULL);
-  wait_for_sleepers (latch, base_fds, 1);
+  wait_for_sleepers (latch, 1);
   mitogen_latch_put (latch, GUINT_TO_POINTER (2), NULL);
   g_thread_join (thread);
   g_assert_no_error (g.error);
@@ -561,7 +546,7 @@ test_latch_notify (void)
 }
 
 /* ---------------------------------------------------------------------- */
-/* The per-thread socketpair */
+/* A sleep costs no descriptor */
 
 typedef struct {
   MitogenLatch *latch;
@@ -582,7 +567,7 @@ sleep_once_thread (gpointer data)
 }
 
 static void
-test_latch_thread_sockets_closed (void)
+test_latch_sleep_uses_no_fd (void)
 {
   g_autoptr(MitogenLatch) latch = mitogen_latch_new ();
   SleepOnce s = { .latch = latch };
@@ -590,9 +575,9 @@ test_latch_thread_sockets_closed (void)
 
   g_thread_join (g_thread_new ("sleep-once", sleep_once_thread, &s));
 
-  /* Kept for the thread's life, so still open after the sleep ended... */
-  g_assert_cmpuint (s.fds_after_sleep, ==, base_fds + 2);
-  /* ...and closed with the thread. */
+  /* A sleeper waits on a futex word: nothing is opened for it, in the
+   * thread's life or after. */
+  g_assert_cmpuint (s.fds_after_sleep, ==, base_fds);
   g_assert_cmpuint (count_open_fds (), ==, base_fds);
 }
 
@@ -719,12 +704,11 @@ test_select_wakes_sleeper (void)
   SelectFixture f;
   SelectGetter g = { 0 };
   GThread *thread;
-  guint base_fds = count_open_fds ();
 
   select_fixture_init (&f, FALSE);
   g.select = f.select;
   thread = g_thread_new ("select-getter", select_getter_thread, &g);
-  wait_for_select_sleeper (f.select, base_fds);
+  wait_for_select_sleeper (f.select);
 
   mitogen_latch_put (f.latches[2], GUINT_TO_POINTER (5), NULL);
   g_thread_join (thread);
@@ -859,14 +843,13 @@ test_select_close (void)
 {
   SelectFixture f;
   SelectGetter g = { 0 };
-  g_autoptr(GError) error = NULL;
-  guint base_fds = count_open_fds ();
+  g_autoptr (GError) error = NULL;
   GThread *thread;
 
   select_fixture_init (&f, FALSE);
   g.select = f.select;
   thread = g_thread_new ("select-getter", select_getter_thread, &g);
-  wait_for_select_sleeper (f.select, base_fds);
+  wait_for_select_sleeper (f.select);
 
   mitogen_select_close (f.select);
   g_thread_join (thread);
@@ -916,8 +899,7 @@ main (int argc,
   g_test_add_func ("/latch/cancel/releases-fd", test_latch_cancel_releases_fd);
   g_test_add_func ("/latch/contention", test_latch_contention);
   g_test_add_func ("/latch/notify", test_latch_notify);
-  g_test_add_func ("/latch/thread-sockets-closed",
-                   test_latch_thread_sockets_closed);
+  g_test_add_func ("/latch/sleep-uses-no-fd", test_latch_sleep_uses_no_fd);
   g_test_add_func ("/latch/select/order", test_select_order);
   g_test_add_func ("/latch/select/counts-queued-items",
                    test_select_counts_queued_items);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -840,6 +841,7 @@ dispatch_call (MitogenExternalContext *self,
   g_autoptr(MitogenCall) call = NULL;
   const gchar *chain, *module, *function;
   guint32 progress;
+  guint requests;
   GError *failed;
 
   if (!body || !g_variant_is_of_type (body, G_VARIANT_TYPE (MITOGEN_CALL_TYPE)))
@@ -867,7 +869,13 @@ dispatch_call (MitogenExternalContext *self,
     g_cancellable_cancel (mitogen_call_get_cancellable (call));
   g_mutex_unlock (&self->lock);
 
+  requests = mitogen_importer_get_n_requests (self->importer);
   result = run_function (self, call, args, &error);
+  /* A fetched module, once loaded, lives in its memfd: the heap copy it
+   * arrived in is given back now, or every agent would keep its pages
+   * dirty. Only after a fetch, since a trim walks the whole heap. */
+  if (mitogen_importer_get_n_requests (self->importer) != requests)
+    malloc_trim (0);
 
   g_mutex_lock (&self->lock);
   g_clear_object (&self->current_call);

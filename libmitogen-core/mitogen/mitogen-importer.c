@@ -413,9 +413,7 @@ mitogen_importer_forget (MitogenImporter *self,
 }
 
 static GModule *
-open_from_memory (const gchar *name,
-                  GBytes *bytes,
-                  GError **error)
+open_from_memory (const gchar *name, GBytes *bytes, int *out_fd, GError **error)
 {
   g_autofree gchar *file = NULL;
   gsize len;
@@ -446,7 +444,29 @@ open_from_memory (const gchar *name,
    * memfd given the same number for this module. */
   if (!module)
     close (fd);
+  else
+    *out_fd = fd;
   return module;
+}
+
+/* Once @name is loaded from @fd, its answer keeps the memfd's pages
+ * instead of a copy on the heap: the bytes stay at hand for children
+ * that ask for the module, but an agent no longer holds every module
+ * twice, and pages no child asks for are never touched. */
+static void
+keep_answer_in_memfd_locked (MitogenImporter *self, const gchar *name, int fd)
+{
+  Fetch *f = g_hash_table_lookup (self->fetches, name);
+  g_autoptr (GMappedFile) mapped = NULL;
+
+  if (!f || !f->bytes || g_bytes_get_size (f->bytes) == 0)
+    return;
+  mapped = g_mapped_file_new_from_fd (fd, FALSE, NULL);
+  if (!mapped
+      || g_mapped_file_get_length (mapped) != g_bytes_get_size (f->bytes))
+    return;
+  g_bytes_unref (f->bytes);
+  f->bytes = g_mapped_file_get_bytes (mapped);
 }
 
 /* Waits for the parent's answer for @name, asking if nobody has, and
@@ -516,6 +536,7 @@ fetch_locked (MitogenImporter *self,
   g_autoptr(GError) fetch_error = NULL;
   g_autoptr(GBytes) bytes = await_locked (self, name, &fetch_error);
   GModule *module;
+  int fd = -1;
 
   /* While this thread waited, another may have loaded the module. */
   module = g_hash_table_lookup (self->modules, name);
@@ -526,7 +547,10 @@ fetch_locked (MitogenImporter *self,
       g_propagate_error (error, g_steal_pointer (&fetch_error));
       return NULL;
     }
-  return open_from_memory (name, bytes, error);
+  module = open_from_memory (name, bytes, &fd, error);
+  if (module)
+    keep_answer_in_memfd_locked (self, name, fd);
+  return module;
 }
 
 /**

@@ -8,7 +8,9 @@
 #include "mitogen-latch-private.h"
 
 #include <errno.h>
-#include <sys/socket.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mitogen-errors.h"
@@ -18,25 +20,20 @@
  *
  * A queue that many threads may put to and wait on.
  *
- * Unlike a `GAsyncQueue`, a waiting thread sleeps in `poll()` on a socket
- * of its own, so a wait with a timeout wakes exactly on time, a wait can be
- * ended by a `GCancellable`, and mitogen_latch_close() wakes every sleeper
- * with %MITOGEN_LATCH_ERROR_CLOSED.
+ * Unlike a `GAsyncQueue`, a wait with a timeout wakes exactly on time, a
+ * wait can be ended by a `GCancellable`, and mitogen_latch_close() wakes
+ * every sleeper with %MITOGEN_LATCH_ERROR_CLOSED.
  *
- * The socketpair is made the first time a thread sleeps on any latch and
- * kept for the life of the thread. An item put while threads sleep is handed
- * straight to the one that has slept longest, so items are taken in the
- * order threads began to wait.
+ * A waiting thread sleeps on a futex word of its own: waking it is one
+ * system call on each side, the least a hand-off between threads costs,
+ * and a sleep needs no descriptor. An item put while threads sleep is
+ * handed straight to the one that has slept longest, so items are taken in
+ * the order threads began to wait.
  */
 
 typedef struct {
-  int rfd;
-  int wfd;
-} ThreadSockets;
-
-typedef struct {
-  int wfd;
-  gboolean woken;
+  gint state;     /* the futex word: 0 while asleep, 1 once woken or poked */
+  gboolean woken; /* under the latch's lock: handed an item, or closed */
   gboolean closed;
   gpointer item;
 } Sleeper;
@@ -54,41 +51,6 @@ struct _MitogenLatch {
 };
 
 G_DEFINE_FINAL_TYPE (MitogenLatch, mitogen_latch, G_TYPE_OBJECT)
-
-static void
-thread_sockets_free (gpointer data)
-{
-  ThreadSockets *ts = data;
-  close (ts->rfd);
-  close (ts->wfd);
-  g_free (ts);
-}
-
-static GPrivate thread_sockets_key = G_PRIVATE_INIT (thread_sockets_free);
-
-static ThreadSockets *
-get_thread_sockets (GError **error)
-{
-  ThreadSockets *ts = g_private_get (&thread_sockets_key);
-  int sv[2];
-
-  if (ts)
-    return ts;
-
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-    {
-      int errsv = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   "Could not create a latch socketpair: %s",
-                   g_strerror (errsv));
-      return NULL;
-    }
-  ts = g_new (ThreadSockets, 1);
-  ts->rfd = sv[0];
-  ts->wfd = sv[1];
-  g_private_set (&thread_sockets_key, ts);
-  return ts;
-}
 
 static void
 free_item (MitogenLatch *self,
@@ -192,6 +154,28 @@ mitogen_latch_size (MitogenLatch *self)
 }
 
 /**
+ * mitogen_latch_get_n_waiters:
+ * @self: a latch
+ *
+ * Returns how many threads wait in mitogen_latch_get() for an item: each
+ * of them is handed the next one put, or woken by mitogen_latch_close().
+ *
+ * Returns: the number of threads waiting on @self
+ */
+guint
+mitogen_latch_get_n_waiters (MitogenLatch *self)
+{
+  guint n;
+
+  g_return_val_if_fail (MITOGEN_IS_LATCH (self), 0);
+
+  g_mutex_lock (&self->mutex);
+  n = self->sleepers.length;
+  g_mutex_unlock (&self->mutex);
+  return n;
+}
+
+/**
  * mitogen_latch_is_closed:
  * @self: a latch
  *
@@ -217,77 +201,70 @@ set_closed_error (GError **error)
                        "The latch was closed");
 }
 
-static void
-write_wake_byte (int wfd)
-{
-  static const char byte = 'W';
-
-  while (write (wfd, &byte, 1) < 0 && errno == EINTR)
-    ;
-}
-
-/* Under the latch's lock. Returns the descriptor to write the wake byte
- * to, which the caller may do after unlocking: a sleeper that sees
- * woken == TRUE reads that byte from its blocking socket, so it waits for
- * it, and cannot end its thread (closing the socket) before it came. */
-static int
+/* Under the latch's lock: @sleeper has what it waited for. Returns the
+ * word to wake once the lock is released: woken first, the sleeper would
+ * only block on the lock still held. The wake may then reach a sleeper
+ * that already left (it saw the word change): a spurious wake of whatever
+ * waits at that stack address next, which every futex user tolerates. */
+static gint *
 mark_woken (Sleeper *sleeper)
 {
   sleeper->woken = TRUE;
-  return sleeper->wfd;
+  g_atomic_int_set (&sleeper->state, 1);
+  return &sleeper->state;
 }
 
 static void
-wake_sleeper (Sleeper *sleeper)
+wake_word (gint *word)
 {
-  write_wake_byte (mark_woken (sleeper));
+  syscall (SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* From the cancelling thread: ends the sleep, not the wait; the sleeper
+ * then finds it was not woken and reports the cancellation. */
 static void
-drain_wake_byte (int rfd)
+poke_sleeper (GCancellable *cancellable, gpointer data)
 {
-  char byte;
-  while (read (rfd, &byte, 1) < 0 && errno == EINTR)
-    ;
-}
+  Sleeper *sleeper = data;
 
-static int
-poll_timeout_ms (gint64 deadline)
-{
-  gint64 left;
-
-  if (deadline < 0)
-    return -1;
-  left = deadline - g_get_monotonic_time ();
-  if (left <= 0)
-    return 0;
-  return (int) MIN ((left + 999) / 1000, G_MAXINT);
+  g_atomic_int_set (&sleeper->state, 1);
+  wake_word (&sleeper->state);
 }
 
 /* Sleeps until woken, cancelled or past @deadline. */
 static void
-sleep_on (int rfd,
-          gint64 deadline,
-          GCancellable *cancellable)
+sleep_on (Sleeper *sleeper, gint64 deadline, GCancellable *cancellable)
 {
-  GPollFD pfds[2] = { { .fd = rfd, .events = G_IO_IN } };
-  guint n = 1;
+  gulong handler = 0;
 
-  if (cancellable && g_cancellable_make_pollfd (cancellable, &pfds[1]))
-    n = 2;
+  if (cancellable)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (poke_sleeper),
+                                     sleeper, NULL);
 
-  for (;;)
+  while (g_atomic_int_get (&sleeper->state) == 0)
     {
-      int r = g_poll (pfds, n, poll_timeout_ms (deadline));
-      if (r > 0 || (r == 0 && deadline >= 0 &&
-                    g_get_monotonic_time () >= deadline))
-        break;
-      if (r < 0 && errno != EINTR)
-        break;
+      struct timespec ts, *timeout = NULL;
+
+      if (deadline >= 0)
+        {
+          gint64 left = deadline - g_get_monotonic_time ();
+
+          if (left <= 0)
+            break;
+          ts.tv_sec = (time_t) (left / G_USEC_PER_SEC);
+          ts.tv_nsec = (long) (left % G_USEC_PER_SEC) * 1000;
+          timeout = &ts;
+        }
+      /* Returns at once if the word is no longer 0; EINTR and spurious
+       * wakes just go round again. */
+      syscall (SYS_futex, &sleeper->state, FUTEX_WAIT_PRIVATE, 0, timeout, NULL,
+               0);
     }
 
-  if (n == 2)
-    g_cancellable_release_fd (cancellable);
+  /* Waits for a callback already running elsewhere, which touches
+   * @sleeper. */
+  if (handler)
+    g_cancellable_disconnect (cancellable, handler);
 }
 
 /**
@@ -311,8 +288,8 @@ mitogen_latch_get (MitogenLatch *self,
                    GCancellable *cancellable,
                    GError **error)
 {
-  gint64 deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
-  ThreadSockets *ts;
+  gint64 deadline
+      = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
   Sleeper sleeper = { 0 };
   gpointer item;
 
@@ -343,17 +320,10 @@ mitogen_latch_get (MitogenLatch *self,
                            "The latch is empty");
       return NULL;
     }
-  ts = get_thread_sockets (error);
-  if (!ts)
-    {
-      g_mutex_unlock (&self->mutex);
-      return NULL;
-    }
-  sleeper.wfd = ts->wfd;
   g_queue_push_tail (&self->sleepers, &sleeper);
   g_mutex_unlock (&self->mutex);
 
-  sleep_on (ts->rfd, deadline, cancellable);
+  sleep_on (&sleeper, deadline, cancellable);
 
   g_mutex_lock (&self->mutex);
   if (!sleeper.woken)
@@ -362,7 +332,6 @@ mitogen_latch_get (MitogenLatch *self,
 
   if (sleeper.woken)
     {
-      drain_wake_byte (ts->rfd);
       if (sleeper.closed)
         {
           set_closed_error (error);
@@ -396,7 +365,7 @@ mitogen_latch_put (MitogenLatch *self,
                    GError **error)
 {
   Sleeper *sleeper;
-  int wake_fd = -1;
+  gint *wake = NULL;
 
   g_return_val_if_fail (MITOGEN_IS_LATCH (self), FALSE);
   g_return_val_if_fail (item != NULL, FALSE);
@@ -414,7 +383,7 @@ mitogen_latch_put (MitogenLatch *self,
   if (sleeper)
     {
       sleeper->item = item;
-      wake_fd = mark_woken (sleeper);
+      wake = mark_woken (sleeper);
     }
   else
     {
@@ -425,10 +394,8 @@ mitogen_latch_put (MitogenLatch *self,
         self->notify (self, self->notify_data);
     }
   g_mutex_unlock (&self->mutex);
-  /* After unlocking: woken first, the sleeper would only block on the
-   * lock still held here. */
-  if (wake_fd >= 0)
-    write_wake_byte (wake_fd);
+  if (wake)
+    wake_word (wake);
   return TRUE;
 }
 
@@ -454,7 +421,9 @@ mitogen_latch_close (MitogenLatch *self)
   while ((sleeper = g_queue_pop_head (&self->sleepers)))
     {
       sleeper->closed = TRUE;
-      wake_sleeper (sleeper);
+      /* Under the lock: close is rare, and the sleepers must not be
+       * touched once it is released. */
+      wake_word (mark_woken (sleeper));
     }
   items = self->items;
   g_queue_init (&self->items);

@@ -33,6 +33,8 @@ gboolean mitogen_latch_empty  (MitogenLatch *self);
 MITOGEN_AVAILABLE_IN_ALL
 gsize    mitogen_latch_size   (MitogenLatch *self);
 MITOGEN_AVAILABLE_IN_ALL
+guint mitogen_latch_get_n_waiters (MitogenLatch *self);
+MITOGEN_AVAILABLE_IN_ALL
 gpointer mitogen_latch_get    (MitogenLatch *self,
                                gint64 timeout_usec,
                                gboolean block,

@@ -268,6 +268,21 @@ mitogen_select_empty (MitogenSelect *self)
   return mitogen_latch_empty (self->ready);
 }
 
+/**
+ * mitogen_select_get_n_waiters:
+ * @self: a select
+ *
+ * Returns how many threads wait in mitogen_select_get() for a source to
+ * become ready.
+ *
+ * Returns: the number of threads waiting on @self
+ */
+guint
+mitogen_select_get_n_waiters (MitogenSelect *self)
+{
+  return mitogen_latch_get_n_waiters (self->ready);
+}
+
 static GObject *
 hold_if_watched (MitogenSelect *self,
                  gpointer source)

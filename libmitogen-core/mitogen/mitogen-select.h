@@ -51,6 +51,8 @@ gboolean       mitogen_select_empty   (MitogenSelect *self);
 MITOGEN_AVAILABLE_IN_ALL
 guint          mitogen_select_size    (MitogenSelect *self);
 MITOGEN_AVAILABLE_IN_ALL
+guint mitogen_select_get_n_waiters (MitogenSelect *self);
+MITOGEN_AVAILABLE_IN_ALL
 gpointer       mitogen_select_get     (MitogenSelect *self,
                                        gint64 timeout_usec,
                                        GCancellable *cancellable,

@@ -51,10 +51,24 @@
 /* The largest batch of frames handed to one writev(). */
 #define MAX_IOV 64
 
+/* A send this soon after the previous one is part of a burst: it is
+ * queued for the broker, which writes the whole burst in a few writev()s,
+ * instead of costing a system call of its own. A lone send (a call, a
+ * reply: never closer than a round trip) is still written at once. */
+#define BURST_USEC 8
+
 /* Bodies at least this large are read straight into place. */
 #define LARGE_BODY (MITOGEN_CHUNK_SIZE / 4)
 
+/* The staging buffer for everything else: a thousand small frames fit in
+ * one read, and a body too small to be read in place fits whole. Kept
+ * below malloc's mmap threshold and no larger than that, since every page
+ * a read ever touched stays resident for the stream's life (an agent's
+ * first module would otherwise dirty most of 128 KiB). */
+#define STAGING_SIZE LARGE_BODY
+
 typedef struct {
+  GList link; /* in the queue: one allocation per frame, not two */
   guint8 header[MITOGEN_MESSAGE_HEADER_SIZE];
   GBytes *body;
   gsize offset;        /* over header and body together */
@@ -64,6 +78,27 @@ typedef struct {
 /* The stream whose messages the broker thread is handling, if any: what
  * it sends meanwhile is that stream's doing. */
 static GPrivate receiving_stream;
+
+/* While the broker routes the frames of one read, what it sends is only
+ * queued, and each stream it sent to is written once the batch is routed:
+ * a read of many small frames to forward or answer costs one writev() per
+ * outgoing stream, not one per frame. */
+typedef struct
+{
+  guint depth;        /* nested route_decoded() calls */
+  GPtrArray *streams; /* MitogenStream*, each once, to write at the end */
+} Batch;
+
+static void
+batch_free (gpointer data)
+{
+  Batch *batch = data;
+
+  g_ptr_array_unref (batch->streams);
+  g_free (batch);
+}
+
+static GPrivate batch_key = G_PRIVATE_INIT (batch_free);
 
 typedef struct {
   MitogenRouter *router; /* unowned: routers outlive their streams */
@@ -77,6 +112,8 @@ typedef struct {
   GQueue outq; /* OutFrame* */
   gsize pending_bytes;
   gboolean transmitting;
+  gint64 last_send;  /* monotonic µs of the last mitogen_stream_send() */
+  gboolean in_batch; /* broker thread only: in the current Batch */
   gboolean disconnected;
   gboolean disconnect_when_flushed;
   gchar *disconnect_reason;
@@ -121,6 +158,14 @@ out_frame_free (gpointer data)
   g_bytes_unref (frame->body);
   mitogen_message_unref (frame->msg);
   g_free (frame);
+}
+
+/* Frames are queued by their own link. */
+static OutFrame *
+pop_frame (GQueue *queue)
+{
+  GList *link = g_queue_pop_head_link (queue);
+  return link ? link->data : NULL;
 }
 
 static MitogenBroker *
@@ -401,7 +446,7 @@ flush_locked (MitogenStream *self,
           frame->offset += take;
           n -= (gssize) take;
           if (frame->offset == frame_len)
-            out_frame_free (g_queue_pop_head (&priv->outq));
+            out_frame_free (pop_frame (&priv->outq));
         }
     }
   return TRUE;
@@ -447,13 +492,35 @@ mitogen_stream_send (MitogenStream *self,
       out_frame_free (frame);
       return FALSE;
     }
-  g_queue_push_tail (&priv->outq, frame);
+  frame->link = (GList){ .data = frame };
+  g_queue_push_tail_link (&priv->outq, &frame->link);
   priv->pending_bytes += MITOGEN_MESSAGE_HEADER_SIZE + g_bytes_get_size (frame->body);
   if (!priv->transmitting)
     {
-      ok = flush_locked (self, &error);
-      if (ok && !g_queue_is_empty (&priv->outq))
-        start_transmit = priv->transmitting = TRUE;
+      gint64 now = g_get_monotonic_time ();
+      MitogenBroker *broker = stream_broker (self);
+      gboolean on_broker = broker && mitogen_broker_is_broker_thread (broker);
+      Batch *batch = on_broker ? g_private_get (&batch_key) : NULL;
+      gboolean burst = now - priv->last_send < BURST_USEC && broker
+                       && !on_broker && mitogen_broker_is_alive (broker);
+
+      priv->last_send = now;
+      if (batch && batch->depth > 0)
+        {
+          /* Written when the batch is routed, by flush_batched(). */
+          if (!priv->in_batch)
+            {
+              priv->in_batch = TRUE;
+              g_ptr_array_add (batch->streams, g_object_ref (self));
+            }
+        }
+      else
+        {
+          if (!burst)
+            ok = flush_locked (self, &error);
+          if (ok && !g_queue_is_empty (&priv->outq))
+            start_transmit = priv->transmitting = TRUE;
+        }
     }
   changed = update_writable_locked (priv);
   full = !priv->writable;
@@ -503,11 +570,78 @@ mitogen_stream_on_transmit (MitogenBasicStream *stream,
     writable_changed_on_broker (self);
 }
 
+/* On the broker thread, once a batch is routed: writes what it queued
+ * here, as mitogen_stream_send() would have. */
+static void
+flush_batched (MitogenStream *self)
+{
+  MitogenStreamPrivate *priv = PRIV (self);
+  MitogenBroker *broker = stream_broker (self);
+  g_autoptr (GError) error = NULL;
+  gboolean ok = TRUE, start_transmit = FALSE, then_disconnect = FALSE;
+  gboolean changed;
+
+  g_mutex_lock (&priv->lock);
+  priv->in_batch = FALSE;
+  /* Another thread may have written the queue meanwhile, or handed it to
+   * the broker's transmit watch. */
+  if (!priv->transmitting && !priv->disconnected)
+    {
+      ok = flush_locked (self, &error);
+      if (ok && !g_queue_is_empty (&priv->outq))
+        start_transmit = priv->transmitting = TRUE;
+      else if (ok)
+        then_disconnect = priv->disconnect_when_flushed;
+    }
+  changed = update_writable_locked (priv);
+  g_mutex_unlock (&priv->lock);
+
+  if (!ok)
+    mitogen_stream_close (self, error->message);
+  else if (start_transmit && broker)
+    mitogen_broker_start_transmit (broker, MITOGEN_BASIC_STREAM (self));
+  else if (then_disconnect && broker)
+    mitogen_basic_stream_on_disconnect (MITOGEN_BASIC_STREAM (self), broker);
+  if (changed)
+    writable_changed (self);
+}
+
+static Batch *
+begin_batch (void)
+{
+  Batch *batch = g_private_get (&batch_key);
+
+  if (!batch)
+    {
+      batch = g_new0 (Batch, 1);
+      batch->streams = g_ptr_array_new_with_free_func (g_object_unref);
+      g_private_set (&batch_key, batch);
+    }
+  batch->depth++;
+  return batch;
+}
+
+static void
+end_batch (Batch *batch)
+{
+  g_autoptr (GPtrArray) streams = NULL;
+
+  if (--batch->depth > 0 || batch->streams->len == 0)
+    return;
+  /* Taken first: a flush that frees room may resume a paused stream,
+   * whose routing is a batch of its own. */
+  streams = g_steal_pointer (&batch->streams);
+  batch->streams = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < streams->len; i++)
+    flush_batched (streams->pdata[i]);
+}
+
 static void
 route_decoded (MitogenStream *self)
 {
   MitogenStreamPrivate *priv = PRIV (self);
   gpointer outer = g_private_get (&receiving_stream);
+  Batch *batch = begin_batch ();
   MitogenMessage *msg;
 
   /* Stops as soon as a stream this one feeds is full; the rest of the
@@ -522,6 +656,7 @@ route_decoded (MitogenStream *self)
       mitogen_message_unref (msg);
     }
   g_private_set (&receiving_stream, outer);
+  end_batch (batch);
 }
 
 static void
@@ -558,7 +693,7 @@ mitogen_stream_on_receive (MitogenBasicStream *stream,
     }
   else
     {
-      gsize want = MITOGEN_CHUNK_SIZE;
+      gsize want = STAGING_SIZE;
 
       if (!body && priv->expect_large)
         want = mitogen_message_decoder_get_header_needed (priv->decoder);
@@ -621,7 +756,7 @@ answer_unsent (MitogenStream *self,
   g_autofree gchar *reason = NULL;
   OutFrame *frame;
 
-  while ((frame = g_queue_pop_head (unsent)))
+  while ((frame = pop_frame (unsent)))
     {
       if (priv->router && mitogen_message_get_reply_to (frame->msg) != 0)
         {
@@ -723,8 +858,10 @@ static void
 mitogen_stream_finalize (GObject *object)
 {
   MitogenStreamPrivate *priv = PRIV (MITOGEN_STREAM (object));
+  OutFrame *frame;
 
-  g_queue_clear_full (&priv->outq, out_frame_free);
+  while ((frame = pop_frame (&priv->outq)))
+    out_frame_free (frame);
   g_clear_pointer (&priv->paused_readers, g_ptr_array_unref);
   g_cond_clear (&priv->writable_cond);
   g_clear_object (&priv->decoder);
@@ -821,7 +958,7 @@ mitogen_stream_init (MitogenStream *self)
   priv->writable = priv->notified_writable = TRUE;
   priv->paused_readers = g_ptr_array_new_with_free_func (g_object_unref);
   priv->decoder = mitogen_message_decoder_new (MITOGEN_MAX_MESSAGE_SIZE);
-  priv->inbuf = g_malloc (MITOGEN_CHUNK_SIZE);
+  priv->inbuf = g_malloc (STAGING_SIZE);
 }
 
 /**
