@@ -498,6 +498,16 @@ expect_rc 0 "$t"
 blocks=$(cat "$tmp/blocks" 2>/dev/null || echo 0)
 [ "$blocks" -le 64 ] || fail "$t: $blocks blocks of 64 KiB read ahead, over 4 MiB"
 
+t='run writes stdin without blocking the reading of output'
+# The command takes 8 KiB of its input, then writes 4 MB before reading
+# on. The agent's next write of input finds room for less than its chunk:
+# on a blocking pipe it would wait there, no longer reading the output
+# the command is blocked writing.
+cli_fed 'head -c 4000000 /dev/zero' run local -- \
+  sh -c 'dd bs=8192 count=1 of=/dev/null 2>/dev/null; head -c 4000000 /dev/zero; cat >/dev/null'
+expect_rc 0 "$t"
+[ "$(wc -c <"$tmp/out")" -eq 4000000 ] || fail "$t: not 4000000 bytes out"
+
 t='run sends output only as fast as our stdout takes it'
 # The mirror image: the command counts the 64 KiB blocks it wrote, and
 # nothing reads mitogen's stdout for 2 s. Output travels as progress

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gunixinputstream.h>
+#include <glib-unix.h>
 #include <gio/gunixoutputstream.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -460,6 +461,21 @@ stdin_feed_start (StdinFeed *feed)
   stdin_feed_receive (feed);
 }
 
+/* The child's stdin, made non-blocking. GIO's asynchronous write on a
+ * pipe first polls it, then write()s the whole buffer: on a blocking pipe
+ * with less room than that, the write blocks this thread, which is the
+ * one that reads the child's output, and a child blocked writing output
+ * then never reads its input again. Non-blocking, a write takes what
+ * fits and GIO waits for room for the rest. */
+static GOutputStream *
+child_stdin_pipe (GOutputStream *pipe)
+{
+  if (G_IS_UNIX_OUTPUT_STREAM (pipe))
+    g_unix_set_fd_nonblocking (
+        g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (pipe)), TRUE, NULL);
+  return pipe;
+}
+
 static StdinFeed *
 stdin_feed_new (MitogenCall *call,
                 guint32 ctl_handle,
@@ -474,7 +490,7 @@ stdin_feed_new (MitogenCall *call,
   feed->data
       = mitogen_receiver_new (feed->router, 0, TRUE, feed->caller_id,
                               mitogen_router_policy_has_parent_authority);
-  feed->pipe = g_object_ref (pipe);
+  feed->pipe = g_object_ref (child_stdin_pipe (pipe));
   feed->cancellable = g_cancellable_new ();
   g_queue_init (&feed->chunks);
   feed->eof_char = eof_char;
@@ -603,11 +619,11 @@ run_child (MitogenCall *call,
       g_autoptr (GInputStream) source
           = g_memory_input_stream_new_from_bytes (io->stdin_bytes);
 
-      g_output_stream_splice_async (g_subprocess_get_stdin_pipe (proc), source,
-                                    G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE
-                                        | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
-                                    G_PRIORITY_DEFAULT, cancellable,
-                                    run_state_splice_cb, &state);
+      g_output_stream_splice_async (
+          child_stdin_pipe (g_subprocess_get_stdin_pipe (proc)), source,
+          G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE
+              | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+          G_PRIORITY_DEFAULT, cancellable, run_state_splice_cb, &state);
       state.pending++;
     }
   if (io->feed != NULL)
