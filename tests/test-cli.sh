@@ -612,6 +612,11 @@ cli --json call local core.echo "<(1, 'a', [true], {'k': <2.5>}, @ms nothing)>"
 expect_rc 0 "$t"
 expect_line out '\[1,"a",\[true\],{"k":2.5},null\]' "$t"
 
+t='--json call: a double JSON cannot hold is null'
+cli --json call local core.echo "<(inf, [nan, 2.0])>"
+expect_rc 0 "$t"
+expect_line out '\[null,\[null,2.0\]\]' "$t"
+
 t='--json call of a string with quotes'
 MITOGEN_TEST_VALUE='say "hi"\' cli --json call local core.getenv MITOGEN_TEST_VALUE
 expect_rc 0 "$t"

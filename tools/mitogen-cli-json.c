@@ -13,164 +13,86 @@
  */
 #include "mitogen-cli.h"
 
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+static void
+append_node (GString *out, JsonNode *node)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autofree gchar *text = NULL;
+
+  json_generator_set_root (generator, node);
+  text = json_generator_to_data (generator, NULL);
+  g_string_append (out, text);
+}
+
 void
 cli_json_append_string (GString *out, const gchar *text)
 {
-  g_string_append_c (out, '"');
-  for (const guchar *p = (const guchar *) text; *p; p++)
-    switch (*p)
-      {
-      case '"':
-        g_string_append (out, "\\\"");
-        break;
-      case '\\':
-        g_string_append (out, "\\\\");
-        break;
-      case '\n':
-        g_string_append (out, "\\n");
-        break;
-      case '\r':
-        g_string_append (out, "\\r");
-        break;
-      case '\t':
-        g_string_append (out, "\\t");
-        break;
-      default:
-        if (*p < 0x20 || *p == 0x7f)
-          g_string_append_printf (out, "\\u%04x", *p);
-        else
-          g_string_append_c (out, (gchar) *p);
-      }
-  g_string_append_c (out, '"');
+  g_autoptr (JsonNode) node = json_node_init_string (json_node_alloc (), text);
+
+  append_node (out, node);
 }
 
-/* A dictionary's key as an object's: strings as they are, anything else
- * in its text form. */
-static void
-append_key (GString *out, GVariant *key)
+/* json-glib's mapping of GVariant, but for doubles that JSON cannot hold,
+ * which it would print as a bare inf or nan: those are null. */
+static gboolean
+has_non_finite_double (GVariant *value)
 {
-  g_autofree gchar *text = NULL;
-
-  if (g_variant_is_of_type (key, G_VARIANT_TYPE_STRING)
-      || g_variant_is_of_type (key, G_VARIANT_TYPE_OBJECT_PATH)
-      || g_variant_is_of_type (key, G_VARIANT_TYPE_SIGNATURE))
-    {
-      cli_json_append_string (out, g_variant_get_string (key, NULL));
-      return;
-    }
-  text = g_variant_print (key, FALSE);
-  cli_json_append_string (out, text);
-}
-
-static void
-append_children (GString *out, GVariant *value, gboolean as_object)
-{
-  gsize n = g_variant_n_children (value);
-
-  g_string_append_c (out, as_object ? '{' : '[');
-  for (gsize i = 0; i < n; i++)
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+    return !isfinite (g_variant_get_double (value));
+  if (!g_variant_is_container (value))
+    return FALSE;
+  for (gsize i = 0, n = g_variant_n_children (value); i < n; i++)
     {
       g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
 
-      if (i > 0)
-        g_string_append_c (out, ',');
-      if (as_object)
-        {
-          g_autoptr (GVariant) key = g_variant_get_child_value (child, 0);
-          g_autoptr (GVariant) item = g_variant_get_child_value (child, 1);
-
-          append_key (out, key);
-          g_string_append_c (out, ':');
-          cli_json_append_value (out, item);
-        }
-      else
-        cli_json_append_value (out, child);
+      if (has_non_finite_double (child))
+        return TRUE;
     }
-  g_string_append_c (out, as_object ? '}' : ']');
+  return FALSE;
+}
+
+static GVariant *
+finite_doubles (GVariant *value)
+{
+  GVariantBuilder builder;
+
+  if (!has_non_finite_double (value))
+    return g_variant_ref (value);
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+    return g_variant_ref_sink (
+        g_variant_new_maybe (G_VARIANT_TYPE_DOUBLE, NULL));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr (GVariant) inner = g_variant_get_variant (value);
+      g_autoptr (GVariant) fixed = finite_doubles (inner);
+
+      return g_variant_ref_sink (g_variant_new_variant (fixed));
+    }
+  /* A container of a fixed element type cannot hold a maybe instead of a
+   * double: its children become variants, which JSON prints alike. */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
+  for (gsize i = 0, n = g_variant_n_children (value); i < n; i++)
+    {
+      g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
+      g_autoptr (GVariant) fixed = finite_doubles (child);
+
+      g_variant_builder_add (&builder, "v", fixed);
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
 }
 
 void
 cli_json_append_value (GString *out, GVariant *value)
 {
-  switch (g_variant_classify (value))
-    {
-    case G_VARIANT_CLASS_BOOLEAN:
-      g_string_append (out, g_variant_get_boolean (value) ? "true" : "false");
-      break;
-    case G_VARIANT_CLASS_BYTE:
-      g_string_append_printf (out, "%u", g_variant_get_byte (value));
-      break;
-    case G_VARIANT_CLASS_INT16:
-      g_string_append_printf (out, "%d", g_variant_get_int16 (value));
-      break;
-    case G_VARIANT_CLASS_UINT16:
-      g_string_append_printf (out, "%u", g_variant_get_uint16 (value));
-      break;
-    case G_VARIANT_CLASS_INT32:
-      g_string_append_printf (out, "%d", g_variant_get_int32 (value));
-      break;
-    case G_VARIANT_CLASS_UINT32:
-      g_string_append_printf (out, "%u", g_variant_get_uint32 (value));
-      break;
-    case G_VARIANT_CLASS_HANDLE:
-      g_string_append_printf (out, "%d", g_variant_get_handle (value));
-      break;
-    case G_VARIANT_CLASS_INT64:
-      g_string_append_printf (out, "%" G_GINT64_FORMAT,
-                              g_variant_get_int64 (value));
-      break;
-    case G_VARIANT_CLASS_UINT64:
-      g_string_append_printf (out, "%" G_GUINT64_FORMAT,
-                              g_variant_get_uint64 (value));
-      break;
-    case G_VARIANT_CLASS_DOUBLE:
-      {
-        gdouble d = g_variant_get_double (value);
-        gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+  g_autoptr (GVariant) fixed = finite_doubles (value);
+  g_autoptr (JsonNode) node = json_gvariant_serialize (fixed);
 
-        if (isfinite (d))
-          g_string_append (out, g_ascii_dtostr (buf, sizeof buf, d));
-        else
-          g_string_append (out, "null");
-      }
-      break;
-    case G_VARIANT_CLASS_STRING:
-    case G_VARIANT_CLASS_OBJECT_PATH:
-    case G_VARIANT_CLASS_SIGNATURE:
-      cli_json_append_string (out, g_variant_get_string (value, NULL));
-      break;
-    case G_VARIANT_CLASS_VARIANT:
-      {
-        g_autoptr (GVariant) inner = g_variant_get_variant (value);
-        cli_json_append_value (out, inner);
-      }
-      break;
-    case G_VARIANT_CLASS_MAYBE:
-      {
-        g_autoptr (GVariant) inner = g_variant_get_maybe (value);
-
-        if (inner)
-          cli_json_append_value (out, inner);
-        else
-          g_string_append (out, "null");
-      }
-      break;
-    case G_VARIANT_CLASS_ARRAY:
-      append_children (out, value,
-                       g_variant_type_is_dict_entry (g_variant_type_element (
-                           g_variant_get_type (value))));
-      break;
-    case G_VARIANT_CLASS_TUPLE:
-    case G_VARIANT_CLASS_DICT_ENTRY:
-      append_children (out, value, FALSE);
-      break;
-    default:
-      g_assert_not_reached ();
-    }
+  append_node (out, node);
 }
 
 /* A remote error's message as the context said it: without the
